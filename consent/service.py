@@ -1,0 +1,368 @@
+"""Consent operations over the database: drafting and publishing notice versions, giving, re-consenting and
+withdrawing consent with signed receipts, the operators' review queue, signing keys, and verification.
+
+The service flushes; its caller commits. Withdrawal's effects on collected data (stopping processing,
+erasure) belong to `collection`, which calls `withdraw` here and acts on the result in the same transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from consent.clock import Clock
+from consent.errors import ConsentStateError, NoActiveKeyError, NoticeIncompleteError
+from consent.keys import PURPOSE_CONSENT, KeyRing, PublicKeyDocument, SigningKey
+from consent.models import (
+    ConsentRecord,
+    MatterConsent,
+    NoticeState,
+    NoticeVersion,
+    ReviewState,
+    SignatureName,
+    StoredSigningKey,
+)
+from consent.notice import MatterKind, Notice, missing_items, notice_to_dict
+from consent.receipts import (
+    ConsentEvent,
+    EventType,
+    GuardianConsent,
+    GuardianRelationship,
+    Verification,
+    Withdrawal,
+    commit_name,
+    issue_receipt,
+    verify_receipt,
+)
+
+
+@dataclass(frozen=True)
+class Guardian:
+    """The legal representative signing for a contributor under 14."""
+
+    name: str
+    relationship: GuardianRelationship
+    signature: str
+
+
+@dataclass(frozen=True)
+class Signing:
+    """What the contributor submitted on the consent page."""
+
+    decisions: Mapping[str, bool]
+    language: str
+    signature: str
+    under_14: bool = False
+    guardian: Guardian | None = None
+    ip_hash: str | None = None
+
+
+class KeyStore:
+    """Signing keys persisted as rows, loaded into a KeyRing; the first use creates the purpose's key."""
+
+    def __init__(self, session: Session, master_key: bytes, clock: Clock) -> None:
+        self.session = session
+        self._master_key = master_key
+        self.clock = clock
+
+    def ring(self) -> KeyRing:
+        rows = self.session.scalars(select(StoredSigningKey).order_by(StoredSigningKey.valid_from))
+        return KeyRing(self._master_key, self.clock, [SigningKey.from_dict(r.data) for r in rows])
+
+    def ensure(self, purpose: str = PURPOSE_CONSENT) -> KeyRing:
+        ring = self.ring()
+        try:
+            ring.current(purpose)
+        except NoActiveKeyError:
+            self._save(ring.generate(purpose))
+        return ring
+
+    def rotate(self, purpose: str = PURPOSE_CONSENT) -> SigningKey:
+        ring = self.ring()
+        rotation = ring.rotate(purpose)
+        if rotation.retired is not None:
+            row = self.session.get(StoredSigningKey, rotation.retired.kid)
+            assert row is not None
+            row.data = rotation.retired.to_dict()
+            row.valid_until = rotation.retired.public.valid_until
+        self._save(rotation.created)
+        return rotation.created
+
+    def public_document(self, purposes: Iterable[str] = (PURPOSE_CONSENT,)) -> PublicKeyDocument:
+        return self.ring().public_keys(tuple(purposes))
+
+    def _save(self, key: SigningKey) -> None:
+        self.session.add(
+            StoredSigningKey(
+                kid=key.kid,
+                purpose=key.purpose,
+                data=key.to_dict(),
+                valid_from=key.public.valid_from,
+                valid_until=key.public.valid_until,
+                created_at=self.clock.now(),
+            )
+        )
+        self.session.flush()
+
+
+class ConsentService:
+    def __init__(self, session: Session, clock: Clock, keys: KeyStore, policy_url: str) -> None:
+        self.session = session
+        self.clock = clock
+        self.keys = keys
+        self.policy_url = policy_url
+
+    # -- notice versions (operators) -----------------------------------------------------------------------
+    def versions(self, campaign_id: str) -> list[NoticeVersion]:
+        q = select(NoticeVersion).where(NoticeVersion.campaign_id == campaign_id).order_by(NoticeVersion.number)
+        return list(self.session.scalars(q))
+
+    def current_version(self, campaign_id: str) -> NoticeVersion | None:
+        q = (
+            select(NoticeVersion)
+            .where(NoticeVersion.campaign_id == campaign_id, NoticeVersion.state == NoticeState.PUBLISHED)
+            .order_by(NoticeVersion.number.desc())
+            .limit(1)
+        )
+        return self.session.scalar(q)
+
+    def draft(self, campaign_id: str, notice: Notice) -> NoticeVersion:
+        """Save `notice` as the campaign's draft (creating the next version number if no draft exists)."""
+        versions = self.versions(campaign_id)
+        draft = next((v for v in versions if v.state is NoticeState.DRAFT), None)
+        number = draft.number if draft else (versions[-1].number + 1 if versions else 1)
+        notice = dataclasses.replace(notice, version=number)
+        if draft is None:
+            draft = NoticeVersion(
+                campaign_id=campaign_id,
+                number=number,
+                content=notice_to_dict(notice),
+                state=NoticeState.DRAFT,
+                created_at=self.clock.now(),
+            )
+            self.session.add(draft)
+        else:
+            draft.replace_content(notice)
+        self.session.flush()
+        return draft
+
+    def publish(self, version: NoticeVersion, by: str | None) -> NoticeVersion:
+        """Publish a draft. Raises NoticeIncompleteError listing every missing item, PublishedNoticeError."""
+        problems = missing_items(version.notice)
+        if problems:
+            raise NoticeIncompleteError(problems)
+        version.publish(self.clock.now(), by)
+        self.session.flush()
+        return version
+
+    # -- giving and withdrawing (contributors) ------------------------------------------------------------
+    def latest_record(self, subject_id: str, campaign_id: str) -> ConsentRecord | None:
+        q = (
+            select(ConsentRecord)
+            .where(ConsentRecord.subject_id == subject_id, ConsentRecord.campaign_id == campaign_id)
+            .order_by(ConsentRecord.sequence.desc())
+            .limit(1)
+        )
+        return self.session.scalar(q)
+
+    def give(self, subject_id: str, version: NoticeVersion, signing: Signing) -> ConsentRecord:
+        """Record consent to the current published version. Raises ConsentStateError (not the current
+        version), ReceiptBuildError (a required matter declined, decisions incomplete, guardian missing...)."""
+        current = self.current_version(version.campaign_id)
+        if current is None or current.id != version.id:
+            raise ConsentStateError("consent can only be given to the campaign's current notice version")
+        notice = version.notice
+        previous = self.latest_record(subject_id, version.campaign_id)
+        event = EventType.RECONSENTED if previous is not None else EventType.GIVEN
+        principal = commit_name(signing.signature)
+        guardian = commit_name(signing.guardian.signature) if signing.guardian else None
+        consent_event = ConsentEvent(
+            event=event,
+            principal_id=subject_id,
+            language=signing.language,
+            decisions={m.id: bool(signing.decisions.get(m.id, False)) for m in notice.matters},
+            under_14=signing.under_14,
+            guardian=GuardianConsent(signing.guardian.relationship, guardian.value)
+            if signing.guardian and guardian
+            else None,
+            signature_commitment=principal.value,
+            previous_receipt_id=previous.id if previous else None,
+        )
+        record = self._issue(consent_event, version, signing.ip_hash)
+        self.session.add(
+            SignatureName(record_id=record.id, role="principal", name=signing.signature, salt=principal.salt.hex())
+        )
+        if signing.guardian and guardian:
+            self.session.add(
+                SignatureName(
+                    record_id=record.id, role="guardian", name=signing.guardian.name, salt=guardian.salt.hex()
+                )
+            )
+            record.guardian_relationship = signing.guardian.relationship.value
+        if signing.under_14 or event is EventType.RECONSENTED:
+            record.review_state = ReviewState.PENDING
+        self.session.flush()
+        return record
+
+    def withdraw(
+        self, subject_id: str, campaign_id: str, matter_ids: Iterable[str] | None = None, ip_hash: str | None = None
+    ) -> ConsentRecord:
+        """Withdraw some matters (all consented ones when None) as a new signed event referencing the latest
+        receipt. Raises ConsentStateError when nothing is in force to withdraw."""
+        latest = self.latest_record(subject_id, campaign_id)
+        if latest is None:
+            raise ConsentStateError("there is no consent to withdraw")
+        in_force = {m for m, on in latest.decisions.items() if on}
+        chosen = in_force if matter_ids is None else set(matter_ids)
+        if not chosen or not chosen <= in_force:
+            raise ConsentStateError("only matters currently consented to can be withdrawn")
+        version = self.session.get(NoticeVersion, latest.notice_version_id)
+        assert version is not None
+        event = ConsentEvent(
+            event=EventType.WITHDRAWN,
+            principal_id=subject_id,
+            language=latest.language,
+            decisions={m: on and m not in chosen for m, on in latest.decisions.items()},
+            under_14=latest.under_14,
+            withdrawal=Withdrawal(receipt_id=latest.id, matters=tuple(sorted(chosen))),
+            previous_receipt_id=latest.id,
+        )
+        record = self._issue(event, version, ip_hash)
+        record.withdraws_record_id = latest.id
+        self.session.flush()
+        return record
+
+    def _issue(self, event: ConsentEvent, version: NoticeVersion, ip_hash: str | None) -> ConsentRecord:
+        notice = version.notice
+        previous = self.latest_record(event.principal_id, version.campaign_id)
+        issued = issue_receipt(event, notice, self.keys.ensure(PURPOSE_CONSENT), policy_url=self.policy_url)
+        record = ConsentRecord(
+            id=issued.receipt_id,
+            subject_id=event.principal_id,
+            campaign_id=version.campaign_id,
+            notice_version_id=version.id,
+            event=event.event.value,
+            decisions=dict(event.decisions),
+            language=event.language,
+            under_14=event.under_14,
+            kid=issued.kid,
+            receipt=issued.data.decode("utf-8"),
+            previous_record_id=event.previous_receipt_id,
+            ip_hash=ip_hash,
+            created_at=issued.timestamp,
+            sequence=previous.sequence + 1 if previous else 1,
+        )
+        self.session.add(record)
+        self.session.flush()
+        self._update_matter_states(record, notice)
+        return record
+
+    def _update_matter_states(self, record: ConsentRecord, notice: Notice) -> None:
+        existing = {
+            row.matter_id: row
+            for row in self.session.scalars(
+                select(MatterConsent).where(
+                    MatterConsent.subject_id == record.subject_id, MatterConsent.campaign_id == record.campaign_id
+                )
+            )
+        }
+        for matter in notice.matters:
+            row = existing.get(matter.id)
+            if row is None:
+                row = MatterConsent(subject_id=record.subject_id, campaign_id=record.campaign_id, matter_id=matter.id)
+                self.session.add(row)
+            row.matter_kind = matter.kind.value
+            row.active = bool(record.decisions.get(matter.id, False))
+            row.notice_version_id = record.notice_version_id
+            row.record_id = record.id
+            row.updated_at = record.created_at
+        self.session.flush()
+
+    # -- questions the rest of datadam asks ---------------------------------------------------------------
+    def active_kinds(self, subject_id: str, campaign_id: str) -> set[MatterKind]:
+        q = select(MatterConsent.matter_kind).where(
+            MatterConsent.subject_id == subject_id,
+            MatterConsent.campaign_id == campaign_id,
+            MatterConsent.active.is_(True),
+        )
+        return {MatterKind(k) for k in self.session.scalars(q)}
+
+    def holds_required(self, subject_id: str, campaign_id: str) -> bool:
+        """Both required matters are in force (under whichever version the person last signed)."""
+        return {MatterKind.COLLECTION_AND_USE, MatterKind.SENSITIVE_INFORMATION} <= self.active_kinds(
+            subject_id, campaign_id
+        )
+
+    def may_upload(self, subject_id: str, campaign_id: str) -> bool:
+        """New uploads need both required matters in force under the campaign's CURRENT version."""
+        current = self.current_version(campaign_id)
+        latest = self.latest_record(subject_id, campaign_id)
+        return (
+            current is not None
+            and latest is not None
+            and latest.notice_version_id == current.id
+            and self.holds_required(subject_id, campaign_id)
+        )
+
+    def needs_reconsent(self, subject_id: str, campaign_id: str) -> bool:
+        current = self.current_version(campaign_id)
+        latest = self.latest_record(subject_id, campaign_id)
+        return current is not None and latest is not None and latest.notice_version_id != current.id
+
+    def records(self, subject_id: str, campaign_id: str | None = None) -> list[ConsentRecord]:
+        q = select(ConsentRecord).where(ConsentRecord.subject_id == subject_id)
+        if campaign_id is not None:
+            q = q.where(ConsentRecord.campaign_id == campaign_id)
+        return list(self.session.scalars(q.order_by(ConsentRecord.campaign_id, ConsentRecord.sequence)))
+
+    def record(self, receipt_id: str) -> ConsentRecord | None:
+        return self.session.get(ConsentRecord, receipt_id)
+
+    def subjects_with_consent(self, campaign_id: str) -> list[str]:
+        q = select(ConsentRecord.subject_id).where(ConsentRecord.campaign_id == campaign_id).distinct()
+        return list(self.session.scalars(q))
+
+    # -- verification ------------------------------------------------------------------------------------
+    def verify(self, data: bytes) -> Verification:
+        return verify_receipt(data, self.keys.public_document().to_dict(), now=self.clock.now())
+
+    def in_force(self, receipt_id: str) -> bool:
+        """True while no later event of the same person and campaign has superseded this receipt and it is
+        not itself a withdrawal."""
+        record = self.record(receipt_id)
+        if record is None or record.event == EventType.WITHDRAWN.value:
+            return False
+        latest = self.latest_record(record.subject_id, record.campaign_id)
+        return latest is not None and latest.id == record.id
+
+    # -- operator review of consent -------------------------------------------------------------------------
+    def review_queue(self) -> list[ConsentRecord]:
+        q = select(ConsentRecord).where(ConsentRecord.review_state.in_([ReviewState.PENDING, ReviewState.FLAGGED]))
+        return list(self.session.scalars(q.order_by(ConsentRecord.created_at)))
+
+    def review(self, record: ConsentRecord, reviewer_id: str, approve: bool, note: str | None = None) -> None:
+        if record.review_state is ReviewState.NOT_NEEDED and approve:
+            return
+        if not approve and not (note or "").strip():
+            raise ConsentStateError("flagging a consent needs a reason")
+        record.review_state = ReviewState.APPROVED if approve else ReviewState.FLAGGED
+        record.review_note = note
+        record.reviewed_by = reviewer_id
+        record.reviewed_at = self.clock.now()
+        self.session.flush()
+
+    def count_records(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(ConsentRecord)) or 0)
+
+    def erase_signature_names(self, subject_id: str) -> int:
+        """Delete the typed names of a person's signatures (receipts keep only the commitments)."""
+        ids = select(ConsentRecord.id).where(ConsentRecord.subject_id == subject_id)
+        rows = list(self.session.scalars(select(SignatureName).where(SignatureName.record_id.in_(ids))))
+        for row in rows:
+            self.session.delete(row)
+        self.session.flush()
+        return len(rows)
