@@ -1,0 +1,155 @@
+"""Campaign management by operators: create and edit (while a draft, and the safe fields while open), open,
+close, and the numbers of the campaign dashboard."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from collection.accounts.models import User
+from collection.audit.log import Actor, AuditLog
+from collection.campaigns.models import Campaign, CampaignStateError, CampaignStatus
+from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet
+from collection.errors import InvalidTransition, NotFound
+from consent.clock import Clock
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
+# Fields that may change while a campaign is open: texts, payment and quota. Rules that decide what a
+# contributor must deliver (brackets, counts, photo rules, eligibility) are fixed once contributors have started.
+OPEN_EDITABLE = {"title_ko", "title_en", "description_ko", "description_en", "quota", "retention_days"}
+
+
+@dataclass(frozen=True)
+class BracketStats:
+    key: str
+    required_per_set: int
+    photos: int
+    by_state: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    contributors: int
+    quota: int
+    sets_by_state: dict[str, int]
+    brackets: list[BracketStats]
+    gate_failures: dict[str, int] = field(default_factory=dict)
+
+
+def validate_brackets(brackets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Check age brackets: keys unique, ages 0-120, ranges not overlapping, counts positive. Raises ValueError."""
+    cleaned, seen = [], set()
+    for b in brackets:
+        key, lo, hi, n = str(b["key"]).strip(), int(b["min_age"]), int(b["max_age"]), int(b["photos"])
+        if not key or key in seen:
+            raise ValueError(f"bracket {key!r}: keys must be unique and not empty")
+        if not 0 <= lo <= hi <= 120:
+            raise ValueError(f"bracket {key}: ages must satisfy 0 <= min <= max <= 120")
+        if not 1 <= n <= 500:
+            raise ValueError(f"bracket {key}: photos must be between 1 and 500")
+        seen.add(key)
+        cleaned.append({"key": key, "min_age": lo, "max_age": hi, "photos": n})
+    ordered = sorted(cleaned, key=lambda b: b["min_age"])
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b["min_age"] <= a["max_age"]:
+            raise ValueError(f"brackets {a['key']} and {b['key']} overlap")
+    return cleaned
+
+
+class CampaignService:
+    def __init__(self, session: Session, clock: Clock, audit: AuditLog) -> None:
+        self.session = session
+        self.clock = clock
+        self.audit = audit
+
+    def by_slug(self, slug: str) -> Campaign:
+        campaign = self.session.scalar(select(Campaign).where(Campaign.slug == slug))
+        if campaign is None:
+            raise NotFound("campaign", slug)
+        return campaign
+
+    def all(self) -> list[Campaign]:
+        return list(self.session.scalars(select(Campaign).order_by(Campaign.created_at.desc())))
+
+    def create(self, operator: User, values: dict[str, Any]) -> Campaign:
+        """Raises InvalidTransition for a taken or malformed slug, ValueError for bad brackets."""
+        slug = values["slug"]
+        if not SLUG.fullmatch(slug):
+            raise InvalidTransition("the short name uses 3-63 lower-case letters, digits and '-'", field="slug")
+        if self.session.scalar(select(Campaign.id).where(Campaign.slug == slug)):
+            raise InvalidTransition("another campaign uses this short name", field="slug")
+        values = {**values, "brackets": validate_brackets(values.get("brackets", []))}
+        campaign = Campaign(**values, status=CampaignStatus.DRAFT, created_by=operator.id, created_at=self.clock.now())
+        self.session.add(campaign)
+        self.session.flush()
+        self.audit.record(Actor(operator.id, operator.role.value), "campaign.created", "campaign", campaign.id)
+        return campaign
+
+    def update(self, operator: User, campaign: Campaign, values: dict[str, Any]) -> Campaign:
+        if campaign.status is CampaignStatus.CLOSED:
+            raise InvalidTransition("a closed campaign cannot be edited")
+        if campaign.status is CampaignStatus.OPEN:
+            locked = {k for k, v in values.items() if k not in OPEN_EDITABLE and getattr(campaign, k) != v}
+            if locked:
+                raise InvalidTransition("these settings are fixed while the campaign is open", fields=sorted(locked))
+        if "brackets" in values:
+            values = {**values, "brackets": validate_brackets(values["brackets"])}
+        changed = sorted(k for k, v in values.items() if getattr(campaign, k) != v)
+        for key, value in values.items():
+            setattr(campaign, key, value)
+        self.audit.record(
+            Actor(operator.id, operator.role.value), "campaign.updated", "campaign", campaign.id, fields=changed
+        )
+        self.session.flush()
+        return campaign
+
+    def open(self, operator: User, campaign: Campaign, has_published_notice: bool) -> None:
+        if not has_published_notice:
+            raise InvalidTransition("publish the consent document before opening the campaign")
+        try:
+            campaign.open(self.clock.now())
+        except CampaignStateError as exc:
+            raise InvalidTransition(str(exc)) from exc
+        self.audit.record(Actor(operator.id, operator.role.value), "campaign.opened", "campaign", campaign.id)
+        self.session.flush()
+
+    def close(self, operator: User, campaign: Campaign) -> None:
+        try:
+            campaign.close(self.clock.now())
+        except CampaignStateError as exc:
+            raise InvalidTransition(str(exc)) from exc
+        self.audit.record(Actor(operator.id, operator.role.value), "campaign.closed", "campaign", campaign.id)
+        self.session.flush()
+
+    def dashboard(self, campaign: Campaign) -> Dashboard:
+        contributors = (
+            self.session.scalar(
+                select(func.count())
+                .select_from(Enrollment)
+                .where(Enrollment.campaign_id == campaign.id, Enrollment.state == EnrollmentState.ACTIVE)
+            )
+            or 0
+        )
+        sets = Counter(
+            s.value for s in self.session.scalars(select(PhotoSet.state).where(PhotoSet.campaign_id == campaign.id))
+        )
+        photos = list(
+            self.session.execute(
+                select(Photo.bracket, Photo.state, Photo.gates).where(Photo.campaign_id == campaign.id)
+            )
+        )
+        brackets = []
+        for b in campaign.brackets:
+            states = Counter(st.value for key, st, _ in photos if key == b["key"])
+            brackets.append(BracketStats(b["key"], int(b["photos"]), sum(states.values()), dict(states)))
+        failures: Counter[str] = Counter()
+        for _key, _state, gates in photos:
+            for gate in (gates or {}).get("gates", []):
+                if not gate.get("passed", True):
+                    failures[gate.get("reason") or gate.get("name", "unknown")] += 1
+        return Dashboard(int(contributors), campaign.quota, dict(sets), brackets, dict(failures.most_common()))

@@ -1,0 +1,117 @@
+"""Retention enforcement: when a campaign's retention ends (close + retention_days), every enrollment in it is
+erased through the same path as a withdrawal (ErasureService, reason "retention"), and the run is recorded.
+
+PIPA Art. 21 asks for destruction without delay once retention ends; the job (`RETENTION_JOB`, and the
+`datadam retention run` command) does it, the erasure ledger keeps what was destroyed and when (pseudonymous ids
+only), and `retention_due` is what the dashboard and the conformance report show as overdue until it has run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collection.audit.log import Actor, AuditLog
+from collection.campaigns.models import Campaign
+from collection.compliance.models import RetentionRun
+from collection.contributions.models import Enrollment, EnrollmentState
+from collection.erasure.models import ErasureRecord
+from collection.erasure.service import ErasureService
+from collection.jobs import HandlerRegistry, JobQueue
+from consent.clock import Clock
+
+RETENTION_JOB = "compliance.retention"
+
+
+@dataclass(frozen=True)
+class RetentionDue:
+    """An enrollment still holding data although its campaign's retention ended at `ended_at`."""
+
+    enrollment_id: str
+    campaign_id: str
+    campaign_slug: str
+    ended_at: dt.datetime
+
+
+def expired_campaigns(session: Session, now: dt.datetime) -> list[Campaign]:
+    closed = session.scalars(select(Campaign).where(Campaign.closed_at.is_not(None)).order_by(Campaign.closed_at))
+    return [c for c in closed if (c.retention_ends() or now) <= now]
+
+
+def retention_due(session: Session, now: dt.datetime) -> list[RetentionDue]:
+    """Every not-yet-erased enrollment of a campaign whose retention has ended."""
+    due = []
+    for campaign in expired_campaigns(session, now):
+        q = select(Enrollment).where(Enrollment.campaign_id == campaign.id, Enrollment.state != EnrollmentState.ERASED)
+        ended = campaign.retention_ends()
+        assert ended is not None
+        due += [
+            RetentionDue(e.id, campaign.id, campaign.slug, ended) for e in session.scalars(q.order_by(Enrollment.id))
+        ]
+    return due
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    run: RetentionRun
+    erased: tuple[ErasureRecord, ...]
+
+
+class RetentionService:
+    def __init__(self, session: Session, clock: Clock, erasure: ErasureService, audit: AuditLog) -> None:
+        self.session = session
+        self.clock = clock
+        self.erasure = erasure
+        self.audit = audit
+
+    def due(self) -> list[RetentionDue]:
+        return retention_due(self.session, self.clock.now())
+
+    def run(self, trigger: str = "job", actor: Actor | None = None) -> RetentionResult:
+        """Erase everything past retention and record the run (flushed; the caller commits, after which the
+        blobs are deleted). Safe to repeat: erased enrollments are no longer due."""
+        now = self.clock.now()
+        records = []
+        for item in self.due():
+            enrollment = self.session.get(Enrollment, item.enrollment_id)
+            assert enrollment is not None
+            records.append(self.erasure.erase_enrollment(enrollment, "retention", actor))
+        run = RetentionRun(started_at=now, erased=len(records), ledger_ids=[r.id for r in records], trigger=trigger)
+        self.session.add(run)
+        self.session.flush()
+        self.audit.record(actor or Actor.system(), "retention.run", "retention_run", run.id, erased=len(records))
+        self.session.flush()
+        return RetentionResult(run, tuple(records))
+
+    def destroyed(self, since: dt.datetime | None = None) -> list[ErasureRecord]:
+        """The report: what retention destroyed and when (newest first)."""
+        q = select(ErasureRecord).where(ErasureRecord.reason == "retention")
+        if since is not None:
+            q = q.where(ErasureRecord.completed_at >= since)
+        return list(self.session.scalars(q.order_by(ErasureRecord.completed_at.desc())))
+
+    def runs(self, limit: int = 50) -> list[RetentionRun]:
+        q = select(RetentionRun).order_by(RetentionRun.started_at.desc()).limit(limit)
+        return list(self.session.scalars(q))
+
+
+def register_retention_job(registry: HandlerRegistry, service: Callable[[Session], RetentionService]) -> None:
+    """Register the retention job; `service(session)` builds a RetentionService on the job's session. The job
+    runner commits the erasures together with the job's completion. Enqueue it daily with `enqueue_daily`."""
+
+    def handle(session: Session, payload: Mapping[str, Any]) -> None:
+        service(session).run(trigger="job")
+
+    registry.register(RETENTION_JOB, handle, max_attempts=3)
+
+
+def enqueue_daily(queue: JobQueue, session: Session, now: dt.datetime) -> str:
+    """Enqueue the day's retention run (flushed; dispatched after the caller's commit). Calling it again the same
+    day while the job waits returns that job; a run repeated anyway finds nothing more to erase."""
+    day = now.astimezone(dt.UTC).date().isoformat()
+    return queue.enqueue(session, RETENTION_JOB, {"day": day}, dedupe_key=f"retention:{day}")

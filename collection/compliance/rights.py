@@ -1,0 +1,238 @@
+"""Contributors' rights requests (access/export, correction, deletion, suspension of processing), each with the
+statutory 10-day deadline (PIPA Enforcement Decree Art. 41(4), 43(3), 44(2)) that compliance officers see ticking.
+
+Acting on a request uses the one existing path for each effect: deletion goes through ErasureService (the same
+crypto-shredding as a withdrawal); access points the contributor to the self-service export
+(collection.contributions.export), which is always complete; suspension writes a ProcessingSuspension that every
+processing step must ask `is_suspended` about (see the package docstring for what is wired where); correction is
+done by the officer by hand and described in the closing note. Every step leaves an audit event with
+pseudonymous ids only. Services flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collection.accounts.models import User
+from collection.audit.log import Actor, AuditLog
+from collection.compliance.errors import RightsRequestError
+from collection.compliance.models import (
+    RIGHTS_SLA,
+    ProcessingSuspension,
+    RightsKind,
+    RightsRequest,
+    RightsState,
+    RightsStateError,
+)
+from collection.contributions.models import Enrollment, EnrollmentState
+from collection.erasure.service import ErasureService
+from collection.errors import NotFound
+from consent.clock import Clock
+
+MAX_DETAILS = 2000
+
+
+@dataclass(frozen=True)
+class RequestTimer:
+    """A request as the officer's list shows it: time left (negative when overdue), in whole days."""
+
+    request: RightsRequest
+    days_left: int
+    overdue: bool
+
+
+def timer(request: RightsRequest, now: dt.datetime) -> RequestTimer:
+    left = (request.due_at - now).total_seconds() / 86400
+    return RequestTimer(request, int(left // 1) if left < 0 else int(left), request.overdue(now))
+
+
+def overdue_requests(session: Session, now: dt.datetime) -> list[RightsRequest]:
+    """Requests still open past their deadline."""
+    q = select(RightsRequest).where(
+        RightsRequest.state.in_([RightsState.OPEN, RightsState.IN_PROGRESS]), RightsRequest.due_at < now
+    )
+    return list(session.scalars(q.order_by(RightsRequest.due_at)))
+
+
+def is_suspended(session: Session, enrollment_id: str) -> bool:
+    """True while processing of the enrollment is suspended at the contributor's request."""
+    q = select(ProcessingSuspension.id).where(
+        ProcessingSuspension.enrollment_id == enrollment_id, ProcessingSuspension.lifted_at.is_(None)
+    )
+    return session.scalar(q.limit(1)) is not None
+
+
+class RightsService:
+    def __init__(self, session: Session, clock: Clock, audit: AuditLog, erasure: ErasureService) -> None:
+        self.session = session
+        self.clock = clock
+        self.audit = audit
+        self.erasure = erasure
+
+    # -- the contributor's side ----------------------------------------------------------------------------
+    def submit(self, user: User, kind: RightsKind, campaign_id: str | None, details: str = "") -> RightsRequest:
+        """Record a request. Raises RightsRequestError when the campaign is not one of the user's, or the
+        same kind of request for the same scope is already open."""
+        if campaign_id is not None and self._enrollment(user, campaign_id) is None:
+            raise RightsRequestError("not_enrolled", "you have not taken part in this campaign")
+        if self._open_duplicate(user, kind, campaign_id):
+            raise RightsRequestError("already_open", "the same request is already being handled")
+        now = self.clock.now()
+        request = RightsRequest(
+            subject_id=user.subject_id,
+            user_id=user.id,
+            campaign_id=campaign_id,
+            kind=kind,
+            details=details.strip()[:MAX_DETAILS],
+            received_at=now,
+            due_at=now + RIGHTS_SLA,
+        )
+        self.session.add(request)
+        self.session.flush()
+        self._audit(Actor(user.subject_id, "contributor"), "rights.requested", request, kind=kind.value)
+        return request
+
+    def for_user(self, user: User) -> list[RightsRequest]:
+        q = select(RightsRequest).where(RightsRequest.user_id == user.id)
+        return list(self.session.scalars(q.order_by(RightsRequest.received_at.desc())))
+
+    # -- the compliance officer's side ------------------------------------------------------------------------
+    def get(self, request_id: str) -> RightsRequest:
+        """Raises NotFound."""
+        request = self.session.get(RightsRequest, request_id)
+        if request is None:
+            raise NotFound("rights request", request_id)
+        return request
+
+    def timers(self, include_closed: bool = False) -> list[RequestTimer]:
+        q = select(RightsRequest)
+        if not include_closed:
+            q = q.where(RightsRequest.state.in_([RightsState.OPEN, RightsState.IN_PROGRESS]))
+        now = self.clock.now()
+        return [timer(r, now) for r in self.session.scalars(q.order_by(RightsRequest.due_at))]
+
+    def overdue(self) -> list[RightsRequest]:
+        return overdue_requests(self.session, self.clock.now())
+
+    def start(self, officer: User, request: RightsRequest) -> None:
+        """Mark the request as being handled. Raises RightsRequestError."""
+        self._transition(request.start, officer.id, self.clock.now())
+        self._audit(_staff(officer), "rights.started", request)
+
+    def complete(self, officer: User, request: RightsRequest, note: str) -> dict[str, Any]:
+        """Carry out the request (see the module docstring), close it with `note` and return what was done.
+        Raises RightsRequestError when the request is closed or the note is empty."""
+        self._transition(request.require_closable, note)
+        outcome = getattr(self, f"_do_{request.kind.value}")(officer, request)
+        self._transition(request.close, officer.id, self.clock.now(), note)
+        request.outcome = outcome
+        if request.kind is RightsKind.DELETION:
+            request.details = ""  # the contributor's own words go with their data
+        self.session.flush()
+        self._audit(_staff(officer), "rights.completed", request, kind=request.kind.value, **outcome)
+        return outcome
+
+    def refuse(self, officer: User, request: RightsRequest, note: str) -> None:
+        """Close without acting (PIPA allows refusal with reasons, e.g. a legal duty to keep). Raises
+        RightsRequestError."""
+        self._transition(request.close, officer.id, self.clock.now(), note, True)
+        self.session.flush()
+        self._audit(_staff(officer), "rights.refused", request, kind=request.kind.value)
+
+    def lift_suspension(self, officer: User, enrollment_id: str) -> int:
+        """End every active suspension of the enrollment; returns how many ended."""
+        rows = self._active_suspensions(enrollment_id)
+        for row in rows:
+            row.lifted_at, row.lifted_by = self.clock.now(), officer.id
+        self.session.flush()
+        if rows:
+            self.audit.record(_staff(officer), "processing.resumed", "enrollment", enrollment_id)
+        return len(rows)
+
+    # -- the effects ------------------------------------------------------------------------------------------
+    def _do_deletion(self, officer: User, request: RightsRequest) -> dict[str, Any]:
+        user = self._user(request)
+        actor = _staff(officer)
+        if request.campaign_id is None:
+            return {"erasure_ids": [r.id for r in self.erasure.erase_account(user, "account_deletion")]}
+        enrollment = self._enrollment(user, request.campaign_id)
+        if enrollment is None or enrollment.state is EnrollmentState.ERASED:
+            return {"erasure_ids": []}
+        return {"erasure_ids": [self.erasure.erase_enrollment(enrollment, "admin_request", actor).id]}
+
+    def _do_access(self, officer: User, request: RightsRequest) -> dict[str, Any]:
+        # The self-service export holds everything datadam keeps about the person; the officer's note tells
+        # the contributor where it is (their "My data" page) and anything it cannot contain.
+        return {"export": "self_service"}
+
+    def _do_correction(self, officer: User, request: RightsRequest) -> dict[str, Any]:
+        return {"corrected_by_hand": True}
+
+    def _do_suspension(self, officer: User, request: RightsRequest) -> dict[str, Any]:
+        now, suspended = self.clock.now(), []
+        for enrollment in self._scope(request):
+            if enrollment.state is EnrollmentState.ERASED or self._active_suspensions(enrollment.id):
+                continue
+            self.session.add(
+                ProcessingSuspension(
+                    enrollment_id=enrollment.id, request_id=request.id, suspended_at=now, suspended_by=officer.id
+                )
+            )
+            suspended.append(enrollment.id)
+            self.audit.record(_staff(officer), "processing.suspended", "enrollment", enrollment.id)
+        return {"suspended_enrollments": suspended}
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    def _scope(self, request: RightsRequest) -> list[Enrollment]:
+        q = select(Enrollment).where(Enrollment.user_id == request.user_id)
+        if request.campaign_id is not None:
+            q = q.where(Enrollment.campaign_id == request.campaign_id)
+        return list(self.session.scalars(q))
+
+    def _enrollment(self, user: User, campaign_id: str) -> Enrollment | None:
+        q = select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.campaign_id == campaign_id)
+        return self.session.scalar(q)
+
+    def _user(self, request: RightsRequest) -> User:
+        user = self.session.get(User, request.user_id)
+        if user is None:
+            raise NotFound("user", request.user_id)
+        return user
+
+    def _active_suspensions(self, enrollment_id: str) -> list[ProcessingSuspension]:
+        q = select(ProcessingSuspension).where(
+            ProcessingSuspension.enrollment_id == enrollment_id, ProcessingSuspension.lifted_at.is_(None)
+        )
+        return list(self.session.scalars(q))
+
+    def _open_duplicate(self, user: User, kind: RightsKind, campaign_id: str | None) -> bool:
+        q = select(RightsRequest.id).where(
+            RightsRequest.user_id == user.id,
+            RightsRequest.kind == kind,
+            RightsRequest.state.in_([RightsState.OPEN, RightsState.IN_PROGRESS]),
+            RightsRequest.campaign_id.is_(None) if campaign_id is None else RightsRequest.campaign_id == campaign_id,
+        )
+        return self.session.scalar(q.limit(1)) is not None
+
+    @staticmethod
+    def _transition(step: Any, *args: Any) -> None:
+        try:
+            step(*args)
+        except RightsStateError as exc:
+            raise RightsRequestError("invalid_state", str(exc)) from exc
+
+    def _audit(self, actor: Actor, action: str, request: RightsRequest, **details: Any) -> None:
+        details.setdefault("subject", request.subject_id)
+        if request.campaign_id:
+            details.setdefault("campaign_id", request.campaign_id)
+        self.audit.record(actor, action, "rights_request", request.id, **details)
+        self.session.flush()
+
+
+def _staff(officer: User) -> Actor:
+    return Actor(officer.id, officer.role.value)

@@ -1,0 +1,157 @@
+"""Taking part in a campaign: enrolling (eligibility), the photo set and its submission, and what the
+contributor sees of its status. Uploading lives in `uploads`, background checks in `gates`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from collection.accounts.models import User
+from collection.audit.log import Actor, AuditLog
+from collection.campaigns.models import Campaign, CampaignStatus
+from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet, TransitionError
+from collection.errors import ConsentRequired, InvalidTransition, NotEligible, SetNotReady
+from consent.clock import Clock
+from consent.notice import MatterKind
+from consent.service import ConsentService
+
+
+@dataclass(frozen=True)
+class BracketProgress:
+    key: str
+    min_age: int
+    max_age: int
+    required: int
+    usable: int  # photos that do not block submission
+    blocking: int  # photos still checking, failing or rejected
+
+
+class ContributionService:
+    def __init__(self, session: Session, clock: Clock, consent: ConsentService, audit: AuditLog) -> None:
+        self.session = session
+        self.clock = clock
+        self.consent = consent
+        self.audit = audit
+
+    # -- enrolling ----------------------------------------------------------------------------------------------
+    def check_eligible(self, user: User, campaign: Campaign) -> None:
+        """Raises NotEligible with a stable reason in `detail["reason"]`."""
+        if campaign.status is not CampaignStatus.OPEN:
+            raise NotEligible("the campaign is not open", reason="closed")
+        age = user.age_on(self.clock.now().date())
+        if not campaign.accepts_age(age):
+            raise NotEligible(
+                "your age is outside the campaign's range",
+                reason="age",
+                min_age=campaign.min_age,
+                max_age=campaign.max_age,
+            )
+        if campaign.quota and self.enrollment(user, campaign) is None:
+            taken = self.session.scalar(
+                select(func.count())
+                .select_from(Enrollment)
+                .where(Enrollment.campaign_id == campaign.id, Enrollment.state == EnrollmentState.ACTIVE)
+            )
+            if (taken or 0) >= campaign.quota:
+                raise NotEligible("the campaign has all the contributors it needs", reason="quota")
+
+    def enrollment(self, user: User, campaign: Campaign) -> Enrollment | None:
+        return self.session.scalar(
+            select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.campaign_id == campaign.id)
+        )
+
+    def enroll(self, user: User, campaign: Campaign) -> PhotoSet:
+        """Join the campaign (needs eligibility and the required consents) and get the draft set."""
+        existing = self.enrollment(user, campaign)
+        if existing is not None and existing.state is EnrollmentState.ACTIVE:
+            return self.photo_set(user, campaign)
+        if existing is not None:
+            raise NotEligible("you withdrew from this campaign", reason="withdrawn")
+        self.check_eligible(user, campaign)
+        if not self.consent.may_upload(user.subject_id, campaign.id):
+            raise ConsentRequired("consent to the required matters first")
+        now = self.clock.now()
+        enrollment = Enrollment(campaign_id=campaign.id, user_id=user.id, joined_at=now, state=EnrollmentState.ACTIVE)
+        self.session.add(enrollment)
+        self.session.flush()
+        photo_set = PhotoSet(enrollment_id=enrollment.id, campaign_id=campaign.id, user_id=user.id, created_at=now)
+        self.session.add(photo_set)
+        self.audit.record(Actor(user.subject_id, "contributor"), "campaign.enrolled", "campaign", campaign.id)
+        self.session.flush()
+        return photo_set
+
+    def photo_set(self, user: User, campaign: Campaign) -> PhotoSet:
+        photo_set = self.session.scalar(
+            select(PhotoSet).where(PhotoSet.user_id == user.id, PhotoSet.campaign_id == campaign.id)
+        )
+        if photo_set is None:
+            raise NotEligible("join the campaign first", reason="not_enrolled")
+        return photo_set
+
+    def sets_of(self, user: User) -> list[PhotoSet]:
+        return list(self.session.scalars(select(PhotoSet).where(PhotoSet.user_id == user.id)))
+
+    # -- progress and submission --------------------------------------------------------------------------------
+    def progress(self, campaign: Campaign, photo_set: PhotoSet) -> list[BracketProgress]:
+        usable = Counter(p.bracket for p in photo_set.current_photos if not p.blocking)
+        blocking = Counter(p.bracket for p in photo_set.current_photos if p.blocking)
+        return [
+            BracketProgress(
+                b["key"], int(b["min_age"]), int(b["max_age"]), int(b["photos"]), usable[b["key"]], blocking[b["key"]]
+            )
+            for b in campaign.brackets
+        ]
+
+    def missing(self, campaign: Campaign, photo_set: PhotoSet) -> list[str]:
+        """Why the set cannot be submitted yet: stable codes with the bracket or prompt they concern."""
+        problems = []
+        for p in self.progress(campaign, photo_set):
+            if p.usable < p.required:
+                problems.append(f"bracket:{p.key}:needs:{p.required - p.usable}")
+            if p.blocking:
+                problems.append(f"bracket:{p.key}:blocking:{p.blocking}")
+        clips = {c.prompt_key: c for c in photo_set.voice_clips}
+        owner = self.session.get(User, photo_set.user_id)
+        if owner is None or MatterKind.VOICE_RECORDING not in self.consent.active_kinds(owner.subject_id, campaign.id):
+            return problems  # voice is optional: declining it never blocks the rest (PIPA Art. 16(3))
+        for prompt in campaign.voice_prompts:
+            clip = clips.get(prompt["key"])
+            if clip is None or clip.blocking:
+                problems.append(f"voice:{prompt['key']}")
+        return problems
+
+    def submit(self, user: User, campaign: Campaign) -> PhotoSet:
+        """Hand the set to review. Raises ConsentRequired, SetNotReady (detail["missing"]), InvalidTransition."""
+        photo_set = self.photo_set(user, campaign)
+        if not self.consent.may_upload(user.subject_id, campaign.id):
+            raise ConsentRequired("renew your consent before submitting")
+        missing = self.missing(campaign, photo_set)
+        if missing:
+            raise SetNotReady("the set is not complete", missing=missing)
+        try:
+            photo_set.submit(self.clock.now())
+        except TransitionError as exc:
+            raise InvalidTransition(str(exc)) from exc
+        for photo in photo_set.photos:
+            if photo.round == 0:  # new since the last submission: re-inspection shows these as changes
+                photo.round = photo_set.round
+        self.audit.record(
+            Actor(user.subject_id, "contributor"), "set.submitted", "photo_set", photo_set.id, round=photo_set.round
+        )
+        self.session.flush()
+        return photo_set
+
+    def photo(self, user: User, photo_id: str) -> Photo:
+        photo = self.session.get(Photo, photo_id)
+        if photo is None or photo.user_id != user.id:
+            from collection.errors import NotFound
+
+            raise NotFound("photo", photo_id)
+        return photo
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()

@@ -1,0 +1,93 @@
+"""Withdrawing consent: the ONE function every withdrawal goes through, whatever page or command starts it.
+
+Withdrawal (GDPR Art. 7(3), PIPA Art. 37) is a new signed consent event referencing the receipt it withdraws;
+nothing is edited. Its effects on the contributor's data belong here, in one place, so that no caller can
+record a withdrawal and forget an effect:
+
+1. the signed withdrawal event (`ConsentService.withdraw`), which at once takes the withdrawn matters out of
+   `ConsentService.active_kinds` - the gate every processing step (gate jobs skip), review (refused) and
+   release build asks before touching the contributor's data - and an audit event (pseudonymous ids only);
+2. every release already holding the person's items gets a new signed withdrawal list when the provision to
+   third parties is no longer in force (`collection.releases.withdrawals.record_withdrawal`);
+3. when a matter required for holding the data is withdrawn (`WithdrawalOutcome.erasure_due`), the erasure path
+   (destroy the enrollment's data key, delete rows and derived data, ledger it; blobs after the commit).
+
+The caller commits; side effects outside the database (deleting files) run after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from collection.accounts.models import User
+from collection.audit.log import Actor, AuditLog
+from collection.contributions.models import Enrollment, EnrollmentState
+from collection.erasure.service import ErasureService
+from consent.models import ConsentRecord
+from consent.notice import MatterKind
+from consent.service import ConsentService
+
+_REQUIRED = {MatterKind.COLLECTION_AND_USE, MatterKind.SENSITIVE_INFORMATION}
+
+
+@dataclass(frozen=True)
+class WithdrawalOutcome:
+    """What a withdrawal did: the new signed record, the matters withdrawn and their kinds, and whether the
+    data may no longer be held (a required matter was withdrawn), which makes erasure due."""
+
+    record: ConsentRecord
+    withdrawn: tuple[str, ...]
+    withdrawn_kinds: frozenset[MatterKind]
+    erasure_due: bool
+
+
+def withdraw_consent(
+    consent: ConsentService,
+    subject_id: str,
+    campaign_id: str,
+    matter_ids: Iterable[str] | None = None,
+    ip_hash: str | None = None,
+    *,
+    erasure: ErasureService | None,
+) -> WithdrawalOutcome:
+    """Withdraw `matter_ids` (every consented matter when None) of `subject_id` in `campaign_id`.
+
+    `erasure` must be given wherever data may exist; None only where no contribution can exist (consent-only
+    tests). Flushes, never commits. Raises ConsentStateError when nothing named is in force.
+    """
+    before = consent.active_kinds(subject_id, campaign_id)
+    record = consent.withdraw(subject_id, campaign_id, matter_ids, ip_hash=ip_hash)
+    previous = consent.record(record.withdraws_record_id or "")
+    earlier = previous.decisions if previous is not None else {}
+    withdrawn = tuple(sorted(m for m, on in earlier.items() if on and not record.decisions.get(m, False)))
+    kinds = frozenset(before - consent.active_kinds(subject_id, campaign_id))
+    outcome = WithdrawalOutcome(record, withdrawn, kinds, erasure_due=bool(kinds & _REQUIRED))
+    AuditLog(consent.session, consent.clock).record(
+        Actor(subject_id, "contributor"),
+        "consent.withdrawn",
+        "consent_record",
+        record.id,
+        campaign_id=campaign_id,
+        matters=list(withdrawn),
+        erasure_due=outcome.erasure_due,
+    )
+    from collection.releases.withdrawals import record_withdrawal
+
+    record_withdrawal(consent, subject_id, campaign_id)
+    if outcome.erasure_due and erasure is not None:
+        _erase(consent, erasure, subject_id, campaign_id)
+    return outcome
+
+
+def _erase(consent: ConsentService, erasure: ErasureService, subject_id: str, campaign_id: str) -> None:
+    user = consent.session.scalar(select(User).where(User.subject_id == subject_id))
+    if user is None:
+        return
+    enrollment = consent.session.scalar(
+        select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.campaign_id == campaign_id)
+    )
+    if enrollment is not None and enrollment.state is not EnrollmentState.ERASED:
+        erasure.erase_enrollment(enrollment, "withdrawal", Actor(subject_id, "contributor"))

@@ -1,0 +1,164 @@
+"""Erasure: the one path that withdrawal, retention expiry, admin requests and account deletion all take.
+
+Order matters. In the caller's transaction: the enrollment's data key is destroyed (crypto-shredding: every copy
+of every blob sealed under it, backups included, becomes unreadable the moment this commits), photo and clip rows
+and their derived data (gate reports, identity scores, decisions, appeals) are deleted, typed signature names are
+dropped, and an erasure-ledger row records what happened under the pseudonymous id only. After the commit the
+blobs themselves are deleted. Receipts stay: they hold no name and prove what was agreed and withdrawn.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from collection._after_commit import on_commit
+from collection.accounts.models import User
+from collection.audit.log import Actor, AuditLog
+from collection.contributions.models import (
+    Enrollment,
+    EnrollmentState,
+    Photo,
+    PhotoSet,
+    SetState,
+    VoiceClip,
+)
+from collection.contributions.uploads import blob_prefix
+from collection.crypto import KeyVault
+from collection.erasure.models import ErasureRecord
+from collection.jobs import Job, JobState
+from collection.storage import BlobStore, delete_prefix
+from consent.clock import Clock
+from consent.service import ConsentService
+
+REASONS = ("withdrawal", "retention", "admin_request", "account_deletion")
+
+
+class ErasureService:
+    def __init__(
+        self,
+        session: Session,
+        clock: Clock,
+        vault: KeyVault,
+        blobs: BlobStore,
+        consent: ConsentService,
+        audit: AuditLog,
+    ) -> None:
+        self.session = session
+        self.clock = clock
+        self.vault = vault
+        self.blobs = blobs
+        self.consent = consent
+        self.audit = audit
+
+    def erase_enrollment(self, enrollment: Enrollment, reason: str, actor: Actor | None = None) -> ErasureRecord:
+        """Destroy one contributor's data in one campaign. Idempotent: erasing twice records nothing new."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown erasure reason {reason!r}")
+        user = self.session.get(User, enrollment.user_id)
+        assert user is not None
+        now = self.clock.now()
+        record = ErasureRecord(
+            subject_id=user.subject_id,
+            user_id=user.id,
+            campaign_id=enrollment.campaign_id,
+            reason=reason,
+            requested_at=now,
+        )
+        self.vault.destroy(enrollment.id)
+        record.key_destroyed_at = now
+        record.rows_deleted = self._delete_rows(enrollment)
+        enrollment.state = EnrollmentState.ERASED
+        enrollment.withdrawn_at = enrollment.withdrawn_at or now
+        self.consent.erase_signature_names(user.subject_id)
+        record.blobs_deleted = sum(1 for _ in self.blobs.iter_keys(blob_prefix(enrollment.id)))
+        record.completed_at = now
+        self.session.add(record)
+        self.audit.record(
+            actor or Actor.system(),
+            "erasure.completed",
+            "enrollment",
+            enrollment.id,
+            reason=reason,
+            subject=user.subject_id,
+            rows=record.rows_deleted,
+            blobs=record.blobs_deleted,
+        )
+        self.session.flush()
+        blobs, prefix, entry = self.blobs, blob_prefix(enrollment.id), ledger_entry(record)
+        on_commit(self.session, lambda: (delete_prefix(blobs, prefix), blobs.put(LEDGER_PREFIX + record.id, entry)))
+        return record
+
+    def _delete_rows(self, enrollment: Enrollment) -> int:
+        photo_set = self.session.scalar(select(PhotoSet).where(PhotoSet.enrollment_id == enrollment.id))
+        if photo_set is None:
+            return 0
+        photo_ids = list(self.session.scalars(select(Photo.id).where(Photo.set_id == photo_set.id)))
+        clip_ids = list(self.session.scalars(select(VoiceClip.id).where(VoiceClip.set_id == photo_set.id)))
+        self._cancel_jobs(photo_ids + clip_ids + [photo_set.id])
+        deleted = 0
+        for model, ids in ((Photo, photo_ids), (VoiceClip, clip_ids)):
+            if ids:
+                deleted += len(ids)
+                self.session.execute(delete(model).where(model.id.in_(ids)))
+        photo_set.identity = {}
+        if photo_set.state not in (SetState.PAID,):
+            photo_set.state = SetState.WITHDRAWN
+        photo_set.claimed_by = None
+        self.session.expire(photo_set)
+        return deleted
+
+    def _cancel_jobs(self, object_ids: list[str]) -> None:
+        """Queued gate jobs for erased objects will not run (their handler would find no row either)."""
+        if not object_ids:
+            return
+        for job in self.session.scalars(select(Job).where(Job.state == JobState.QUEUED)):
+            if set(map(str, job.payload.values())) & set(object_ids):
+                job.state = JobState.SKIPPED
+                job.last_error = "erased"
+
+    def erase_account(self, user: User, reason: str = "account_deletion") -> list[ErasureRecord]:
+        enrollments = list(self.session.scalars(select(Enrollment).where(Enrollment.user_id == user.id)))
+        records = [self.erase_enrollment(e, reason) for e in enrollments if e.state is not EnrollmentState.ERASED]
+        user.erase_identity(self.clock.now())
+        self.session.flush()
+        return records
+
+    def ledger(self) -> list[ErasureRecord]:
+        return list(self.session.scalars(select(ErasureRecord).order_by(ErasureRecord.requested_at.desc())))
+
+    def reapply(self) -> int:
+        """After restoring a database backup: erase again everything the out-of-database ledger copy (kept in
+        the blob store, which a database restore does not roll back) says was erased. Returns how many
+        enrollments still needed it."""
+        again = 0
+        for key in list(self.blobs.iter_keys(LEDGER_PREFIX)):
+            entry = json.loads(self.blobs.get(key))
+            q = select(Enrollment).where(Enrollment.user_id == entry["user_id"])
+            if entry.get("campaign_id"):
+                q = q.where(Enrollment.campaign_id == entry["campaign_id"])
+            for enrollment in self.session.scalars(q):
+                if enrollment.state is not EnrollmentState.ERASED or not self.vault.is_destroyed(enrollment.id):
+                    self.erase_enrollment(enrollment, entry["reason"])
+                    again += 1
+        return again
+
+
+LEDGER_PREFIX = "ledger/erasure/"
+
+
+def ledger_entry(record: ErasureRecord) -> bytes:
+    """The ledger row as JSON (pseudonymous ids and times only), copied outside the database."""
+    return json.dumps(
+        {
+            "id": record.id,
+            "subject_id": record.subject_id,
+            "user_id": record.user_id,
+            "campaign_id": record.campaign_id,
+            "reason": record.reason,
+            "at": record.requested_at.isoformat(),
+        },
+        sort_keys=True,
+    ).encode()

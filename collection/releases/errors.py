@@ -1,0 +1,83 @@
+"""Errors of the release workflow. They carry data, never HTTP codes; webapp maps them in one place (as every
+`CollectionError`).
+
+ReleaseError                  (a CollectionError)
+├── ReleaseRuleError          a draft the rules refuse: a field the campaign does not collect, k < 1, no licensee
+├── ReleaseStateError         the release's state does not allow the step (build twice, verify a draft...)
+├── NothingToRelease          no accepted item of a contributor holding third-party-provision consent
+├── ReleaseBuildFailed        the package could not be written; the partial output was removed
+├── ApprovalRefused           approval asked before verification passed; `failures` lists what failed
+└── DeliveryRefused           download refused (not approved, package missing, or withdrawals since the build)
+
+Messages name releases by id, never a contributor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from collection.errors import CollectionError
+
+
+class ReleaseError(CollectionError):
+    """Base of the release workflow's errors."""
+
+
+class ReleaseRuleError(ReleaseError):
+    """A draft that the rules refuse; `field` names the offending input."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class ReleaseStateError(ReleaseError):
+    """The release `release_id` is in a state that does not allow the step."""
+
+    def __init__(self, release_id: str, problem: str) -> None:
+        super().__init__(problem)
+        self.release_id = release_id
+
+
+class NothingToRelease(ReleaseError):
+    """No accepted item qualifies: `excluded` counts the contributors left out, by reason."""
+
+    def __init__(self, release_id: str, excluded: Mapping[str, int]) -> None:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(excluded.items())) or "no accepted items"
+        super().__init__(f"release {release_id}: nothing to release ({reasons})")
+        self.release_id = release_id
+        self.excluded = dict(excluded)
+
+
+class ReleaseBuildFailed(ReleaseError):
+    """Building `release_id` failed (`detail` says why); nothing was left on disk."""
+
+    def __init__(self, release_id: str, detail: str) -> None:
+        super().__init__(f"release {release_id} could not be built: {detail}")
+        self.release_id = release_id
+        self.detail = detail
+
+
+class ApprovalRefused(ReleaseError):
+    """Approval refused: `failures` are the verification failures (check, file, detail), or a reason."""
+
+    def __init__(self, release_id: str, reason: str, failures: Sequence[Mapping[str, Any]] = ()) -> None:
+        listed = "; ".join(f"{f.get('check')}: {f.get('file') or '-'}: {f.get('detail')}" for f in failures[:20])
+        more = f" (and {len(failures) - 20} more)" if len(failures) > 20 else ""
+        super().__init__(
+            f"release {release_id} cannot be approved: {reason}" + (f" - {listed}{more}" if listed else "")
+        )
+        self.release_id = release_id
+        self.reason = reason
+        self.failures = [dict(f) for f in failures]
+
+
+class DeliveryRefused(ReleaseError):
+    """The package of `release_id` cannot be handed out (`reason` says why)."""
+
+    def __init__(self, release_id: str, reason: str) -> None:
+        super().__init__(f"release {release_id} cannot be downloaded: {reason}")
+        self.release_id = release_id
+        self.reason = reason

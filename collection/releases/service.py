@@ -1,0 +1,361 @@
+"""The release workflow: an operator drafts a release (campaign, licensee, purpose, released fields); the build
+selects what may go out at that moment, writes the signed package and verifies it independently; a
+compliance officer approves a verified release; downloads are audited; withdrawals after the build produce
+signed withdrawal lists (collection.releases.withdrawals).
+
+The service flushes; its caller (a view or a CLI command) commits. Building is slow (every photo is searched
+for faces by two detector families), so large releases are built from the command line or a background job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from anonymize import Pseudonymizer, ReleaseInfo, find_pii, new_release_key, verify_package
+from anonymize.errors import AnonymizeError, ReleaseFormatError
+from collection.accounts.models import Role, User
+from collection.audit.log import Actor, AuditLog
+from collection.campaigns.models import Campaign
+from collection.crypto import KeyVault
+from collection.errors import CryptoError, NotFound, StorageError
+from collection.releases.build import BuildOutcome, PackageBuild
+from collection.releases.errors import (
+    ApprovalRefused,
+    DeliveryRefused,
+    NothingToRelease,
+    ReleaseBuildFailed,
+    ReleaseRuleError,
+    ReleaseStateError,
+)
+from collection.releases.fields import check_fields
+from collection.releases.media import MediaAnonymizer, ReleaseMedia
+from collection.releases.models import Release, ReleaseState, ReleaseSubject, ReleaseTransitionError
+from collection.releases.models import WithdrawalListRecord as WithdrawalListRow
+from collection.releases.selection import Selection, select_items, still_consenting
+from collection.releases.signing import open_release_key, release_public_keys, release_signer, seal_release_key
+from collection.releases.withdrawals import lists_of, record_withdrawal
+from collection.storage import BlobStore
+from consent.canonical import format_timestamp
+from consent.clock import Clock
+from consent.service import ConsentService
+
+APPROVERS = (Role.COMPLIANCE, Role.ADMIN)
+MAX_LICENSEE = 200
+MAX_PURPOSE = 2000
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    """Where packages built from the web go, and how hard verification looks (the defaults are the policy)."""
+
+    package_dir: Path
+    verify_faces: bool = True
+    use_exiftool: bool | None = None  # None: use exiftool when it is installed
+
+
+@dataclass(frozen=True)
+class ReleaseDraft:
+    """What an operator asks for."""
+
+    campaign: Campaign
+    licensee: str
+    purpose: str
+    fields: Sequence[str]
+    include_voice: bool = False
+
+
+class ReleaseService:
+    def __init__(
+        self,
+        session: Session,
+        clock: Clock,
+        consent: ConsentService,
+        vault: KeyVault,
+        blobs: BlobStore,
+        audit: AuditLog,
+        master_key: bytes,
+        settings: ReleaseSettings,
+        media: MediaAnonymizer | None = None,
+    ) -> None:
+        self.session = session
+        self.clock = clock
+        self.consent = consent
+        self.vault = vault
+        self.blobs = blobs
+        self.audit = audit
+        self._master_key = master_key
+        self.settings = settings
+        self.media: MediaAnonymizer = media or ReleaseMedia()
+
+    def __repr__(self) -> str:
+        return "ReleaseService(<keys hidden>)"
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+    def all(self) -> list[Release]:
+        return list(self.session.scalars(select(Release).order_by(Release.created_at.desc(), Release.id)))
+
+    def get(self, release_id: str) -> Release:
+        """Raises NotFound."""
+        release = self.session.get(Release, release_id)
+        if release is None:
+            raise NotFound("release", release_id)
+        return release
+
+    def campaign_of(self, release: Release) -> Campaign:
+        campaign = self.session.get(Campaign, release.campaign_id)
+        if campaign is None:
+            raise NotFound("campaign", release.campaign_id)
+        return campaign
+
+    def withdrawal_lists(self, release: Release) -> list[WithdrawalListRow]:
+        """Every signed withdrawal list of the release, newest first."""
+        return lists_of(self.session, release.id)
+
+    def withdrawn_subjects(self, release: Release) -> int:
+        q = select(func.count()).where(
+            ReleaseSubject.release_id == release.id, ReleaseSubject.withdrawn_at.is_not(None)
+        )
+        return int(self.session.scalar(q) or 0)
+
+    def public_keys(self) -> dict[str, bytes]:
+        """The installation's release signing keys (key id -> raw Ed25519 public key)."""
+        return release_public_keys(self.consent.keys)
+
+    def pseudonymizer(self, release: Release) -> Pseudonymizer:
+        """The release's pseudonymizer, from its sealed key. Raises ReleaseStateError before the build."""
+        if release.sealed_key is None:
+            raise ReleaseStateError(release.id, "the release has no key before it is built")
+        return Pseudonymizer(open_release_key(self._master_key, release.id, release.sealed_key))
+
+    def default_package_path(self, release: Release) -> Path:
+        return self.settings.package_dir / f"datadam-release-{release.id}.zip"
+
+    # -- drafting --------------------------------------------------------------------------------------------------
+    def draft(self, actor: User | None, draft: ReleaseDraft) -> Release:
+        """Record a release request. Raises ReleaseRuleError (licensee or purpose missing, too long or holding
+        personal data; a field not allow-listed or not collected; voice asked of a campaign without voice)."""
+        licensee = _text("licensee", draft.licensee, MAX_LICENSEE)
+        purpose = _text("purpose", draft.purpose, MAX_PURPOSE)
+        fields = check_fields(draft.campaign, draft.fields)
+        if draft.include_voice and not draft.campaign.has_voice:
+            raise ReleaseRuleError("include_voice", "the campaign collects no recordings")
+        k = max(int(draft.campaign.k_anonymity or 1), 1)
+        release = Release(
+            campaign_id=draft.campaign.id,
+            licensee=licensee,
+            purpose=purpose,
+            fields=list(fields),
+            include_voice=draft.include_voice,
+            k=k,
+            state=ReleaseState.DRAFT,
+            created_by=actor.id if actor else None,
+            created_at=self.clock.now(),
+        )
+        self.session.add(release)
+        self.session.flush()
+        self.audit.record(_actor(actor), "release.drafted", "release", release.id, campaign_id=draft.campaign.id, k=k)
+        return release
+
+    # -- building ----------------------------------------------------------------------------------------------------
+    def build(self, actor: User | None, release: Release, out_path: Path | None = None) -> Release:
+        """Select, anonymize, package, sign, then verify. `out_path` (a .zip, .tar, .tar.gz or a new folder)
+        defaults to the configured package folder. Raises ReleaseStateError (already built), NothingToRelease,
+        ReleaseBuildFailed (the partial package is removed)."""
+        self._require_draft(release)
+        campaign = self.campaign_of(release)
+        selection = select_items(self.session, self.consent, campaign.id, release.include_voice)
+        if not selection.contributors:
+            raise NothingToRelease(release.id, selection.excluded)
+        target = Path(out_path) if out_path is not None else self.default_package_path(release)
+        outcome = self._write(release, campaign, selection, target)
+        now = self.clock.now()
+        release.mark_built(
+            actor.id if actor else None, now, str(target), outcome.summary.key_id, outcome.summary.statement_sha256
+        )
+        release.items, release.subjects = outcome.summary.items, outcome.subjects
+        release.build_summary = {**outcome.stats.to_dict(), "excluded": selection.excluded}
+        self.audit.record(
+            _actor(actor),
+            "release.built",
+            "release",
+            release.id,
+            items=release.items,
+            subjects=release.subjects,
+            excluded=sum(selection.excluded.values()),
+        )
+        self.session.flush()
+        self._withdrawn_meanwhile(release, selection)
+        self.verify(actor, release)
+        return release
+
+    def _write(self, release: Release, campaign: Campaign, selection: Selection, target: Path) -> BuildOutcome:
+        key = new_release_key()
+        release.sealed_key = seal_release_key(self._master_key, release.id, key)
+        build = PackageBuild(self.session, self.vault, self.blobs, self.media, Pseudonymizer(key))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            signer = release_signer(self.consent.keys, self.clock.now())
+            return build.run(release.id, selection, self._info(release, campaign), target, signer)
+        except (AnonymizeError, CryptoError, StorageError, OSError) as exc:
+            raise ReleaseBuildFailed(release.id, f"{type(exc).__name__}: {exc}") from exc
+
+    def _info(self, release: Release, campaign: Campaign) -> ReleaseInfo:
+        media = "Face photos and voice recordings" if release.include_voice else "Face photos"
+        return ReleaseInfo(
+            release_id=release.id,
+            campaign=campaign.slug,
+            licensee=release.licensee,
+            purpose=release.purpose,
+            created_at=format_timestamp(release.created_at),
+            collection_method=(
+                f"{media} contributed through the datadam campaign {campaign.slug} by contributors who gave a "
+                "separate consent to provision to third parties; every photo passed automatic quality checks and "
+                "operator review; media re-encoded from pixels or samples, faces other than the contributor's "
+                "covered with a solid fill."
+            ),
+            licence=f"Licensed to {release.licensee} for the purpose above only.",
+            attributes=tuple(release.fields),
+            quasi_identifiers=tuple(release.fields),
+            k=release.k,
+        )
+
+    def _withdrawn_meanwhile(self, release: Release, selection: Selection) -> None:
+        """A contributor may withdraw while a long build runs: list them at once (approval then refuses)."""
+        for contributor in selection.contributors:
+            if not still_consenting(self.consent, contributor.subject_id, release.campaign_id):
+                record_withdrawal(self.consent, contributor.subject_id, release.campaign_id)
+
+    # -- verification and approval ---------------------------------------------------------------------------------
+    def verify(self, actor: User | None, release: Release) -> dict[str, Any]:
+        """Re-check the package independently of the build and store the report on the release (it becomes
+        verified or verify_failed). Raises ReleaseStateError before the build or after approval."""
+        if not release.built or release.package_path is None:
+            raise ReleaseStateError(release.id, "build the release before verifying it")
+        report = self._report(Path(release.package_path), release.k)
+        self._transition(release, lambda: release.record_verification(report, self.clock.now()))
+        self.audit.record(
+            _actor(actor),
+            "release.verified",
+            "release",
+            release.id,
+            ok=bool(report["ok"]),
+            failures=len(report["failures"]),
+        )
+        self.session.flush()
+        return report
+
+    def _report(self, path: Path, k: int) -> dict[str, Any]:
+        try:
+            report = verify_package(
+                path,
+                self.public_keys(),
+                k,
+                check_faces=self.settings.verify_faces,
+                use_exiftool=self.settings.use_exiftool,
+            )
+        except ReleaseFormatError as exc:
+            return {
+                "ok": False,
+                "package": str(path),
+                "items": 0,
+                "k_achieved": None,
+                "checks": {},
+                "failures": [{"check": "structure", "file": None, "detail": str(exc)}],
+            }
+        return report.to_dict()
+
+    def approve(self, officer: User, release: Release) -> None:
+        """Approve a verified release for delivery. Raises ApprovalRefused naming why (not a compliance officer,
+        the officer built it, not verified with every failure listed, withdrawals since the build, package
+        gone) and ReleaseStateError (already approved)."""
+        if release.state is ReleaseState.APPROVED:
+            raise ReleaseStateError(release.id, "this release is already approved")
+        self._check_approvable(officer, release)
+        self._transition(release, lambda: release.approve(officer.id, self.clock.now()))
+        self.audit.record(
+            _actor(officer),
+            "release.approved",
+            "release",
+            release.id,
+            statement_sha256=release.statement_sha256,
+            items=release.items,
+        )
+        self.session.flush()
+
+    def _check_approvable(self, officer: User, release: Release) -> None:
+        if officer.role not in APPROVERS:
+            raise ApprovalRefused(release.id, "only a compliance officer approves releases")
+        if not release.built:
+            raise ApprovalRefused(release.id, "the release is not built yet")
+        if release.built_by is not None and release.built_by == officer.id:
+            raise ApprovalRefused(release.id, "the person who built a release does not approve it")
+        if not release.verification_passed:
+            reason = "its verification has not passed" if release.verify_report else "it has not been verified"
+            raise ApprovalRefused(release.id, reason, release.failures())
+        withdrawn = self.withdrawn_subjects(release)
+        if withdrawn:
+            raise ApprovalRefused(release.id, f"{withdrawn} contributor(s) withdrew since the build: build a new one")
+        if not Path(release.package_path or "").exists():
+            raise ApprovalRefused(release.id, "the package is no longer on disk")
+
+    # -- delivery --------------------------------------------------------------------------------------------------
+    def download(self, actor: User, release: Release) -> Path:
+        """The approved package file, with an audit event for this download. Raises DeliveryRefused (not
+        approved, contributors withdrew since the build, package missing or not a single file)."""
+        if release.state is not ReleaseState.APPROVED:
+            raise DeliveryRefused(release.id, "it is not approved")
+        withdrawn = self.withdrawn_subjects(release)
+        if withdrawn:
+            raise DeliveryRefused(release.id, f"{withdrawn} contributor(s) withdrew since the build: build a new one")
+        path = Path(release.package_path or "")
+        if not path.is_file():
+            raise DeliveryRefused(release.id, "the package is not a single file on this server")
+        self.audit.record(
+            _actor(actor),
+            "release.downloaded",
+            "release",
+            release.id,
+            statement_sha256=release.statement_sha256,
+            bytes=path.stat().st_size,
+        )
+        self.session.flush()
+        return path
+
+    # -- withdrawals -------------------------------------------------------------------------------------------------
+    def record_withdrawal(self, subject_id: str, campaign_id: str) -> list[WithdrawalListRow]:
+        """See `collection.releases.withdrawals.record_withdrawal`."""
+        return record_withdrawal(self.consent, subject_id, campaign_id)
+
+    # -- helpers -----------------------------------------------------------------------------------------------------
+    def _require_draft(self, release: Release) -> None:
+        self._transition(release, release.require_draft)
+
+    @staticmethod
+    def _transition(release: Release, step: Any) -> None:
+        try:
+            step()
+        except ReleaseTransitionError as exc:
+            raise ReleaseStateError(release.id, str(exc)) from exc
+
+
+def _actor(user: User | None) -> Actor:
+    return Actor(user.id, user.role.value) if user is not None else Actor.system()
+
+
+def _text(field: str, value: str, limit: int) -> str:
+    text = " ".join((value or "").split())
+    if not text:
+        raise ReleaseRuleError(field, "is required")
+    if len(text) > limit:
+        raise ReleaseRuleError(field, f"must be at most {limit} characters")
+    found = find_pii(text)
+    if found:
+        kinds = ", ".join(sorted({f.kind for f in found}))
+        raise ReleaseRuleError(field, f"must not hold personal data (found: {kinds})")
+    return text

@@ -1,0 +1,89 @@
+"""Withdrawal lists: after a contributor withdraws the provision to third parties (alone, or with everything),
+each release that holds their items gets a new signed, cumulative, numbered list of the pseudonymous subject
+ids its licensees must delete (anonymize.sign_withdrawal_list; Ed25519 key of purpose "release").
+
+`record_withdrawal` is what the withdrawal path calls, in the withdrawal's own transaction: a withdrawal and
+the lists it causes commit together or not at all. It flushes, never commits. The release row is locked while
+its next list is numbered, so two withdrawals at once cannot both claim the same sequence number.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from anonymize import WithdrawalList, sign_withdrawal_list
+from collection.audit.log import Actor, AuditLog
+from collection.releases.models import Release, ReleaseSubject, WithdrawalListRecord
+from collection.releases.selection import still_consenting
+from collection.releases.signing import release_signer
+from consent.canonical import format_timestamp
+from consent.clock import Clock
+from consent.service import ConsentService, KeyStore
+
+
+def record_withdrawal(consent: ConsentService, subject_id: str, campaign_id: str) -> list[WithdrawalListRecord]:
+    """Put `subject_id` on the withdrawal list of every release of `campaign_id` holding their items, once
+    they no longer hold what a release rests on. Returns the lists issued (none when nothing changed, e.g. only
+    the voice matter was withdrawn, or they were already listed)."""
+    if still_consenting(consent, subject_id, campaign_id):
+        return []
+    session, clock = consent.session, consent.clock
+    rows = list(
+        session.scalars(
+            select(ReleaseSubject)
+            .join(Release, Release.id == ReleaseSubject.release_id)
+            .where(
+                ReleaseSubject.subject_id == subject_id,
+                Release.campaign_id == campaign_id,
+                ReleaseSubject.withdrawn_at.is_(None),
+            )
+            .order_by(ReleaseSubject.release_id)
+        )
+    )
+    now = clock.now()
+    for row in rows:
+        row.withdrawn_at = now
+    session.flush()
+    return [issue_list(session, clock, consent.keys, row.release_id) for row in rows]
+
+
+def issue_list(session: Session, clock: Clock, keys: KeyStore, release_id: str) -> WithdrawalListRecord:
+    """Sign and store the next cumulative withdrawal list of `release_id` (every subject withdrawn so far)."""
+    session.get(Release, release_id, with_for_update=True)  # serialises numbering (no-op on SQLite)
+    pseudonyms = session.scalars(
+        select(ReleaseSubject.pseudonym).where(
+            ReleaseSubject.release_id == release_id, ReleaseSubject.withdrawn_at.is_not(None)
+        )
+    )
+    last = session.scalar(
+        select(func.max(WithdrawalListRecord.sequence)).where(WithdrawalListRecord.release_id == release_id)
+    )
+    now = clock.now()
+    listed = WithdrawalList(release_id, (last or 0) + 1, format_timestamp(now), tuple(sorted(pseudonyms)))
+    signer = release_signer(keys, now)
+    record = WithdrawalListRecord(
+        release_id=release_id,
+        sequence=listed.sequence,
+        issued_at=now,
+        subject_count=len(listed.subject_ids),
+        key_id=signer.key_id,
+        document=sign_withdrawal_list(listed, signer).decode("utf-8"),
+    )
+    session.add(record)
+    AuditLog(session, clock).record(
+        Actor.system(),
+        "release.withdrawal_list_issued",
+        "release",
+        release_id,
+        sequence=listed.sequence,
+        subjects=len(listed.subject_ids),
+    )
+    session.flush()
+    return record
+
+
+def lists_of(session: Session, release_id: str) -> list[WithdrawalListRecord]:
+    """Every withdrawal list of the release, newest first."""
+    q = select(WithdrawalListRecord).where(WithdrawalListRecord.release_id == release_id)
+    return list(session.scalars(q.order_by(WithdrawalListRecord.sequence.desc())))
