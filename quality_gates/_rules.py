@@ -1,0 +1,126 @@
+"""Campaign rules for the photo gates: thresholds with defaults, validated when loaded from JSON.
+
+Campaigns store their rules as a JSON object; `PhotoRules.from_dict` accepts any subset of the fields below,
+rejects unknown keys and wrong types or ranges with a `RulesError` naming the key. The seed rule "face at least
+2 cm x 2 cm" is expressed here in pixels (box side, inter-eye distance) and as a fraction of the image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from quality_gates.errors import RulesError
+
+KNOWN_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
+"""Pillow format names the decoder can be allowed to open (HEIF covers .heic/.heif via pillow_heif)."""
+
+
+@dataclass(frozen=True)
+class PhotoRules:
+    """Thresholds of every photo gate. Units are in the field names (px, deg, fraction 0..1)."""
+
+    # Upload safety (checked before and while decoding).
+    allowed_formats: tuple[str, ...] = KNOWN_FORMATS
+    max_bytes: int = 30 * 1024 * 1024
+    max_pixels: int = 64_000_000
+    max_dimension_px: int = 16_384
+    # Working resolution: JPEGs are decoded at a reduced scale (draft mode) down to about this longer side.
+    work_max_side_px: int = 1600
+    # face_found: other faces larger than this fraction of the dominant face's side make the photo ambiguous.
+    max_other_face_ratio: float = 0.7
+    # face_size: box side (sqrt of width*height) and inter-eye distance in original pixels.
+    min_face_side_px: int = 96
+    min_inter_eye_px: float = 32.0
+    # "At least 2 cm x 2 cm" on a 10 x 15 cm print is 20% of the shorter side; 15% leaves room for tight crops.
+    min_face_side_fraction: float = 0.15
+    # pose, in degrees, from the 68 landmarks.
+    max_yaw_deg: float = 30.0
+    max_pitch_deg: float = 25.0
+    max_roll_deg: float = 20.0
+    # occlusion: scores in 0..1 (1 = certainly covered); between review and fail goes to a human.
+    mouth_cover_fail: float = 0.5
+    eye_cover_fail: float = 0.5
+    occlusion_review_margin: float = 0.1
+    # sharpness: Laplacian-based score on the face crop resized to a fixed size (size-normalised).
+    min_sharpness: float = 4.0
+    # exposure on the face region (luma 0..255) and clipped fractions.
+    min_face_luma: float = 40.0
+    max_face_luma: float = 220.0
+    max_clipped_fraction: float = 0.15
+    # duplicate: 64-bit perceptual hash; distance <= fail is the same photo, <= review is near-identical.
+    duplicate_hamming_fail: int = 4
+    duplicate_hamming_review: int = 10
+    gates: tuple[str, ...] = field(
+        default=("face_found", "face_size", "pose", "occlusion", "sharpness", "exposure")
+    )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PhotoRules:
+        """Build rules from a JSON object; raises RulesError naming the first bad key."""
+        if not isinstance(data, Mapping):
+            raise RulesError("<root>", "rules must be a JSON object")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in data.items():
+            if key not in fields:
+                raise RulesError(str(key), "unknown rule")
+            values[key] = _coerce(key, raw, getattr(cls(), key))
+        rules = cls(**values)
+        rules.validate()
+        return rules
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def validate(self) -> None:
+        """Check ranges and cross-field consistency; raises RulesError."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and value < 0:
+                raise RulesError(f.name, "must not be negative")
+        for key in ("max_other_face_ratio", "min_face_side_fraction", "mouth_cover_fail", "eye_cover_fail",
+                    "occlusion_review_margin", "max_clipped_fraction"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise RulesError(key, "must be between 0 and 1")
+        self._validate_consistency()
+
+    def _validate_consistency(self) -> None:
+        unknown = [f for f in self.allowed_formats if f not in KNOWN_FORMATS]
+        if unknown or not self.allowed_formats:
+            raise RulesError("allowed_formats", f"choose from {', '.join(KNOWN_FORMATS)}")
+        unknown_gates = [g for g in self.gates if g not in ALL_PHOTO_GATES]
+        if unknown_gates:
+            raise RulesError("gates", f"unknown gate(s) {', '.join(unknown_gates)}")
+        if self.min_face_luma >= self.max_face_luma:
+            raise RulesError("min_face_luma", "must be below max_face_luma")
+        if self.duplicate_hamming_fail > self.duplicate_hamming_review:
+            raise RulesError("duplicate_hamming_fail", "must not exceed duplicate_hamming_review")
+        if self.duplicate_hamming_review > 64:
+            raise RulesError("duplicate_hamming_review", "a 64-bit hash differs in at most 64 bits")
+
+
+ALL_PHOTO_GATES = ("face_found", "face_size", "pose", "occlusion", "sharpness", "exposure")
+
+
+def _coerce(key: str, raw: Any, default: Any) -> Any:
+    """Check one JSON value against the type of the field's default."""
+    if isinstance(default, tuple):
+        if not isinstance(raw, list | tuple) or not all(isinstance(v, str) for v in raw):
+            raise RulesError(key, "must be a list of strings")
+        return tuple(v.upper() if key == "allowed_formats" else v for v in raw)
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise RulesError(key, f"must be a number, got {type(raw).__name__}")
+    if not math.isfinite(raw):
+        raise RulesError(key, "must be finite")
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(raw, float) and not raw.is_integer():
+            raise RulesError(key, "must be a whole number")
+        return int(raw)
+    return float(raw)
+
+
+DEFAULT_RULES = PhotoRules()
