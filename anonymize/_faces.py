@@ -1,0 +1,298 @@
+"""Face detection for anonymisation: two independent detector families, run together and merged.
+
+Bystander masking must not hinge on one detector's blind spots, so every image is searched by dlib's HOG
+detector (at 2x, plus a 4x pass on smaller images for distant faces) and by OpenCV Haar cascades (frontal and
+profile, the profile one also on the mirrored image). Every detection counts: a false positive costs a grey box,
+a false negative costs a person's privacy. Detections of the same face by several detectors are merged into one
+`FaceCluster`.
+
+This module is independent of quality_gates on purpose (anonymize is a pure package of its own). Models load
+lazily, once per process, never at import.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from anonymize.errors import ModelUnavailable
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detection in image pixel coordinates (right/bottom exclusive), with the detector that found it."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    detector: str
+    score: float = 0.0
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> int:
+        return max(self.width, 0) * max(self.height, 0)
+
+    def intersection(self, other: FaceBox) -> int:
+        width = min(self.right, other.right) - max(self.left, other.left)
+        height = min(self.bottom, other.bottom) - max(self.top, other.top)
+        return max(width, 0) * max(height, 0)
+
+    def iou(self, other: FaceBox) -> float:
+        """Intersection over union."""
+        shared = self.intersection(other)
+        union = self.area + other.area - shared
+        return shared / union if union else 0.0
+
+    def overlap(self, other: FaceBox) -> float:
+        """Intersection over the smaller area: 1.0 when one box holds the other."""
+        smaller = min(self.area, other.area)
+        return self.intersection(other) / smaller if smaller else 0.0
+
+    def expanded(self, margin: float, width: int, height: int, name: str = "") -> FaceBox:
+        """This box grown by `margin` x its size on every side, clipped to a `width` x `height` image."""
+        dx, dy = round(self.width * margin), round(self.height * margin)
+        return FaceBox(
+            max(self.left - dx, 0),
+            max(self.top - dy, 0),
+            min(self.right + dx, width),
+            min(self.bottom + dy, height),
+            name or self.detector,
+            self.score,
+        )
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom)."""
+        return (self.left, self.top, self.right, self.bottom)
+
+    def css(self) -> tuple[int, int, int, int]:
+        """(top, right, bottom, left), the order face_recognition uses."""
+        return (self.top, self.right, self.bottom, self.left)
+
+
+@dataclass(frozen=True)
+class FaceCluster:
+    """Detections of one face merged across detectors: `box` is their union, `detectors` who saw it."""
+
+    box: FaceBox
+    members: tuple[FaceBox, ...]
+
+    @property
+    def detectors(self) -> frozenset[str]:
+        return frozenset(member.detector.split(":")[0] for member in self.members)
+
+    @property
+    def core(self) -> FaceBox:
+        """The tightest trustworthy box: the dlib detection when there is one (its boxes are tight and its
+        landmarks model was trained on them), else the smallest member."""
+        dlib_boxes = [m for m in self.members if m.detector.startswith("hog")]
+        return max(dlib_boxes, key=lambda m: m.score) if dlib_boxes else min(self.members, key=lambda m: m.area)
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """How hard to look. The defaults are the *reference* search used to verify a release: dlib HOG at its
+    usual threshold and OpenCV's own default of 3 neighbours for the Haar cascades. Masking searches harder
+    (`MASKING_DETECTORS`), so a face at the edge of detectability is painted rather than left to flip into a
+    detection after JPEG compression."""
+
+    max_side: int = 2000
+    hog_upsample: int = 1
+    hog_threshold: float = 0.0
+    small_face_upsample: int = 2
+    small_face_max_side: int = 1000
+    haar_cascades: tuple[str, ...] = ("frontalface_default", "frontalface_alt2", "profileface")
+    haar_min_neighbors: int = 3
+    haar_scale_factor: float = 1.1
+    haar_min_size: int = 20
+    # Haar's cost grows with pixels x scales; above this side it searches a reduced copy (a 20 px window there
+    # is still a ~30 px face in a 1080p photo, below what dlib's 2x pass resolves anyway).
+    haar_max_side: int = 1280
+    # dlib's CNN (MMOD) detector: finds turned and partly covered faces HOG misses, but costs seconds per photo
+    # on a CPU, so it is opt-in (thorough verification), not part of the default masking pass.
+    cnn: bool = False
+    cnn_upsample: int = 1
+    merge_iou: float = 0.25
+
+
+# Hysteresis: masking accepts weaker HOG evidence than verification does.
+MASKING_DETECTORS = DetectorSettings(hog_threshold=-0.2)
+
+
+def detect_faces(rgb: np.ndarray, settings: DetectorSettings | None = None) -> list[FaceBox]:
+    """Every detection of every detector on the HxWx3 uint8 RGB array, in its pixel coordinates."""
+    settings = settings or DetectorSettings()
+    height, width = rgb.shape[:2]
+    found: list[FaceBox] = []
+    runs = [(_hog, settings.max_side), (_haar, settings.haar_max_side)]
+    if settings.cnn:
+        runs.append((_cnn, settings.max_side))
+    for run, max_side in runs:
+        working, scale = _working_copy(rgb, max_side)
+        found.extend(_rescale(box, scale, width, height) for box in run(working, settings))
+    return found
+
+
+def cluster_faces(boxes: Iterable[FaceBox], merge_iou: float = 0.25) -> list[FaceCluster]:
+    """Group detections of the same face, largest face first.
+
+    Each cluster is seeded by its most trusted detection (dlib before Haar, then by score and size); a box joins
+    a cluster only if its centre lies inside the seed and it overlaps the seed (IoU >= `merge_iou`, or mostly
+    contained). Comparing with the seed, not with any member, stops neighbouring faces chaining into one
+    cluster - a merged bystander would be kept as the subject.
+    """
+    groups: list[list[FaceBox]] = []
+    for box in sorted(boxes, key=_trust, reverse=True):
+        for group in groups:
+            if same_face(box, group[0], merge_iou):
+                group.append(box)
+                break
+        else:
+            groups.append([box])
+    clusters = [FaceCluster(_union(group), tuple(group)) for group in groups]
+    return sorted(clusters, key=lambda c: -c.core.area)
+
+
+def same_face(box: FaceBox, seed: FaceBox, merge_iou: float = 0.25) -> bool:
+    """Whether `box` is another detection of the face found at `seed`."""
+    centre_x, centre_y = (box.left + box.right) / 2, (box.top + box.bottom) / 2
+    if not (seed.left <= centre_x < seed.right and seed.top <= centre_y < seed.bottom):
+        return False
+    return box.iou(seed) >= merge_iou or box.overlap(seed) >= 0.7
+
+
+def _trust(box: FaceBox) -> tuple[bool, float, int]:
+    return box.detector.startswith(("hog", "cnn")), box.score, box.area
+
+
+def face_encodings(rgb: np.ndarray, boxes: Sequence[FaceBox]) -> list[np.ndarray]:
+    """128-d dlib encodings of the faces at `boxes` (face_recognition's model). Raises `ModelUnavailable`."""
+    if not boxes:
+        return []
+    recognition = _face_recognition()
+    return list(recognition.face_encodings(np.ascontiguousarray(rgb), [b.css() for b in boxes]))
+
+
+def _working_copy(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    import cv2
+
+    height, width = rgb.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale >= 1.0:
+        return np.ascontiguousarray(rgb), 1.0
+    size = (max(round(width * scale), 1), max(round(height * scale), 1))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _rescale(box: FaceBox, scale: float, width: int, height: int) -> FaceBox:
+    def clip(value: float, limit: int) -> int:
+        return int(min(max(round(value / scale), 0), limit))
+
+    return FaceBox(
+        clip(box.left, width),
+        clip(box.top, height),
+        clip(box.right, width),
+        clip(box.bottom, height),
+        box.detector,
+        box.score,
+    )
+
+
+def _hog(rgb: np.ndarray, settings: DetectorSettings) -> Iterable[FaceBox]:
+    detector = _dlib_detector()
+    passes = [settings.hog_upsample]
+    if max(rgb.shape[:2]) <= settings.small_face_max_side and settings.small_face_upsample > settings.hog_upsample:
+        passes.append(settings.small_face_upsample)
+    for upsample in passes:
+        rects, scores, _ = detector.run(rgb, upsample, settings.hog_threshold)
+        for rect, score in zip(rects, scores, strict=True):
+            yield FaceBox(rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1, f"hog:{upsample}", score)
+
+
+def _haar(rgb: np.ndarray, settings: DetectorSettings) -> Iterable[FaceBox]:
+    import cv2
+
+    gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    width = gray.shape[1]
+    for name in settings.haar_cascades:
+        cascade = _cascade(name)
+        views = [(gray, False), (cv2.flip(gray, 1), True)] if name.startswith("profile") else [(gray, False)]
+        for view, mirrored in views:
+            found = cascade.detectMultiScale(
+                view,
+                scaleFactor=settings.haar_scale_factor,
+                minNeighbors=settings.haar_min_neighbors,
+                minSize=(settings.haar_min_size, settings.haar_min_size),
+            )
+            for x, y, w, h in np.asarray(found).reshape(-1, 4).tolist():
+                left = width - x - w if mirrored else x
+                yield FaceBox(left, y, left + w, y + h, f"haar:{name}")
+
+
+def _cnn(rgb: np.ndarray, settings: DetectorSettings) -> Iterable[FaceBox]:
+    for found in _cnn_detector()(rgb, settings.cnn_upsample):
+        rect = found.rect
+        yield FaceBox(rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1, "cnn", float(found.confidence))
+
+
+def _union(boxes: Sequence[FaceBox]) -> FaceBox:
+    return FaceBox(
+        min(b.left for b in boxes),
+        min(b.top for b in boxes),
+        max(b.right for b in boxes),
+        max(b.bottom for b in boxes),
+        "+".join(sorted({b.detector for b in boxes})),
+        max(b.score for b in boxes),
+    )
+
+
+@functools.cache
+def _dlib_detector() -> Any:  # dlib ships no type information
+    try:
+        import dlib
+    except ImportError as exc:  # pragma: no cover - dlib is a hard dependency
+        raise ModelUnavailable("dlib HOG detector", str(exc)) from exc
+    return dlib.get_frontal_face_detector()
+
+
+@functools.cache
+def _cnn_detector() -> Any:
+    try:
+        import dlib
+        import face_recognition_models
+
+        return dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location())
+    except (ImportError, RuntimeError) as exc:
+        raise ModelUnavailable("dlib CNN face detector", str(exc)) from exc
+
+
+@functools.cache
+def _cascade(name: str) -> Any:  # cv2 stubs vary between releases
+    import cv2
+
+    path = f"{cv2.data.haarcascades}haarcascade_{name}.xml"  # type: ignore[attr-defined]
+    cascade = cv2.CascadeClassifier(path)
+    if cascade.empty():
+        raise ModelUnavailable(f"Haar cascade {name}", f"could not load {path}")
+    return cascade
+
+
+@functools.cache
+def _face_recognition() -> Any:
+    try:
+        import face_recognition
+    except (ImportError, SystemExit) as exc:  # face_recognition exits when its models package is missing
+        raise ModelUnavailable("face_recognition", str(exc)) from exc
+    return face_recognition

@@ -1,0 +1,197 @@
+"""The release package's text parts: manifest rows (JSONL and CSV), the datasheet, and the signed statement.
+
+Package layout (format `datadam-release/1`), the same in a zip, a tar or a directory:
+
+    media/<item_id>.<jpg|png|wav|flac>   scrubbed media, named by pseudonymous item id
+    manifest.jsonl / manifest.csv        one row per item: ids, kind, file, sha256, bytes, consent version,
+                                         receipt reference and the released (generalised) attributes
+    datasheet.json / DATASHEET.md        counts per bracket and attribute, collection method, licence, terms
+    signature.json                       Ed25519 signature over a statement naming the digests of the above
+
+Every text file is UTF-8; JSON that is signed or hashed is canonical (sorted keys, no spaces, no ASCII
+escaping), which for the strings and integers used here is the same as RFC 8785.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT = "datadam-release/1"
+MANIFEST_JSONL = "manifest.jsonl"
+MANIFEST_CSV = "manifest.csv"
+DATASHEET_JSON = "datasheet.json"
+DATASHEET_MD = "DATASHEET.md"
+SIGNATURE_JSON = "signature.json"
+MEDIA_DIR = "media/"
+TEXT_FILES = (MANIFEST_JSONL, MANIFEST_CSV, DATASHEET_JSON, DATASHEET_MD)
+BASE_COLUMNS = ("item_id", "subject_id", "kind", "file", "sha256", "bytes", "consent_version", "receipt_ref")
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+DEFAULT_USE_TERMS = (
+    "Use only for the purpose stated in this datasheet, by the named licensee.",
+    "No attempt to re-identify any person, and no linking with other data to that end.",
+    "No re-hosting, redistribution or onward sharing of the media or the manifest.",
+    "Delete every item of each pseudonymous subject id named in a signed withdrawal list within 5 days.",
+    "Faces and voices remain personal data: keep them secured and delete them when the purpose is met.",
+)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8 without ASCII escaping."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """What the datasheet says about a release. `attributes` are the released side-table columns (in CSV
+    order), `quasi_identifiers` the subset k-anonymity is measured over, `generalisation` what k_anonymize
+    reported (quasi-identifier -> level name) and `suppressed_count` how many rows it suppressed."""
+
+    release_id: str
+    campaign: str
+    licensee: str
+    purpose: str
+    created_at: str
+    collection_method: str
+    licence: str
+    use_terms: tuple[str, ...] = DEFAULT_USE_TERMS
+    attributes: tuple[str, ...] = ("age_bracket", "gender", "region")
+    quasi_identifiers: tuple[str, ...] = ("age_bracket", "gender", "region")
+    k: int = 5
+    generalisation: Mapping[str, str] = field(default_factory=dict)
+    suppressed_count: int = 0
+
+    def __post_init__(self) -> None:
+        missing = set(self.quasi_identifiers) - set(self.attributes)
+        if missing:
+            raise ValueError(f"quasi-identifiers not among the attributes: {', '.join(sorted(missing))}")
+        clash = set(self.attributes) & set(BASE_COLUMNS)
+        if clash:
+            raise ValueError(f"attribute names clash with manifest columns: {', '.join(sorted(clash))}")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return BASE_COLUMNS + self.attributes
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One item as the caller describes it: pseudonymous ids (see `Pseudonymizer`), "photo" or "voice", the
+    consent document version, a release-scoped receipt reference, and the released attribute values."""
+
+    item_id: str
+    subject_id: str
+    kind: str
+    consent_version: str
+    receipt_ref: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+def manifest_row(entry: ManifestEntry, file: str, sha256: str, size: int, info: ReleaseInfo) -> dict[str, str]:
+    """The manifest row of `entry` with every column of `info` (missing attributes become "")."""
+    row = {
+        "item_id": entry.item_id,
+        "subject_id": entry.subject_id,
+        "kind": entry.kind,
+        "file": file,
+        "sha256": sha256,
+        "bytes": str(size),
+        "consent_version": entry.consent_version,
+        "receipt_ref": entry.receipt_ref,
+    }
+    row.update({name: str(entry.attributes.get(name, "")) for name in info.attributes})
+    return row
+
+
+def csv_line(values: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+class DatasheetCounts:
+    """Running counts for the datasheet; memory grows with distinct values and subjects, not with items."""
+
+    def __init__(self, info: ReleaseInfo) -> None:
+        self._info = info
+        self.items = 0
+        self.by_kind: Counter[str] = Counter()
+        self.by_attribute: dict[str, Counter[str]] = {name: Counter() for name in info.attributes}
+        self.by_cell: Counter[tuple[str, ...]] = Counter()
+        self._subjects: set[str] = set()
+
+    def add(self, row: Mapping[str, str]) -> None:
+        self.items += 1
+        self.by_kind[row["kind"]] += 1
+        self._subjects.add(row["subject_id"])
+        for name in self._info.attributes:
+            self.by_attribute[name][row[name]] += 1
+        self.by_cell[tuple(row[name] for name in self._info.quasi_identifiers)] += 1
+
+    def document(self) -> dict[str, Any]:
+        """The datasheet as a JSON-ready mapping."""
+        info = self._info
+        return {
+            "format": FORMAT,
+            "release_id": info.release_id,
+            "campaign": info.campaign,
+            "licensee": info.licensee,
+            "purpose": info.purpose,
+            "created_at": info.created_at,
+            "collection_method": info.collection_method,
+            "licence": info.licence,
+            "use_terms": list(info.use_terms),
+            "attributes": list(info.attributes),
+            "quasi_identifiers": list(info.quasi_identifiers),
+            "k": info.k,
+            "generalisation": dict(info.generalisation),
+            "suppressed_count": info.suppressed_count,
+            "counts": {
+                "items": self.items,
+                "subjects": len(self._subjects),
+                "by_kind": dict(sorted(self.by_kind.items())),
+                "by_attribute": {n: dict(sorted(c.items())) for n, c in self.by_attribute.items()},
+                "by_quasi_identifier_cell": [
+                    {**dict(zip(info.quasi_identifiers, cell, strict=True)), "items": count}
+                    for cell, count in sorted(self.by_cell.items())
+                ],
+            },
+        }
+
+
+def datasheet_markdown(document: Mapping[str, Any]) -> str:
+    """A human-readable rendering of the datasheet document."""
+    counts = document["counts"]
+    lines = [
+        f"# Datasheet: release {document['release_id']}",
+        "",
+        f"- Campaign: {document['campaign']}",
+        f"- Licensee: {document['licensee']}",
+        f"- Purpose: {document['purpose']}",
+        f"- Created: {document['created_at']}",
+        f"- Collection method: {document['collection_method']}",
+        f"- Licence: {document['licence']}",
+        f"- Items: {counts['items']} from {counts['subjects']} contributors",
+        f"- k-anonymity: k >= {document['k']} over {', '.join(document['quasi_identifiers'])};"
+        f" {document['suppressed_count']} rows suppressed",
+        "",
+        "## Terms of use",
+        "",
+        *(f"- {term}" for term in document["use_terms"]),
+        "",
+        "## Counts (after generalisation)",
+        "",
+    ]
+    for name, values in counts["by_attribute"].items():
+        level = document["generalisation"].get(name, "as collected")
+        lines.append(f"### {name} ({level})")
+        lines.extend(f"- {value or '(blank)'}: {count}" for value, count in values.items())
+        lines.append("")
+    return "\n".join(lines)
