@@ -1,0 +1,70 @@
+"""datadam's web layer: the Flask UI and JSON API. `create_app` is the only place an app is built."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+
+from webapp import access, auth, db, errors, i18n, security
+from webapp.config import Settings, load
+from webapp.services import CLOCK_KEY, SETTINGS_KEY
+
+SCHEMA_OK_KEY = "datadam.schema_ok"
+
+
+def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
+    """Build the app from defaults + `DATADAM_*` environment + `config` overrides (a mapping or Settings)."""
+    settings = config if isinstance(config, Settings) else load(config)
+    app = Flask(__name__)
+    app.testing = settings.testing
+    app.extensions[SETTINGS_KEY] = settings
+    app.extensions[CLOCK_KEY] = None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.init_app(app, settings.database_url)
+    _refuse_outdated_schema(app)
+    security.init_app(app, settings)
+    auth.init_app(app)
+    i18n.init_app(app, settings.default_locale)
+    access.init_app(app)
+    errors.init_app(app)
+    from webapp import background
+
+    background.init_app(app, settings)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    from webapp import commands
+
+    commands.register(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.blueprints import admin, api, comply, contribute, operate, public
+    from webapp.blueprints import auth as auth_bp
+
+    for module in (public, auth_bp, contribute, operate, comply, admin, api):
+        app.register_blueprint(module.bp)
+
+
+def _refuse_outdated_schema(app: Flask) -> None:
+    """Serve nothing but /healthz while the database is behind the migrations."""
+    from webapp.migrate import pending
+
+    @app.before_request
+    def _check() -> Response | tuple[str, int] | None:
+        if app.extensions.get(SCHEMA_OK_KEY) or request.endpoint in ("public.healthz", "static"):
+            return None
+        if pending(db.engine(app)):
+            return render_template("schema_behind.html"), 503
+        app.extensions[SCHEMA_OK_KEY] = True
+        return None
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    @app.context_processor
+    def _helpers() -> dict[str, Any]:
+        return {"current_locale": str(get_locale()), "languages": i18n.LANGUAGES}

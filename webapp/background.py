@@ -1,0 +1,173 @@
+"""The app's boundaries that outlive a request: the blob store, the job handler registry, the job runner and the
+configured queue backend (in-process threads, Celery on Redis, or synchronous for tests). Built once per app by
+the factory; the in-process workers start with the first request (so CLI commands start no threads)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collection.audit.checkpoints import CheckpointWriter
+from collection.audit.log import AuditLog
+from collection.compliance import RetentionService, enqueue_daily, register_retention_job
+from collection.contributions.gates import GateContext, reconcile_failed_checks, register_handlers
+from collection.contributions.uploads import sweep_orphan_blobs
+from collection.crypto import KeyVault, MasterKey
+from collection.erasure.service import ErasureService
+from collection.job_queues import InProcessQueue, SynchronousQueue
+from collection.job_runner import JobRunner
+from collection.jobs import HandlerRegistry, Job, JobQueue
+from collection.storage import BlobStore, LocalBlobStore, S3BlobStore, make_s3_client
+from consent.clock import Clock, SystemClock
+from consent.service import ConsentService, KeyStore
+from webapp.config import Settings
+from webapp.db import session_factory
+
+KEY = "datadam.background"
+CHECKPOINT_JOB = "audit.checkpoint"
+logger = logging.getLogger(__name__)
+
+
+class Background:
+    def __init__(self, app: Flask, settings: Settings) -> None:
+        self.settings = settings
+        self.blobs: BlobStore = make_blob_store(settings)
+        self.registry = HandlerRegistry()
+        self._app = app
+        self._clock: Clock = SystemClock()
+        self.runner = JobRunner(self.sessions, self.registry, clock=self._clock)
+        self.queue: JobQueue = self._make_queue()
+        self._started = False
+        self._lock = threading.Lock()
+        register_handlers(
+            self.registry,
+            GateContext(
+                master_key=settings.master_key_bytes,
+                blobs=self.blobs,
+                queue=lambda: self.queue,
+                clock=self.clock,
+            ),
+        )
+        register_retention_job(self.registry, self._retention_service)
+        self.registry.register(CHECKPOINT_JOB, lambda session, _payload: self._checkpoints(session).write())
+        self._ticker: threading.Thread | None = None
+
+    # -- periodic work: retention daily, audit checkpoints hourly ------------------------------------------------
+    def _retention_service(self, session: Session) -> RetentionService:
+        clock, key = self.clock(), self.settings.master_key_bytes
+        audit = AuditLog(session, clock)
+        consent = ConsentService(session, clock, KeyStore(session, key, clock), policy_url="")
+        erasure = ErasureService(session, clock, KeyVault(session, MasterKey(key), clock), self.blobs, consent, audit)
+        return RetentionService(session, clock, erasure, audit)
+
+    def _checkpoints(self, session: Session) -> CheckpointWriter:
+        s, clock = self.settings, self.clock()
+        folder = s.audit_checkpoint_dir or s.data_dir / "audit-checkpoints"
+        return CheckpointWriter(session, clock, KeyStore(session, s.master_key_bytes, clock), folder)
+
+    def _sweep_orphans(self) -> None:
+        if isinstance(self.blobs, LocalBlobStore):
+            self.blobs.remove_temp_files()
+        session = self.sessions()
+        try:
+            sweep_orphan_blobs(session, self.blobs)
+        finally:
+            session.close()
+
+    def tick(self) -> None:
+        """Enqueue the periodic jobs that are due: one retention run a day, one audit checkpoint an hour."""
+        session = self.sessions()
+        try:
+            now = self.clock().now()
+            reconcile_failed_checks(session)
+            if not _exists(session, f"retention:{now.date().isoformat()}"):
+                enqueue_daily(self.queue, session, now)
+            hour = f"checkpoint:{now:%Y-%m-%dT%H}"
+            if not _exists(session, hour):
+                self.queue.enqueue(session, CHECKPOINT_JOB, {"hour": hour}, dedupe_key=hour)
+            session.commit()
+        finally:
+            session.close()
+
+    def _tick_forever(self, every_seconds: float) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - a failed tick is logged and tried again at the next one
+                logger.exception("periodic tick failed")
+            time.sleep(every_seconds)
+
+    def clock(self) -> Clock:
+        return self._app.extensions.get("datadam.clock") or self._clock
+
+    def sessions(self) -> Session:
+        return session_factory(self._app)()
+
+    def _make_queue(self) -> JobQueue:
+        backend = self.settings.job_backend
+        if backend == "sync":
+            return SynchronousQueue(self.runner, self.registry)
+        if backend == "celery":
+            from collection.celery_app import CeleryQueue
+
+            return CeleryQueue(self.celery_app(), self.registry)
+        return InProcessQueue(self.runner, self.registry, self.sessions, workers=1)
+
+    def celery_app(self) -> Any:
+        from collection.celery_app import CeleryConfig, create_celery_app
+
+        if not hasattr(self, "_celery"):
+            self._celery = create_celery_app(
+                CeleryConfig(broker_url=self.settings.broker_url), lambda: self.sessions, self.registry
+            )
+        return self._celery
+
+    def start(self) -> None:
+        """Start in-process workers once (they first re-queue unfinished jobs from the database)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        if isinstance(self.queue, InProcessQueue):
+            self._sweep_orphans()  # single process: no upload can be half-way through right now
+            self.queue.start()
+            self._ticker = threading.Thread(target=self._tick_forever, args=(900.0,), name="jobs-ticker", daemon=True)
+            self._ticker.start()
+
+
+def _exists(session: Session, dedupe_key: str) -> bool:
+    return session.scalar(select(Job.id).where(Job.dedupe_key == dedupe_key).limit(1)) is not None
+
+
+def make_blob_store(settings: Settings) -> BlobStore:
+    if settings.blob_backend == "s3":
+        client = make_s3_client(
+            endpoint_url=settings.s3_endpoint_url or None,
+            region_name=settings.s3_region,
+            path_style=bool(settings.s3_endpoint_url),
+        )
+        return S3BlobStore(settings.s3_bucket, client)
+    return LocalBlobStore(settings.data_dir / "blobs")
+
+
+def init_app(app: Flask, settings: Settings) -> Background:
+    background = Background(app, settings)
+    app.extensions[KEY] = background
+
+    @app.before_request
+    def _start_workers() -> None:
+        # Only once the schema check has passed: the workers' first act is to read the jobs table.
+        if not background._started and app.extensions.get("datadam.schema_ok"):
+            background.start()
+
+    return background
+
+
+def get(app: Flask) -> Background:
+    return app.extensions[KEY]

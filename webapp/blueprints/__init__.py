@@ -1,0 +1,1 @@
+"""One blueprint per audience: public pages, sign-in, contributors, operators, compliance, admin, JSON API."""

@@ -1,0 +1,3 @@
+from webapp.blueprints.admin.views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,3 @@
+from webapp.blueprints.auth.views import bp
+
+__all__ = ["bp"]

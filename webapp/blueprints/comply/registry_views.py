@@ -1,0 +1,165 @@
+"""The compliance officer's registers: consent records (search, state history, bulk verification), the erasure
+ledger with proof, the retention report and run, and the monthly access-log review with its sign-off. Also the
+dashboard's overdue alerts (computed only when the dashboard asks for them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from collection.accounts import Role
+from collection.audit.log import Actor
+from collection.campaigns import Campaign
+from collection.compliance import (
+    AccessReviewError,
+    current_alerts,
+    erasure_obligations,
+    erasure_proofs,
+    month_bounds,
+    month_of,
+)
+from webapp.access import allow
+from webapp.blueprints.comply.compliance_forms import ButtonForm, SignOffForm, VerifyForm
+from webapp.blueprints.comply.views import bp
+from webapp.compliance_services import access_reviews, consent_registry, retention
+from webapp.db import get_session
+from webapp.services import background, clock
+
+OFFICERS = (Role.COMPLIANCE, Role.ADMIN)
+
+
+def _actor() -> Actor:
+    return Actor(current_user.id, current_user.role.value)
+
+
+@bp.context_processor
+def _alerts() -> dict[str, Any]:
+    return {"compliance_alerts": lambda: current_alerts(get_session(), clock().now())}
+
+
+# --- consent registry ----------------------------------------------------------------------------------------
+def _verify_form() -> VerifyForm:
+    form = VerifyForm()
+    campaigns = get_session().scalars(select(Campaign).order_by(Campaign.slug))
+    form.campaign.choices = [SelectChoice("", _("Every campaign"))] + [SelectChoice(c.id, c.slug) for c in campaigns]
+    return form
+
+
+@bp.get("/consents")
+@allow(*OFFICERS)
+def consent_registry_page() -> str:
+    query = request.args.get("q", "").strip()[:64]
+    records = consent_registry().search(query) if query else []
+    return render_template("comply/consents.html", query=query, records=records, form=_verify_form())
+
+
+@bp.get("/consents/subjects/<subject_id>")
+@allow(*OFFICERS)
+def consent_subject(subject_id: str) -> str:
+    history = consent_registry().history(subject_id[:40])
+    if not history:
+        abort(404)
+    return render_template("comply/consent_subject.html", subject_id=subject_id, history=history)
+
+
+@bp.post("/consents/verify")
+@allow(*OFFICERS)
+def consent_verify_all() -> str | Response:
+    form = _verify_form()
+    if not form.validate_on_submit():
+        return redirect(url_for("comply.consent_registry_page"))
+    result = consent_registry().verify_all(_actor(), form.campaign.data or None)
+    get_session().commit()
+    return render_template("comply/consent_verify.html", result=result)
+
+
+# --- erasure ledger and retention ------------------------------------------------------------------------------
+@bp.get("/erasures")
+@allow(*OFFICERS)
+def erasure_ledger() -> str:
+    now = clock().now()
+    proofs = erasure_proofs(get_session(), background().blobs, limit=500)
+    pending = [o for o in erasure_obligations(get_session(), now) if o.completed_at is None]
+    return render_template("comply/erasures.html", proofs=proofs, pending=pending, now=now)
+
+
+@bp.get("/retention")
+@allow(*OFFICERS)
+def retention_report() -> str:
+    service = retention()
+    return render_template(
+        "comply/retention.html",
+        due=service.due(),
+        destroyed=service.destroyed(),
+        runs=service.runs(),
+        form=ButtonForm(),
+    )
+
+
+@bp.post("/retention/run")
+@allow(*OFFICERS)
+def retention_run() -> Response:
+    if ButtonForm().validate_on_submit():
+        result = retention().run(trigger="officer", actor=_actor())
+        get_session().commit()
+        flash(_("Retention run: %(n)d enrollments erased.", n=len(result.erased)), "success")
+    return redirect(url_for("comply.retention_report"))
+
+
+# --- access-log review ------------------------------------------------------------------------------------------
+def _month_or_404(month: str) -> str:
+    try:
+        month_bounds(month)
+    except ValueError:
+        abort(404)
+    return month
+
+
+def _previous_month(now: dt.datetime) -> str:
+    return month_of(now.replace(day=1) - dt.timedelta(days=1))
+
+
+@bp.get("/access-review")
+@allow(*OFFICERS)
+def access_review() -> str:
+    month = _month_or_404(request.args.get("month") or _previous_month(clock().now()))
+    service = access_reviews()
+    report = service.report(month)
+    form = SignOffForm(digest=report.digest)
+    return render_template(
+        "comply/access_review.html",
+        report=report,
+        form=form,
+        reviews=service.reviews(),
+        unreviewed=service.unreviewed(),
+    )
+
+
+@bp.post("/access-review/<month>/sign-off")
+@allow(*OFFICERS)
+def access_review_sign_off(month: str) -> Response:
+    month = _month_or_404(month)
+    form = SignOffForm()
+    if form.validate_on_submit():
+        try:
+            access_reviews().sign_off(current_user.user, month, form.digest.data, form.note.data or "")
+        except AccessReviewError as exc:
+            flash(_sign_off_refusal(exc.code), "error")
+        else:
+            get_session().commit()
+            flash(_("Signed off."), "success")
+    return redirect(url_for("comply.access_review", month=month))
+
+
+def _sign_off_refusal(code: str) -> str:
+    return {
+        "not_over": _("A month can be signed off only once it is over."),
+        "already_signed_off": _("This month is already signed off."),
+        "report_changed": _("The report changed since it was shown: review it again."),
+    }.get(code, _("The sign-off was refused."))

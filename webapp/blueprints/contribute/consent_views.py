@@ -1,0 +1,316 @@
+"""The contributor's consent pages: read and sign a campaign's notice (or re-consent to a new version), see
+and download every receipt, and withdraw per matter or all at once.
+
+Giving consent is two steps (load the campaign's consent page, post the form); withdrawing is the same two
+(load "my consents" or the campaign's consent page, post the withdraw form) - never harder than giving.
+The notice is shown exactly as `consent.notice.notice_sections` renders it, so the SHA-256 in the receipt
+is the hash of what the contributor read, in the language they read it in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from collection.accounts import Role, User
+from collection.campaigns import Campaign, CampaignStatus
+from collection.contributions.withdrawal import withdraw_consent
+from consent.errors import ConsentStateError, ReceiptBuildError
+from consent.models import ConsentRecord, NoticeVersion
+from consent.notice import MatterKind, Notice, notice_sections
+from consent.receipts import GuardianRelationship, receipt_facts
+from consent.service import ConsentService, Guardian, Signing
+from webapp.access import allow
+from webapp.blueprints.contribute.consent_forms import (
+    YES,
+    SignFormBase,
+    WithdrawForm,
+    matter_field,
+    sign_form,
+)
+from webapp.blueprints.contribute.views import bp
+from webapp.blueprints.operate.consent_forms import KIND_LABELS
+from webapp.blueprints.public.consent_views import KEYS_PATH, receipt_standing
+from webapp.db import get_session
+from webapp.services import clock, consent, erasure, hash_ip
+
+GUARDIAN_AGE = 14  # PIPA Art. 22-2: under 14, a legal representative consents
+
+
+# --- loading and state -------------------------------------------------------------------------------------
+
+
+def _campaign_or_404(slug: str) -> Campaign:
+    campaign = get_session().scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _own_record_or_404(service: ConsentService, receipt_id: str) -> ConsentRecord:
+    record = service.record(receipt_id)
+    if record is None or record.subject_id != current_user.user.subject_id:
+        abort(404)  # someone else's receipt does not exist, as far as this person can tell
+    return record
+
+
+def _age(user: User) -> int | None:
+    return user.age_on(clock().now().date())
+
+
+def _ineligible_reason(campaign: Campaign, user: User, first_time: bool) -> str | None:
+    """Why `user` cannot sign now, or None. Age only gates a first consent: someone who already took part
+    can renew their consent to a new version even if they have since aged out of the campaign's range."""
+    if campaign.status is not CampaignStatus.OPEN:
+        return _("This campaign is not taking consents: it is not open.")
+    if not first_time:
+        return None
+    age = _age(user)
+    if age is None:
+        return _("Your account has no birth date, so we cannot check the campaign's age range.")
+    if not campaign.accepts_age(age):
+        return _("This campaign is for people aged %(lo)d to %(hi)d.", lo=campaign.min_age, hi=campaign.max_age)
+    return None
+
+
+def _in_force_matters(service: ConsentService, subject_id: str, campaign_id: str) -> list[str]:
+    latest = service.latest_record(subject_id, campaign_id)
+    return [m for m, on in latest.decisions.items() if on] if latest else []
+
+
+def _notice_of(record: ConsentRecord) -> Notice | None:
+    version = get_session().get(NoticeVersion, record.notice_version_id)
+    return version.notice if version else None
+
+
+def _changed_sections(old: Notice | None, new: Notice, lang: str) -> list[str]:
+    """Headings of the sections of `new` that differ from `old` as shown in `lang` (for the re-consent page)."""
+    before = {s.key: (s.heading, s.body) for s in notice_sections(old, lang)} if old else {}
+    after = notice_sections(new, lang)
+    changed = [s.heading for s in after if s.key != "title" and before.get(s.key) != (s.heading, s.body)]
+    removed = [heading for key, (heading, _body) in before.items() if key not in {s.key for s in after}]
+    return changed + removed
+
+
+# --- signing -----------------------------------------------------------------------------------------------
+
+
+@bp.route("/campaigns/<slug>/consent", methods=["GET", "POST"])
+@allow(Role.CONTRIBUTOR)
+def consent_sign(slug: str) -> Response | tuple[str, int] | str:
+    campaign = _campaign_or_404(slug)
+    user, service = current_user.user, consent()
+    version = service.current_version(campaign.id)
+    latest = service.latest_record(user.subject_id, campaign.id)
+    holds = latest is not None and service.holds_required(user.subject_id, campaign.id)
+    if version is None or (holds and latest is not None and latest.notice_version_id == version.id):
+        return _sign_page(campaign, version, None, latest, None)  # nothing to sign: status (and withdraw)
+    reason = _ineligible_reason(campaign, user, first_time=latest is None)
+    if reason is not None:
+        return _sign_page(campaign, version, None, latest, reason), 200 if request.method == "GET" else 409
+    age = _age(user)
+    under_14 = age is None or age < GUARDIAN_AGE  # an unknown age is treated as a child's: the safe side
+    notice = version.notice
+    form = sign_form(notice.matters, under_14, {"version": version.number, "language": str(get_locale())})
+    if not form.validate_on_submit():
+        return _sign_page(campaign, version, form, latest, None), 400 if form.is_submitted() else 200
+    if form.version.data != version.number:
+        form.form_errors.append(
+            _("A new version of the document was published while you were reading. Read it and sign again.")
+        )
+        form.version.data, form.language.data = version.number, str(get_locale())
+        return _sign_page(campaign, version, form, latest, None), 409
+    try:
+        record = service.give(user.subject_id, version, _signing(form, notice, under_14))
+    except ReceiptBuildError as exc:
+        _place_build_error(form, notice, exc)
+        return _sign_page(campaign, version, form, latest, None), 400
+    except ConsentStateError:
+        abort(409)
+    get_session().commit()
+    flash(_("Thank you. Your consent is recorded and signed; keep the receipt below."), "success")
+    return redirect(url_for("contribute.consent_receipt", receipt_id=record.id))
+
+
+def _signing(form: SignFormBase, notice: Notice, under_14: bool) -> Signing:
+    guardian = None
+    if under_14:
+        relationship = GuardianRelationship(form.guardian_relationship.data)
+        guardian = Guardian(form.guardian_name.data.strip(), relationship, form.guardian_signature.data.strip())
+    return Signing(
+        decisions=form.decisions(notice.matters),
+        language=form.language.data,
+        signature=form.signature.data.strip(),
+        under_14=under_14,
+        guardian=guardian,
+        ip_hash=hash_ip(request.remote_addr or ""),
+    )
+
+
+def _place_build_error(form: SignFormBase, notice: Notice, exc: ReceiptBuildError) -> None:
+    """Map the service's refusal back onto the fields it is about."""
+    if exc.field == "decisions":
+        for matter in notice.matters:
+            field = form[matter_field(matter)]
+            if matter.required and field.data != YES:
+                field.errors = [
+                    *field.errors,
+                    _("This consent is needed to take part. Choose “I agree”, or do not take part."),
+                ]
+    elif exc.field.startswith("guardian"):
+        form.guardian_name.errors = [*form.guardian_name.errors, _("Needed because you are under 14.")]
+    else:
+        form.form_errors.append(_("Your consent could not be recorded. Please try again."))
+
+
+def _sign_page(
+    campaign: Campaign,
+    version: NoticeVersion | None,
+    form: SignFormBase | None,
+    latest: ConsentRecord | None,
+    ineligible: str | None,
+    withdraw_form: WithdrawForm | None = None,
+) -> str:
+    service, user, lang = consent(), current_user.user, str(get_locale())
+    notice = version.notice if version else None
+    reconsent = latest is not None and version is not None and latest.notice_version_id != version.id
+    in_force = _in_force_matters(service, user.subject_id, campaign.id)
+    return render_template(
+        "contribute/consent/sign.html",
+        campaign=campaign,
+        version=version,
+        notice=notice,
+        sections={s.key: s for s in notice_sections(notice, lang)} if notice else {},
+        form=form,
+        latest=latest,
+        reconsent=reconsent and form is not None,
+        changed=_changed_sections(_notice_of(latest), notice, lang) if reconsent and notice and latest else [],
+        ineligible=ineligible,
+        in_force=in_force,
+        matter_names=_matter_names(service, user.subject_id, campaign.id, lang),
+        withdraw_form=withdraw_form or _withdraw_form(in_force, "campaign"),
+        matter_field=matter_field,
+        notice_lang=lang,
+    )
+
+
+# --- withdrawing -------------------------------------------------------------------------------------------
+
+
+def _withdraw_form(in_force: list[str], back: str, formdata: Any = None) -> WithdrawForm:
+    form = WithdrawForm(formdata=formdata)
+    form.matters.choices = [SelectChoice(m, m) for m in in_force]
+    form.back = back
+    return form
+
+
+def _matter_names(service: ConsentService, subject_id: str, campaign_id: str, lang: str) -> dict[str, str]:
+    """Matter id -> a short name for it (its kind; a custom matter's summary in `lang`), from the version the
+    person last signed."""
+    latest = service.latest_record(subject_id, campaign_id)
+    notice = _notice_of(latest) if latest else None
+    if notice is None:
+        return {}
+    return {
+        m.id: m.summary.get(lang) if m.kind is MatterKind.CUSTOM else str(KIND_LABELS[m.kind]) for m in notice.matters
+    }
+
+
+@bp.post("/campaigns/<slug>/consent/withdraw")
+@allow(Role.CONTRIBUTOR)
+def consent_withdraw(slug: str) -> Response | tuple[str, int]:
+    campaign = _campaign_or_404(slug)
+    user, service = current_user.user, consent()
+    in_force = _in_force_matters(service, user.subject_id, campaign.id)
+    back = "campaign" if request.form.get("back") == "campaign" else "overview"
+    form = _withdraw_form(in_force, back, formdata=request.form)
+    if form.validate_on_submit():
+        try:
+            outcome = withdraw_consent(
+                service, user.subject_id, campaign.id, form.chosen(), ip_hash=hash_ip(request.remote_addr or ""),
+                erasure=erasure(),
+            )
+        except ConsentStateError:
+            form.matters.errors = [_("There is no consent in force to withdraw.")]
+        else:
+            get_session().commit()
+            flash(_withdrawn_message(outcome.erasure_due), "success")
+            return redirect(url_for("contribute.consent_receipt", receipt_id=outcome.record.id))
+    if back == "campaign":
+        version, latest = service.current_version(campaign.id), service.latest_record(user.subject_id, campaign.id)
+        return _sign_page(campaign, version, None, latest, None, withdraw_form=form), 400
+    return _overview_page({campaign.id: form}), 400
+
+
+def _withdrawn_message(erasure_due: bool) -> str:
+    if erasure_due:
+        return _("Withdrawn. Processing of your data stopped now, and your data will be destroyed within 5 days.")
+    return _("Withdrawn. Your data is no longer used for the withdrawn purposes.")
+
+
+# --- receipts ----------------------------------------------------------------------------------------------
+
+
+@bp.get("/consent/")
+@allow(Role.CONTRIBUTOR)
+def consent_receipts() -> str:
+    return _overview_page({})
+
+
+def _overview_page(failed_forms: dict[str, WithdrawForm]) -> str:
+    service, user, lang = consent(), current_user.user, str(get_locale())
+    groups: dict[str, dict[str, Any]] = {}
+    for record in service.records(user.subject_id):
+        group = groups.setdefault(record.campaign_id, _group(record.campaign_id))
+        group["records"].append(record)
+        group["versions"].setdefault(record.notice_version_id, _version_number(record.notice_version_id))
+    for campaign_id, group in groups.items():
+        in_force = _in_force_matters(service, user.subject_id, campaign_id)
+        group["in_force"] = in_force
+        group["names"] = _matter_names(service, user.subject_id, campaign_id, lang)
+        group["needs_reconsent"] = service.needs_reconsent(user.subject_id, campaign_id)
+        group["form"] = failed_forms.get(campaign_id) or _withdraw_form(in_force, "overview")
+    return render_template("contribute/consent/receipts.html", groups=list(groups.values()))
+
+
+def _group(campaign_id: str) -> dict[str, Any]:
+    return {"campaign": get_session().get(Campaign, campaign_id), "records": [], "versions": {}}
+
+
+def _version_number(version_id: str) -> int | None:
+    version = get_session().get(NoticeVersion, version_id)
+    return version.number if version else None
+
+
+@bp.get("/consent/receipts/<receipt_id>")
+@allow(Role.CONTRIBUTOR)
+def consent_receipt(receipt_id: str) -> str:
+    service = consent()
+    record = _own_record_or_404(service, receipt_id)
+    receipt = json.loads(record.receipt)["receipt"]
+    return render_template(
+        "contribute/consent/receipt.html",
+        record=record,
+        receipt=receipt,
+        facts=receipt_facts(receipt),
+        campaign=get_session().get(Campaign, record.campaign_id),
+        valid=service.verify(record.receipt_bytes).valid,
+        standing=receipt_standing(service, record).value,
+        keys_path=KEYS_PATH,
+    )
+
+
+@bp.get("/consent/receipts/<receipt_id>/receipt.json")
+@allow(Role.CONTRIBUTOR)
+def consent_receipt_download(receipt_id: str) -> Response:
+    record = _own_record_or_404(consent(), receipt_id)
+    response = Response(record.receipt_bytes, mimetype="application/json")  # the signed bytes, verbatim
+    response.headers["Content-Disposition"] = f'attachment; filename="consent-receipt-{record.id}.json"'
+    return response

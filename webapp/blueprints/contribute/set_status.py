@@ -1,0 +1,209 @@
+"""How the contributor's set looks from outside the services: the set page and the JSON API
+(GET /api/v1/campaigns/<slug>/set) show the same shapes built here - brackets with progress, each photo with its
+state, age and gate results in plain words (webapp.gate_messages), what the contributor may do with it, the voice
+prompts, and what still keeps the set from being submitted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from collection.campaigns import Campaign
+from collection.contributions.models import Photo, PhotoSet, PhotoState, VoiceClip
+from collection.errors import ConsentRequired, ContributionError, NotFound
+from collection.review.models import APPEAL_WINDOW, Appeal, PhotoDecision
+from consent.notice import MatterKind
+from webapp.db import get_session
+from webapp.gate_messages import (
+    Advice,
+    error_advice,
+    gate_notes,
+    missing_text,
+    photo_state_label,
+    reject_advice,
+    set_state_label,
+)
+from webapp.services import clock, consent, contributions
+
+
+def _lang() -> str:
+    return str(get_locale())
+
+
+def prompt_texts(campaign: Campaign, lang: str) -> dict[str, str]:
+    return {p["key"]: str(p.get(f"text_{lang}") or p.get("text_ko") or p["key"]) for p in campaign.voice_prompts}
+
+
+def _age_label(photo: Photo) -> str:
+    if photo.age_years is None:
+        return _("Age not given")
+    if photo.age_source == "capture_date":
+        return _("Age %(n)d (from the photo's date and your birth date)", n=photo.age_years)
+    return _("Age %(n)d (as you gave it)", n=photo.age_years)
+
+
+def _review_notes(photo: Photo) -> list[dict[str, Any]]:
+    if photo.state is not PhotoState.REJECTED:
+        return []
+    words = reject_advice(photo.review_reason)
+    notes = [{"gate": "review", "reason": photo.review_reason, "verdict": "rejected", **words.to_dict()}]
+    if photo.review_comment:
+        notes.append(
+            {
+                "gate": "review",
+                "reason": "comment",
+                "verdict": "rejected",
+                "text": _("Reviewer's comment: %(c)s", c=photo.review_comment),
+                "advice": "",
+            }
+        )
+    return notes
+
+
+class ReviewFacts:
+    """Per photo of one set: the latest operator decision time and whether it was appealed (one query each)."""
+
+    def __init__(self, photo_set: PhotoSet) -> None:
+        session = get_session()
+        decisions = session.scalars(select(PhotoDecision).where(PhotoDecision.set_id == photo_set.id))
+        self.decided_at: dict[str, Any] = {}
+        for d in decisions:
+            if d.photo_id not in self.decided_at or d.at > self.decided_at[d.photo_id][0]:
+                self.decided_at[d.photo_id] = (d.at, d.id)
+        appeals = session.scalars(select(Appeal).where(Appeal.set_id == photo_set.id))
+        self.appeals = {a.decision_id: a for a in appeals}
+
+    def appeal_of(self, photo: Photo) -> Appeal | None:
+        latest = self.decided_at.get(photo.id)
+        return self.appeals.get(latest[1]) if latest else None
+
+    def may_appeal(self, photo: Photo, now: Any) -> bool:
+        latest = self.decided_at.get(photo.id)
+        return (
+            photo.state is PhotoState.REJECTED
+            and latest is not None
+            and now - latest[0] <= APPEAL_WINDOW
+            and latest[1] not in self.appeals
+        )
+
+
+def photo_json(photo: Photo, editable: bool, facts: ReviewFacts | None = None) -> dict[str, Any]:
+    """What the set page and the API show of one photo (gate results already in the contributor's words)."""
+    state = photo.state.value
+    appeal = facts.appeal_of(photo) if facts else None
+    notes = _review_notes(photo) + [n.to_dict() for n in gate_notes(photo.gates, photo.identity)]
+    if photo.state in (PhotoState.ACCEPTED, PhotoState.REJECTED):
+        notes = _review_notes(photo)  # after a human decision, the gates' opinion no longer matters
+    return {
+        "id": photo.id,
+        "bracket": photo.bracket,
+        "state": state,
+        "state_label": photo_state_label(state),
+        "age_years": photo.age_years,
+        "age_source": photo.age_source,
+        "age_label": _age_label(photo),
+        "thumb_url": url_for("contribute.photo_thumb", photo_id=photo.id, v=photo.version),
+        "notes": notes,
+        "your_note": photo.contributor_note,
+        "appeal": None if appeal is None else {"state": appeal.state.value, "answer": appeal.answer},
+        "actions": {
+            "delete": editable,
+            "replace": editable,
+            "request_review": editable and photo.state is PhotoState.FAILED,
+            "appeal": bool(facts and facts.may_appeal(photo, clock().now())),
+        },
+    }
+
+
+def clip_json(clip: VoiceClip | None, editable: bool) -> dict[str, Any] | None:
+    if clip is None:
+        return None
+    state = clip.state.value
+    return {
+        "id": clip.id,
+        "state": state,
+        "state_label": photo_state_label(state),
+        "duration_s": round(clip.duration_s, 1),
+        "audio_url": url_for("contribute.voice_audio", clip_id=clip.id, v=clip.version),
+        "notes": [n.to_dict() for n in gate_notes(clip.gates, voice=True)],
+        "actions": {"rerecord": editable},
+    }
+
+
+def voice_consented(campaign: Campaign) -> bool:
+    return MatterKind.VOICE_RECORDING in consent().active_kinds(current_user.user.subject_id, campaign.id)
+
+
+def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
+    """The whole set as the page and GET /api/v1/campaigns/<slug>/set show it."""
+    service, lang, editable = contributions(), _lang(), photo_set.editable
+    facts = ReviewFacts(photo_set)
+    prompts = prompt_texts(campaign, lang)
+    missing = service.missing(campaign, photo_set) if editable else []
+    by_bracket: dict[str, list[dict[str, Any]]] = {}
+    for photo in photo_set.current_photos:
+        by_bracket.setdefault(photo.bracket, []).append(photo_json(photo, editable, facts))
+    clips = {c.prompt_key: c for c in photo_set.voice_clips}
+    checking = any(p.state is PhotoState.CHECKING for p in photo_set.current_photos) or any(
+        c.state is PhotoState.CHECKING for c in photo_set.voice_clips
+    )
+    return {
+        "campaign": campaign.slug,
+        "state": photo_set.state.value,
+        "state_label": set_state_label(photo_set.state.value),
+        "editable": editable,
+        "round": photo_set.round,
+        "ready": editable and not missing,
+        "checking": checking,
+        "missing": [{"code": code, "text": missing_text(code, prompts)} for code in missing],
+        "brackets": [
+            {
+                "key": p.key,
+                "min_age": p.min_age,
+                "max_age": p.max_age,
+                "required": p.required,
+                "usable": p.usable,
+                "blocking": p.blocking,
+                "photos": by_bracket.get(p.key, []),
+                "count_label": _("%(usable)d of %(required)d photos", usable=p.usable, required=p.required),
+            }
+            for p in service.progress(campaign, photo_set)
+        ],
+        "voice": [
+            {
+                "key": p["key"],
+                "text": prompts[p["key"]],
+                "min_seconds": p.get("min_seconds"),
+                "max_seconds": p.get("max_seconds"),
+                "clip": clip_json(clips.get(p["key"]), editable),
+            }
+            for p in campaign.voice_prompts
+        ],
+        "voice_consented": voice_consented(campaign) if campaign.voice_prompts else True,
+    }
+
+
+def refusal(err: ContributionError, campaign: Campaign | None = None) -> Advice:
+    return error_advice(err, prompt_texts(campaign, _lang()) if campaign else None)
+
+
+def require_voice_consent(campaign: Campaign) -> None:
+    """Recording needs the optional voice matter in force; without it the checks would never run."""
+    if not voice_consented(campaign):
+        raise ConsentRequired("consent to voice recording first", matter="voice_recording")
+
+
+def owned_clip(clip_id: str) -> VoiceClip:
+    clip = get_session().get(VoiceClip, clip_id)
+    if clip is None or clip.user_id != current_user.user.id:
+        raise NotFound("voice_clip", clip_id)
+    return clip
+
+
+def campaign_of(photo: Photo) -> Campaign:
+    return get_session().get(Campaign, photo.campaign_id)  # type: ignore[return-value]

@@ -1,0 +1,274 @@
+"""The operator's consent pages: a campaign's consent document (versions, the draft editor, publishing, the
+diff between versions) and the review queue of consents that need a look.
+
+Publishing a new version makes every contributor whose required consent is in force re-consent before any
+further upload (`ConsentService.may_upload` / `needs_reconsent` encode it); the version pages say how many
+people that is.
+
+Privacy decision for the review queue: operators see what the check needs - the event, its time, the notice
+version, the under-14 flag, the legal representative's relationship, each matter's yes/no and whether the
+signed receipt verifies - and never names, email addresses, birth dates, subject ids or IP hashes. A typed
+name cannot be checked against anything an operator holds (datadam keeps no identity documents), so showing
+it would only spread a child's and a parent's names to every operator. A consent that needs following up is
+flagged with a reason; contacting the person is the compliance officer's job, who reaches them by account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from collection.accounts import Role
+from collection.campaigns import Campaign
+from collection.campaigns.notice_template import default_notice, fit_to_campaign
+from consent.errors import ConsentStateError, NoticeFormatError, NoticeIncompleteError
+from consent.models import ConsentRecord, NoticeState, NoticeVersion
+from consent.notice import LANGUAGES, MissingItem, Notice, diff_notices, notice_sections
+from consent.service import ConsentService
+from webapp.access import allow
+from webapp.blueprints.operate.consent_forms import (
+    KIND_LABELS,
+    LANGUAGE_LABELS,
+    DiffForm,
+    NoticeFormBase,
+    NoticeLayout,
+    ReviewForm,
+    field_for_missing,
+    notice_form,
+    notice_formdata,
+    notice_from_form,
+    slot_label,
+)
+from webapp.blueprints.operate.views import bp
+from webapp.db import get_session
+from webapp.services import consent, settings
+
+STAFF = (Role.OPERATOR, Role.ADMIN)
+
+
+# --- loading -----------------------------------------------------------------------------------------------
+
+
+def _campaign_or_404(slug: str) -> Campaign:
+    campaign = get_session().scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _version_or_404(service: ConsentService, campaign: Campaign, number: int) -> NoticeVersion:
+    version = next((v for v in service.versions(campaign.id) if v.number == number), None)
+    if version is None:
+        abort(404)
+    return version
+
+
+def _template(campaign: Campaign) -> Notice:
+    s = settings()
+    return default_notice(campaign, s.controller_name, s.controller_contact, s.jurisdictions)
+
+
+def _base_notice(service: ConsentService, campaign: Campaign) -> Notice:
+    """What the editor starts from: the draft, else the latest published version, else the default notice;
+    fitted to the campaign's current matters (voice or not) and the installation's jurisdictions."""
+    versions = service.versions(campaign.id)
+    template = _template(campaign)
+    if not versions:
+        return template
+    return fit_to_campaign(versions[-1].notice, template)
+
+
+def _asked_to_reconsent(service: ConsentService, campaign_id: str, version_id: str) -> int:
+    """How many contributors hold the required consents under a version other than `version_id`: publishing
+    that version (or having published it) asks each of them to re-consent before any further upload."""
+    count = 0
+    for subject in service.subjects_with_consent(campaign_id):
+        latest = service.latest_record(subject, campaign_id)
+        if (
+            latest is not None
+            and latest.notice_version_id != version_id
+            and service.holds_required(subject, campaign_id)
+        ):
+            count += 1
+    return count
+
+
+# --- the consent document ----------------------------------------------------------------------------------
+
+
+@bp.get("/campaigns/<slug>/consent")
+@allow(*STAFF)
+def consent_document(slug: str) -> str:
+    campaign = _campaign_or_404(slug)
+    service = consent()
+    versions = service.versions(campaign.id)
+    current = service.current_version(campaign.id)
+    pending = _asked_to_reconsent(service, campaign.id, current.id) if current else 0
+    return render_template(
+        "operate/consent/document.html",
+        campaign=campaign,
+        versions=versions,
+        current=current,
+        pending=pending,
+        has_draft=any(v.state is NoticeState.DRAFT for v in versions),
+        diff_form=DiffForm(data={"old": max(1, len(versions) - 1), "new": len(versions), "lang": str(get_locale())}),
+    )
+
+
+@bp.route("/campaigns/<slug>/consent/draft", methods=["GET", "POST"])
+@allow(*STAFF)
+def consent_draft(slug: str) -> Response | tuple[str, int] | str:
+    campaign = _campaign_or_404(slug)
+    service = consent()
+    base = _base_notice(service, campaign)
+    layout = NoticeLayout.of(base)
+    form = notice_form(layout, notice_formdata(base, layout))
+    if not form.validate_on_submit():
+        return _draft_page(campaign, form, layout, []), 400 if form.is_submitted() else 200
+    try:
+        version = service.draft(campaign.id, notice_from_form(form, layout, base))
+    except NoticeFormatError as exc:
+        form.form_errors.append(_("The notice cannot be saved: %(reason)s", reason=exc.reason))
+        return _draft_page(campaign, form, layout, []), 400
+    if form.publish.data:
+        try:
+            service.publish(version, by=current_user.user.id)
+        except NoticeIncompleteError as exc:
+            get_session().commit()  # keep what was typed: the draft is saved even though it cannot go out yet
+            return _draft_page(campaign, form, layout, _place_missing(form, layout, exc.missing)), 400
+        get_session().commit()
+        flash(_("Version %(n)d is published.", n=version.number), "success")
+        return redirect(url_for("operate.consent_version", slug=slug, number=version.number))
+    get_session().commit()
+    flash(_("Draft saved."), "success")
+    return redirect(url_for("operate.consent_draft", slug=slug))
+
+
+def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, missing: list[dict[str, Any]]) -> str:
+    service = consent()
+    draft = next((v for v in service.versions(campaign.id) if v.state is NoticeState.DRAFT), None)
+    return render_template(
+        "operate/consent/draft.html",
+        campaign=campaign,
+        form=form,
+        layout=layout,
+        missing=missing,
+        draft=draft,
+        languages=LANGUAGES,
+        language_labels=LANGUAGE_LABELS,
+        kind_labels=KIND_LABELS,
+        asked=_asked_to_reconsent(service, campaign.id, draft.id if draft else ""),
+    )
+
+
+def _place_missing(form: NoticeFormBase, layout: NoticeLayout, items: tuple[MissingItem, ...]) -> list[dict[str, Any]]:
+    """Put each missing item next to its field and return the named list shown above the form."""
+    listed = []
+    for item in items:
+        message = _missing_message(item)
+        name = field_for_missing(item, layout)
+        if name is not None:
+            form[name].errors = [*form[name].errors, message]
+        language = LANGUAGE_LABELS.get(item.language or "", "")
+        listed.append({"label": slot_label(item.path, layout), "language": language, "message": message, "field": name})
+    return listed
+
+
+def _missing_message(item: MissingItem) -> str:
+    if item.path.endswith(".contact"):
+        return _("Add an email address or a phone number.")
+    if item.path.endswith(".data_categories"):
+        return _("List the data categories of this matter.")
+    if item.path.startswith("matters.") and item.path.count(".") == 1 and item.language is None:
+        return _("Add a consent matter of this kind: %(kind)s.", kind=item.path.removeprefix("matters."))
+    return _("Required before publishing.")
+
+
+@bp.get("/campaigns/<slug>/consent/v<int:number>")
+@allow(*STAFF)
+def consent_version(slug: str, number: int) -> str:
+    campaign = _campaign_or_404(slug)
+    service = consent()
+    version = _version_or_404(service, campaign, number)
+    current = service.current_version(campaign.id)
+    notice = version.notice
+    return render_template(
+        "operate/consent/version.html",
+        campaign=campaign,
+        version=version,
+        is_current=current is not None and current.id == version.id,
+        asked=_asked_to_reconsent(service, campaign.id, version.id),
+        sections={lang: notice_sections(notice, lang) for lang in LANGUAGES},
+        language_labels=LANGUAGE_LABELS,
+    )
+
+
+@bp.get("/campaigns/<slug>/consent/diff")
+@allow(*STAFF)
+def consent_diff(slug: str) -> tuple[str, int] | str:
+    campaign = _campaign_or_404(slug)
+    service = consent()
+    form = DiffForm(request.args)
+    if not form.validate():
+        return render_template("operate/consent/diff.html", campaign=campaign, form=form, diff=None), 400
+    old = _version_or_404(service, campaign, form.old.data)
+    new = _version_or_404(service, campaign, form.new.data)
+    diff = diff_notices(old.notice, new.notice, form.lang.data)
+    return render_template("operate/consent/diff.html", campaign=campaign, form=form, diff=diff, old=old, new=new)
+
+
+# --- the review queue --------------------------------------------------------------------------------------
+
+
+@bp.get("/consent/review")
+@allow(*STAFF)
+def consent_review() -> str:
+    return _review_page(None, None)
+
+
+@bp.post("/consent/review/<record_id>")
+@allow(*STAFF)
+def consent_review_decide(record_id: str) -> Response | tuple[str, int]:
+    service = consent()
+    record = service.record(record_id)
+    if record is None:
+        abort(404)
+    form = ReviewForm()
+    if form.validate_on_submit():
+        try:
+            service.review(record, current_user.user.id, approve=bool(form.approve.data), note=form.note.data or None)
+        except ConsentStateError:
+            form.note.errors = [_("Give a reason to flag a consent.")]
+        else:
+            get_session().commit()
+            flash(_("Consent approved.") if form.approve.data else _("Consent flagged."), "success")
+            return redirect(url_for("operate.consent_review"))
+    return _review_page(record.id, form), 400
+
+
+def _review_page(failed_id: str | None, failed_form: ReviewForm | None) -> str:
+    service = consent()
+    records = service.review_queue()
+    rows = [_review_row(service, r) for r in records]
+    forms = {r.id: failed_form if r.id == failed_id and failed_form else ReviewForm(formdata=None) for r in records}
+    return render_template("operate/consent/review.html", rows=rows, forms=forms, kind_labels=KIND_LABELS)
+
+
+def _review_row(service: ConsentService, record: ConsentRecord) -> dict[str, Any]:
+    """Only what the check needs (see the module docstring): no names, no contact data, no subject id."""
+    version = get_session().get(NoticeVersion, record.notice_version_id)
+    campaign = get_session().get(Campaign, record.campaign_id)
+    notice = version.notice if version else None
+    decisions = [(m, record.decisions.get(m.id, False)) for m in notice.matters] if notice else []
+    return {
+        "record": record,
+        "campaign": campaign,
+        "version": version,
+        "decisions": decisions,
+        "verifies": service.verify(record.receipt_bytes).valid,
+    }

@@ -1,0 +1,164 @@
+"""Operator forms: the campaign settings. Shapes are checked here; the campaign service checks the rules."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+BRACKET_LINE = re.compile(r"^\s*(\d{1,3})\s*-\s*(\d{1,3})\s*[: ]\s*(\d{1,3})\s*$")
+
+
+def parse_brackets(text: str) -> list[dict[str, Any]]:
+    """'0-9: 10' per line -> [{"key": "0-9", "min_age": 0, "max_age": 9, "photos": 10}]. Raises ValueError."""
+    brackets = []
+    for number, line in enumerate(filter(str.strip, text.splitlines()), 1):
+        match = BRACKET_LINE.match(line)
+        if not match:
+            raise ValueError(f"line {number}: write it as '20-29: 10'")
+        lo, hi, n = (int(g) for g in match.groups())
+        brackets.append({"key": f"{lo}-{hi}", "min_age": lo, "max_age": hi, "photos": n})
+    if not brackets:
+        raise ValueError("add at least one bracket")
+    return brackets
+
+
+def format_brackets(brackets: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{b['min_age']}-{b['max_age']}: {b['photos']}" for b in brackets)
+
+
+def parse_prompts(text: str, min_s: int, max_s: int) -> list[dict[str, Any]]:
+    """'한국어 문장 || English sentence' per line."""
+    prompts = []
+    for number, line in enumerate(filter(str.strip, text.splitlines()), 1):
+        ko, sep, en = line.partition("||")
+        if not sep or not ko.strip() or not en.strip():
+            raise ValueError(f"line {number}: write it as '한국어 문장 || English sentence'")
+        prompts.append(
+            {
+                "key": f"p{number}",
+                "text_ko": ko.strip(),
+                "text_en": en.strip(),
+                "min_seconds": min_s,
+                "max_seconds": max_s,
+            }
+        )
+    return prompts
+
+
+def format_prompts(prompts: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{p['text_ko']} || {p['text_en']}" for p in prompts)
+
+
+class CampaignForm(FlaskForm):
+    slug = StringField(_l("Short name (in links)"), validators=[DataRequired(), Length(min=3, max=63)])
+    title_ko = StringField(_l("Title (Korean)"), validators=[DataRequired(), Length(max=200)])
+    title_en = StringField(_l("Title (English)"), validators=[DataRequired(), Length(max=200)])
+    description_ko = TextAreaField(_l("Description (Korean)"), validators=[Length(max=5000)])
+    description_en = TextAreaField(_l("Description (English)"), validators=[Length(max=5000)])
+    brackets = TextAreaField(
+        _l("Age brackets and photos per bracket"), default="0-9: 10\n10-19: 20\n20-29: 20\n30-39: 20"
+    )
+    min_face_px = IntegerField(_l("Minimum face size (px)"), default=96, validators=[NumberRange(24, 4000)])
+    min_inter_eye_px = IntegerField(
+        _l("Minimum distance between the eyes (px)"), default=32, validators=[NumberRange(8, 2000)]
+    )
+    max_file_mb = IntegerField(_l("Maximum file size (MB)"), default=20, validators=[NumberRange(1, 100)])
+    advanced_rules = TextAreaField(_l("Other gate thresholds (JSON)"), validators=[Optional(), Length(max=5000)])
+    voice_prompts = TextAreaField(_l("Voice prompts, one per line: 한국어 || English"), validators=[Length(max=5000)])
+    voice_min_seconds = IntegerField(_l("Minimum recording length (s)"), default=2, validators=[NumberRange(1, 600)])
+    voice_max_seconds = IntegerField(_l("Maximum recording length (s)"), default=20, validators=[NumberRange(1, 600)])
+    payment_krw = IntegerField(
+        _l("Payment per accepted set (KRW)"), default=400000, validators=[InputRequired(), NumberRange(0, 100_000_000)]
+    )
+    quota = IntegerField(_l("Contributor quota (0 = no limit)"), default=0, validators=[NumberRange(0, 1_000_000)])
+    min_age = IntegerField(_l("Youngest contributor (age)"), default=20, validators=[NumberRange(0, 120)])
+    max_age = IntegerField(_l("Oldest contributor (age)"), default=35, validators=[NumberRange(0, 120)])
+    retention_days = IntegerField(
+        _l("Keep data for (days after close)"), default=365, validators=[NumberRange(1, 3650)]
+    )
+    k_anonymity = IntegerField(_l("k-anonymity of released attributes"), default=5, validators=[NumberRange(2, 100)])
+    second_review = BooleanField(_l("Require a second reviewer"))
+
+    def validate_brackets(self, field: TextAreaField) -> None:
+        try:
+            parse_brackets(field.data or "")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def validate_voice_prompts(self, field: TextAreaField) -> None:
+        try:
+            parse_prompts(field.data or "", 1, 2)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def validate_advanced_rules(self, field: TextAreaField) -> None:
+        from quality_gates import PhotoRules, RulesError
+
+        try:
+            PhotoRules.from_dict(json.loads(field.data or "{}"))
+        except (ValueError, RulesError) as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def validate_max_age(self, field: IntegerField) -> None:
+        if self.min_age.data is not None and field.data is not None and field.data < self.min_age.data:
+            raise ValidationError(_l("The oldest age must not be below the youngest."))
+
+    def values(self) -> dict[str, Any]:
+        rules = json.loads(self.advanced_rules.data or "{}")
+        rules.update(
+            min_face_side_px=self.min_face_px.data,
+            min_inter_eye_px=float(self.min_inter_eye_px.data),
+            max_bytes=self.max_file_mb.data * 1024 * 1024,
+        )
+        return {
+            "slug": self.slug.data.strip(),
+            "title_ko": self.title_ko.data.strip(),
+            "title_en": self.title_en.data.strip(),
+            "description_ko": self.description_ko.data or "",
+            "description_en": self.description_en.data or "",
+            "brackets": parse_brackets(self.brackets.data),
+            "photo_rules": rules,
+            "voice_prompts": parse_prompts(
+                self.voice_prompts.data or "", self.voice_min_seconds.data, self.voice_max_seconds.data
+            ),
+            "payment_krw": self.payment_krw.data,
+            "quota": self.quota.data,
+            "min_age": self.min_age.data,
+            "max_age": self.max_age.data,
+            "retention_days": self.retention_days.data,
+            "k_anonymity": self.k_anonymity.data,
+            "second_review": bool(self.second_review.data),
+        }
+
+    def fill(self, campaign: Any) -> None:
+        rules = dict(campaign.photo_rules or {})
+        self.slug.data = campaign.slug
+        for name in (
+            "title_ko",
+            "title_en",
+            "description_ko",
+            "description_en",
+            "payment_krw",
+            "quota",
+            "min_age",
+            "max_age",
+            "retention_days",
+            "k_anonymity",
+            "second_review",
+        ):
+            getattr(self, name).data = getattr(campaign, name)
+        self.brackets.data = format_brackets(campaign.brackets)
+        self.voice_prompts.data = format_prompts(campaign.voice_prompts)
+        if campaign.voice_prompts:
+            self.voice_min_seconds.data = campaign.voice_prompts[0].get("min_seconds", 2)
+            self.voice_max_seconds.data = campaign.voice_prompts[0].get("max_seconds", 20)
+        self.min_face_px.data = rules.pop("min_face_side_px", 96)
+        self.min_inter_eye_px.data = int(rules.pop("min_inter_eye_px", 32))
+        self.max_file_mb.data = max(1, int(rules.pop("max_bytes", 20 * 1024 * 1024)) // (1024 * 1024))
+        self.advanced_rules.data = json.dumps(rules, ensure_ascii=False) if rules else ""

@@ -1,0 +1,109 @@
+"""The operator's release pages: draft a release (campaign, licensee, purpose, released fields), build it (which
+verifies it at once), and read the build summary and the verification report. Approval and delivery belong to
+compliance officers (webapp.blueprints.comply.release_views).
+
+The build runs inside the request: fine for a demo-sized campaign; large releases are built with
+`datadam release build`, which does the same.
+"""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from collection.accounts import Role
+from collection.releases import ALLOW_LIST, ReleaseDraft, ReleaseError, ReleaseRuleError
+from webapp.access import allow
+from webapp.blueprints.operate.views import bp
+from webapp.commands_release import release_service
+from webapp.db import get_session
+from webapp.services import campaigns
+
+OPERATORS = (Role.OPERATOR, Role.ADMIN)
+FIELD_LABELS = {"age_bracket": _l("Age bracket"), "gender": _l("Gender"), "region": _l("Region")}
+
+
+class ReleaseForm(FlaskForm):
+    """Shapes only; the release service checks the rules (allow-list, collected fields, no personal data)."""
+
+    campaign = SelectField(_l("Campaign"), validators=[DataRequired()])
+    licensee = StringField(_l("Licensee"), validators=[DataRequired(), Length(max=200)])
+    purpose = TextAreaField(_l("Purpose of the licensee"), validators=[DataRequired(), Length(max=2000)])
+    fields = SelectMultipleField(
+        _l("Fields released beside the media"), choices=[SelectChoice(name, FIELD_LABELS[name]) for name in ALLOW_LIST]
+    )
+    include_voice = BooleanField(_l("Include accepted voice recordings"))
+
+
+@bp.get("/releases")
+@allow(*OPERATORS)
+def releases() -> str:
+    service = release_service()
+    rows = [(r, service.campaign_of(r)) for r in service.all()]
+    return render_template("operate/releases/index.html", rows=rows)
+
+
+@bp.route("/releases/new", methods=["GET", "POST"])
+@allow(*OPERATORS)
+def release_new() -> Response | str:
+    form = ReleaseForm()
+    form.campaign.choices = [
+        SelectChoice(c.slug, f"{c.title(current_user.locale)} ({c.slug})") for c in campaigns().all()
+    ]
+    if not form.is_submitted():
+        form.fields.data = ["age_bracket"]
+    if form.validate_on_submit():
+        draft = ReleaseDraft(
+            campaigns().by_slug(form.campaign.data or ""),
+            form.licensee.data or "",
+            form.purpose.data or "",
+            form.fields.data or [],
+            bool(form.include_voice.data),
+        )
+        try:
+            release = release_service().draft(current_user.user, draft)
+        except ReleaseRuleError as exc:
+            getattr(form, exc.field, form.purpose).errors.append(exc.problem)
+        else:
+            get_session().commit()
+            flash(_("Release drafted. Build it when you are ready."), "success")
+            return redirect(url_for("operate.release_page", release_id=release.id))
+    return render_template("operate/releases/new.html", form=form, labels=FIELD_LABELS)
+
+
+@bp.get("/releases/<release_id>")
+@allow(*OPERATORS)
+def release_page(release_id: str) -> str:
+    service = release_service()
+    release = service.get(release_id)
+    return render_template(
+        "operate/releases/page.html",
+        release=release,
+        campaign=service.campaign_of(release),
+        lists=service.withdrawal_lists(release),
+        labels=FIELD_LABELS,
+    )
+
+
+@bp.post("/releases/<release_id>/build")
+@allow(*OPERATORS)
+def release_build(release_id: str) -> Response:
+    service = release_service()
+    release = service.get(release_id)
+    try:
+        service.build(current_user.user, release)
+    except ReleaseError as exc:
+        get_session().rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("operate.release_page", release_id=release_id))
+    get_session().commit()
+    if release.verification_passed:
+        flash(_("Built and verified: a compliance officer can now approve it."), "success")
+    else:
+        flash(_("Built, but the verification failed: see the failures below."), "error")
+    return redirect(url_for("operate.release_page", release_id=release_id))

@@ -1,0 +1,79 @@
+"""Pages anyone may see: the list of open campaigns, the language switch, and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_login import current_user
+from sqlalchemy import select, text
+
+from collection.campaigns import Campaign, CampaignStatus
+from webapp import db
+from webapp.access import public
+from webapp.i18n import LANGUAGES
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+@public
+def home() -> str:
+    campaigns = db.get_session().scalars(
+        select(Campaign).where(Campaign.status == CampaignStatus.OPEN).order_by(Campaign.opened_at.desc())
+    )
+    return render_template("public/home.html", campaigns=list(campaigns), locale=str(get_locale()))
+
+
+@bp.post("/language")
+@public
+def set_language() -> Response:
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            from webapp.services import accounts
+
+            accounts().change_locale(current_user.user, lang)
+            db.get_session().commit()
+    target = request.form.get("next") or url_for("public.home")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("public.home"))
+
+
+@bp.get("/healthz")
+@public
+def healthz() -> tuple[Response, int]:
+    from flask import current_app
+
+    from webapp.migrate import current, heads
+
+    engine = db.engine(current_app)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        at = list(current(engine))
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
+        return jsonify(status="error", database="unreachable", detail=type(exc).__name__), 503
+    expected = list(heads())
+    ok = set(at) == set(expected)
+    body = {
+        "status": "ok" if ok else "migrations_pending",
+        "database": engine.dialect.name,
+        "migrations": {"current": at, "head": expected, "up_to_date": ok},
+    }
+    if not ok:
+        body["action"] = "run: datadam db upgrade"
+    return jsonify(body), 200 if ok else 503
+
+
+@bp.get("/privacy")
+@public
+def privacy() -> str:
+    """The privacy policy, generated from the campaigns' published notices (collection.compliance.processing)."""
+    from collection.compliance import records_of_processing
+    from webapp.services import clock, settings
+
+    s = settings()
+    records = records_of_processing(db.get_session(), clock().now(), str(get_locale()))
+    return render_template(
+        "public/privacy.html", records=records, controller=s.controller_name, contact=s.controller_contact
+    )

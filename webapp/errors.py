@@ -1,0 +1,58 @@
+"""The one place where errors become responses: domain errors carry data, this maps them to HTML or JSON."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from collection.errors import CollectionError, NotFound
+from consent.errors import ConsentError
+from webapp.access import wants_json
+
+
+def _respond(status: int, code: str, message: str) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify(error=code, message=message), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(err: CSRFError) -> tuple[Response | str, int]:
+        return _respond(400, "csrf", _("The form expired or was sent from elsewhere. Reload the page and try again."))
+
+    @app.errorhandler(NotFound)
+    def _not_found(err: NotFound) -> tuple[Response | str, int]:
+        return _respond(404, "not_found", _("Not found."))
+
+    @app.errorhandler(ConsentError)
+    def _consent(err: ConsentError) -> tuple[Response | str, int]:
+        return _respond(409, type(err).__name__, str(err))
+
+    @app.errorhandler(CollectionError)
+    def _domain(err: CollectionError) -> tuple[Response | str, int]:
+        return _respond(409, type(err).__name__, str(err))
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> tuple[Response | str, int]:
+        messages = {
+            403: _("You do not have access to this page."),
+            404: _("Not found."),
+            405: _("This action is not allowed here."),
+            413: _("The upload is too large."),
+            503: _("The service is not ready."),
+        }
+        status = err.code or 500
+        return _respond(
+            status, (err.name or "error").lower().replace(" ", "_"), messages.get(status, err.description or "")
+        )
+
+    if app.testing:
+        return  # tests see the real traceback
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> tuple[Response | str, int]:  # the one broad handler, by design
+        app.logger.exception("unhandled error")
+        return _respond(500, "internal", _("Something went wrong on our side. Please try again in a moment."))
