@@ -1,0 +1,121 @@
+"""k-anonymity of the released side table."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anonymize import AgeBands, MappingHierarchy, k_anonymize, korean_regions, measured_k
+from anonymize.errors import KAnonymityError
+
+QI = ("age_bracket", "gender", "region")
+HIERARCHIES = {"age_bracket": AgeBands(), "region": korean_regions()}
+
+
+def _records(count: int, seed: int = 1) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    brackets = ["0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+"]
+    regions = ["서울 강남구", "서울 마포구", "경기 수원시", "부산", "대구", "제주", "강원", "전남", "Seoul", "Incheon"]
+    return [
+        {"item": str(n), "age_bracket": rng.choice(brackets), "gender": rng.choice("FM"), "region": rng.choice(regions)}
+        for n in range(count)
+    ]
+
+
+def _classes(records: list[dict[str, str]]) -> Counter[tuple[str, ...]]:
+    return Counter(tuple(r[q] for q in QI) for r in records if any(r[q] != "*" for q in QI))
+
+
+def test_result_is_k_anonymous_and_reports_what_it_did() -> None:
+    result = k_anonymize(_records(400), QI, 5, HIERARCHIES)
+    assert result.k_achieved >= 5 and result.satisfied
+    assert min(_classes(result.records).values()) >= 5
+    assert set(result.generalised) == set(QI)
+    assert result.suppressed_count <= 0.05 * 400
+    assert [r["item"] for r in result.records] == [str(n) for n in range(400)]
+
+
+def test_generalises_only_as_far_as_needed() -> None:
+    records = [{"age_bracket": b, "gender": g, "region": "서울"} for b in ("20-29", "30-39") for g in "FM"] * 5
+    result = k_anonymize(records, QI, 5, HIERARCHIES)
+    assert result.generalised == {"age_bracket": "as collected", "gender": "as collected", "region": "as collected"}
+    assert result.suppressed_count == 0 and result.k_achieved == 5
+
+
+def test_small_cells_force_wider_brackets() -> None:
+    records = [{"age_bracket": b, "gender": "F", "region": "서울"} for b in ("20-29", "30-39")] * 3
+    result = k_anonymize(records, QI, 5, HIERARCHIES, max_suppression=0)
+    assert result.generalised["age_bracket"] == "20-year"
+    assert {r["age_bracket"] for r in result.records} == {"20-39"}
+
+
+def test_outliers_are_suppressed_within_budget() -> None:
+    records = [{"age_bracket": "30-39", "gender": "F", "region": "서울"}] * 20
+    records.append({"age_bracket": "70+", "gender": "M", "region": "제주"})
+    result = k_anonymize(records, QI, 5, HIERARCHIES, max_suppression=0.1)
+    assert result.suppressed_count == 1
+    assert result.records[-1] == {"age_bracket": "*", "gender": "*", "region": "*"}
+    assert result.generalised["age_bracket"] == "as collected" and result.k_achieved == 20
+
+
+def test_fewer_than_k_records_are_all_suppressed() -> None:
+    records = [{"age_bracket": "30-39", "gender": "F", "region": "서울"}] * 3
+    result = k_anonymize(records, QI, 5)
+    assert result.suppressed_count == 3 and result.k_achieved == 0 and result.satisfied
+
+
+def test_hierarchies() -> None:
+    ages = AgeBands()
+    assert [ages.generalise("34", level) for level in range(4)] == ["34", "30-39", "20-39", "*"]
+    assert ages.generalise("85", 1) == "80+" and ages.generalise("70+", 2) == "60+"
+    assert ages.generalise("unknown", 1) == "*"
+    regions = korean_regions()
+    assert [regions.generalise("서울 강남구", level) for level in range(4)] == ["서울 강남구", "서울", "수도권", "*"]
+    assert regions.generalise("Busan", 2) == "영남권" and regions.generalise("Atlantis", 1) == "*"
+    assert MappingHierarchy(({"a": "b"},), ("x",)).levels == ("as collected", "x", "suppressed")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"k": 0}, "k"),
+        ({"quasi_identifiers": []}, "quasi_identifiers"),
+        ({"max_suppression": 2}, "max_suppression"),
+        ({"hierarchies": {"colour": AgeBands()}}, "hierarchies"),
+    ],
+)
+def test_invalid_input(kwargs: dict[str, object], field: str) -> None:
+    arguments: dict[str, object] = {"records": _records(10), "quasi_identifiers": QI, **kwargs}
+    with pytest.raises(KAnonymityError) as caught:
+        k_anonymize(**arguments)  # type: ignore[arg-type]
+    assert caught.value.field == field
+
+
+def test_missing_quasi_identifier_names_the_record() -> None:
+    with pytest.raises(KAnonymityError, match=r"records\[1\]"):
+        k_anonymize([{"age_bracket": "1", "gender": "F", "region": "x"}, {"gender": "F"}], QI)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "age_bracket": st.sampled_from(["5", "15", "25", "35", "45", "55", "65", "75", "90"]),
+                "gender": st.sampled_from("FMX"),
+                "region": st.sampled_from(["서울", "부산", "제주", "강원", "Seoul", "Mars"]),
+            }
+        ),
+        max_size=120,
+    ),
+    st.integers(min_value=1, max_value=8),
+)
+def test_any_table_comes_out_k_anonymous(records: list[dict[str, str]], k: int) -> None:
+    result = k_anonymize(records, QI, k, HIERARCHIES)
+    assert measured_k(result.records, QI) == result.k_achieved
+    assert result.k_achieved == 0 or result.k_achieved >= k
+    assert len(result.records) == len(records)

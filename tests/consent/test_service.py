@@ -1,0 +1,160 @@
+"""The consent service on a real database: versions, giving, re-consent, withdrawal, keys, review, verification."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from consent.errors import ConsentStateError, NoticeIncompleteError, ReceiptBuildError
+from consent.models import NoticeState, PublishedNoticeError, ReviewState, SignatureName
+from consent.notice import LocalizedText, MatterKind
+from consent.receipts import GuardianRelationship, verify_receipt
+from consent.service import ConsentService, Guardian, KeyStore, Signing
+from tests.consent._consent_support import make_notice
+
+MASTER = b"m" * 32
+ALL_YES = {"collection": True, "sensitive": True, "release": True, "voice": True}
+REQUIRED_ONLY = {"collection": True, "sensitive": True, "release": False, "voice": False}
+
+
+@pytest.fixture()
+def service(db_session: Any, clock: Any) -> ConsentService:
+    return ConsentService(db_session, clock, KeyStore(db_session, MASTER, clock), "https://datadam.example/privacy")
+
+
+@pytest.fixture()
+def published(service: ConsentService, make_campaign: Any) -> Any:
+    campaign = make_campaign()
+    version = service.draft(campaign.id, make_notice(campaign=campaign.slug))
+    return service.publish(version, by=None)
+
+
+def _sign(**over: Any) -> Signing:
+    values: dict[str, Any] = {"decisions": REQUIRED_ONLY, "language": "ko", "signature": "김민지"}
+    values.update(over)
+    return Signing(**values)
+
+
+def test_publish_refuses_an_incomplete_notice_naming_what_is_missing(
+    service: ConsentService, make_campaign: Any
+) -> None:
+    campaign = make_campaign()
+    notice = make_notice(campaign=campaign.slug, retention=LocalizedText(ko="3년", en=""))
+    version = service.draft(campaign.id, notice)
+    with pytest.raises(NoticeIncompleteError) as info:
+        service.publish(version, by=None)
+    assert any(item.path == "retention" and item.language == "en" for item in info.value.missing)
+    assert version.state is NoticeState.DRAFT
+
+
+def test_a_published_version_never_changes(service: ConsentService, published: Any) -> None:
+    assert published.sha256_ko and published.sha256_en and published.sha256_ko != published.sha256_en
+    with pytest.raises(PublishedNoticeError):
+        published.replace_content(make_notice(campaign=published.notice.campaign))
+    newer = service.draft(
+        published.campaign_id,
+        make_notice(campaign=published.notice.campaign, purpose=LocalizedText(ko="새 목적", en="New purpose")),
+    )
+    assert newer.number == 2 and newer.id != published.id
+
+
+def test_give_issues_a_verifiable_receipt_and_records_matters(service: ConsentService, published: Any) -> None:
+    record = service.give("sub_abcdefgh1234", published, _sign())
+    check = verify_receipt(record.receipt_bytes, service.keys.public_document().to_dict())
+    assert check.valid, check.reason
+    assert check.facts is not None and set(check.facts.consented) == {"collection", "sensitive"}
+    assert check.facts.notice_sha256 == published.sha256_ko
+    assert "김민지" not in record.receipt
+    assert service.active_kinds("sub_abcdefgh1234", published.campaign_id) == {
+        MatterKind.COLLECTION_AND_USE,
+        MatterKind.SENSITIVE_INFORMATION,
+    }
+    assert service.may_upload("sub_abcdefgh1234", published.campaign_id)
+
+
+def test_declining_a_required_matter_is_refused(service: ConsentService, published: Any) -> None:
+    with pytest.raises(ReceiptBuildError):
+        service.give("sub_abcdefgh1234", published, _sign(decisions={**REQUIRED_ONLY, "sensitive": False}))
+
+
+def test_under_14_needs_a_guardian_and_goes_to_review(service: ConsentService, published: Any) -> None:
+    with pytest.raises(ReceiptBuildError):
+        service.give("sub_child0001", published, _sign(under_14=True))
+    guardian = Guardian("김보호", GuardianRelationship.PARENT, "김보호")
+    record = service.give("sub_child0001", published, _sign(under_14=True, guardian=guardian))
+    assert record.under_14 and record.guardian_relationship == "parent"
+    assert record.review_state is ReviewState.PENDING and record in service.review_queue()
+    assert "김보호" not in record.receipt
+
+
+def test_withdraw_one_matter_then_all(service: ConsentService, published: Any) -> None:
+    given = service.give("sub_abcdefgh1234", published, _sign(decisions=ALL_YES))
+    partial = service.withdraw("sub_abcdefgh1234", published.campaign_id, ["release"])
+    assert partial.withdraws_record_id == given.id and partial.decisions["release"] is False
+    assert MatterKind.THIRD_PARTY_PROVISION not in service.active_kinds("sub_abcdefgh1234", published.campaign_id)
+    assert service.may_upload("sub_abcdefgh1234", published.campaign_id)
+    assert not service.in_force(given.id)
+    service.withdraw("sub_abcdefgh1234", published.campaign_id)
+    assert service.active_kinds("sub_abcdefgh1234", published.campaign_id) == set()
+    assert not service.may_upload("sub_abcdefgh1234", published.campaign_id)
+    with pytest.raises(ConsentStateError):
+        service.withdraw("sub_abcdefgh1234", published.campaign_id)
+    for record in service.records("sub_abcdefgh1234"):
+        assert service.verify(record.receipt_bytes).valid
+
+
+def test_new_version_requires_reconsent_before_uploads(service: ConsentService, published: Any) -> None:
+    service.give("sub_abcdefgh1234", published, _sign())
+    notice = dataclasses.replace(published.notice, purpose=LocalizedText(ko="변경된 목적", en="Changed purpose"))
+    v2 = service.publish(service.draft(published.campaign_id, notice), by=None)
+    assert service.needs_reconsent("sub_abcdefgh1234", published.campaign_id)
+    assert not service.may_upload("sub_abcdefgh1234", published.campaign_id)
+    with pytest.raises(ConsentStateError):
+        service.give("sub_other0001", published, _sign())  # the old version can no longer be signed
+    again = service.give("sub_abcdefgh1234", v2, _sign())
+    assert again.event == "reconsented" and again.review_state is ReviewState.PENDING
+    assert service.may_upload("sub_abcdefgh1234", published.campaign_id)
+
+
+def test_key_rotation_keeps_old_receipts_valid(service: ConsentService, published: Any, clock: Any) -> None:
+    old = service.give("sub_abcdefgh1234", published, _sign())
+    clock.advance(days=1)
+    new_key = service.keys.rotate()
+    clock.advance(seconds=5)
+    fresh = service.give("sub_zyxwvuts9876", published, _sign())
+    assert fresh.kid == new_key.kid != old.kid
+    assert service.verify(old.receipt_bytes).valid and service.verify(fresh.receipt_bytes).valid
+    assert len(service.keys.public_document().keys) == 2
+
+
+def test_signing_keys_are_stored_sealed(service: ConsentService, published: Any, db_session: Any) -> None:
+    from consent.models import StoredSigningKey
+
+    service.give("sub_abcdefgh1234", published, _sign())
+    row = db_session.query(StoredSigningKey).one()
+    assert "d" not in row.data and "sealedPrivateKey" in row.data  # no clear private key (JWK 'd')
+    with pytest.raises(Exception):  # noqa: B017 - a wrong master key cannot open it
+        KeyStore(db_session, b"x" * 32, service.clock).ring().sign(b"m", kid=row.kid, at=service.clock.now())
+
+
+def test_erasing_signature_names_keeps_receipts(service: ConsentService, published: Any, db_session: Any) -> None:
+    record = service.give("sub_abcdefgh1234", published, _sign())
+    assert service.erase_signature_names("sub_abcdefgh1234") == 1
+    assert db_session.query(SignatureName).count() == 0
+    assert service.verify(record.receipt_bytes).valid
+
+
+def test_operator_review_needs_a_reason_to_flag(service: ConsentService, published: Any) -> None:
+    record = service.give(
+        "sub_child0001",
+        published,
+        _sign(under_14=True, guardian=Guardian("박보호", GuardianRelationship.LEGAL_GUARDIAN, "박보호")),
+    )
+    with pytest.raises(ConsentStateError):
+        service.review(record, "reviewer1", approve=False, note=" ")
+    service.review(record, "reviewer1", approve=False, note="relationship unclear")
+    assert record.review_state is ReviewState.FLAGGED
+    service.review(record, "reviewer1", approve=True)
+    assert record not in service.review_queue()

@@ -1,0 +1,175 @@
+"""Sign-up, sign-in, sign-out, throttling, staff session limits, CSRF and security headers, through the client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+
+from tests.conftest import DEMO_PASSWORD, csrf_token
+
+
+def _signup(client: Any, **over: Any) -> Any:
+    data = {
+        "display_name": "김민지",
+        "email": "minji@example.com",
+        "birth_date": "1998-02-03",
+        "password": "a long enough pw",
+        "confirm": "a long enough pw",
+        "locale": "ko",
+        "privacy": "y",
+    }
+    data.update(over)
+    data["csrf_token"] = csrf_token(client, "/signup")
+    return client.post("/signup", data=data)
+
+
+def _errors(resp: Any) -> list[str]:
+    return re.findall(r"<li>([^<]+)</li>", resp.get_data(as_text=True))
+
+
+def test_signup_creates_a_contributor_and_signs_in(client: Any, db_session: Any) -> None:
+    from collection.accounts import Role, User
+
+    resp = _signup(client)
+    assert resp.status_code == 302 and resp.headers["Location"] == "/me/"
+    user = db_session.query(User).filter_by(email="minji@example.com").one()
+    assert user.role is Role.CONTRIBUTOR and user.birth_date == dt.date(1998, 2, 3)
+    assert user.password_hash.startswith("$argon2id$")
+    assert "a long enough pw" not in user.password_hash
+    page = client.get("/me/").get_data(as_text=True)
+    assert "김민지님, 안녕하세요" in page
+
+
+def test_signup_errors_sit_next_to_their_fields_and_keep_input(client: Any, make_user: Any) -> None:
+    make_user("contributor", email="taken@example.com")
+    resp = _signup(client, email="taken@example.com", password="short", confirm="short", birth_date="2999-01-01")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert 'id="password-err"' in html and 'id="birth_date-err"' in html
+    assert 'value="김민지"' in html  # nothing typed is lost
+
+
+def test_signup_refuses_a_taken_email(client: Any, make_user: Any) -> None:
+    make_user("contributor", email="taken@example.com")
+    resp = _signup(client, email="Taken@Example.com")
+    assert resp.status_code == 200
+    assert any("이미 이 이메일" in e for e in _errors(resp))
+
+
+def test_login_wrong_password_then_lockout_with_minutes(client: Any, make_user: Any, clock: Any) -> None:
+    user = make_user("operator")
+    for _ in range(5):
+        token = csrf_token(client)
+        resp = client.post("/login", data={"email": user.email, "password": "wrong-password", "csrf_token": token})
+        assert "이메일 또는 비밀번호가 올바르지 않습니다." in resp.get_data(as_text=True)
+    token = csrf_token(client)
+    resp = client.post("/login", data={"email": user.email, "password": DEMO_PASSWORD, "csrf_token": token})
+    assert "15분 후에 다시 시도해 주세요" in resp.get_data(as_text=True)  # even the right password waits
+    clock.advance(minutes=16)
+    token = csrf_token(client)
+    resp = client.post("/login", data={"email": user.email, "password": DEMO_PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/operate/"
+
+
+def test_throttle_per_network_across_accounts(db_session: Any, clock: Any, make_user: Any) -> None:
+    from collection.accounts import AccountService
+    from collection.accounts.service import ThrottlePolicy
+    from collection.errors import InvalidCredentials, LoginThrottled
+
+    service = AccountService(db_session, clock, b"k" * 32, ThrottlePolicy(max_failures=5, ip_max_failures=3))
+    for i in range(3):
+        with pytest.raises(InvalidCredentials):
+            service.authenticate(f"nobody{i}@example.com", "x", "203.0.113.9")
+    with pytest.raises(LoginThrottled) as info:
+        service.authenticate(make_user("contributor").email, DEMO_PASSWORD, "203.0.113.9")
+    assert info.value.scope == "network" and info.value.minutes == 15
+    assert service.authenticate(make_user("contributor").email, DEMO_PASSWORD, "198.51.100.7")
+
+
+def test_ip_is_stored_only_as_a_keyed_hash(db_session: Any, clock: Any, make_user: Any) -> None:
+    from collection.accounts import AccountService, LoginAttempt
+
+    user = make_user("contributor")
+    AccountService(db_session, clock, b"k" * 32).authenticate(user.email, DEMO_PASSWORD, "192.0.2.44")
+    row = db_session.query(LoginAttempt).filter_by(user_id=user.id).one()
+    assert "192.0.2.44" not in row.ip_hash and len(row.ip_hash) == 64
+
+
+def test_each_role_lands_on_its_dashboard_and_signs_out(client: Any, make_user: Any, login: Any) -> None:
+    for role, path in [
+        ("contributor", "/me/"),
+        ("operator", "/operate/"),
+        ("compliance", "/comply/"),
+        ("admin", "/admin/"),
+    ]:
+        resp = login(make_user(role))
+        assert resp.headers["Location"] == path
+        assert client.get(path).status_code == 200
+        token = csrf_token(client, path)
+        assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+        assert client.get(path).status_code == 302  # back to the sign-in page
+
+
+def test_staff_session_expires_after_idle_time(client: Any, make_user: Any, login: Any) -> None:
+    login(make_user("operator"))
+    assert client.get("/operate/").status_code == 200
+    with client.session_transaction() as sess:
+        sess["seen_at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16)).isoformat()
+    resp = client.get("/operate/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_staff_session_has_an_absolute_limit(client: Any, make_user: Any, login: Any) -> None:
+    login(make_user("compliance"))
+    with client.session_transaction() as sess:
+        sess["login_at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=8, minutes=1)).isoformat()
+    assert client.get("/comply/").status_code == 302
+
+
+def test_contributor_session_is_not_cut_after_15_minutes(client: Any, make_user: Any, login: Any) -> None:
+    login(make_user("contributor"))
+    with client.session_transaction() as sess:
+        sess["seen_at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)).isoformat()
+    assert client.get("/me/").status_code == 200
+
+
+def test_post_without_csrf_token_is_refused(client: Any, make_user: Any) -> None:
+    user = make_user("contributor")
+    resp = client.post("/login", data={"email": user.email, "password": DEMO_PASSWORD})
+    assert resp.status_code == 400
+    assert "양식이 만료" in resp.get_data(as_text=True)
+
+
+def test_security_headers_and_cookie_flags(client: Any, make_user: Any, login: Any) -> None:
+    resp = client.get("/")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "Strict-Transport-Security" not in resp.headers  # local development: plain http
+    cookie = login(make_user("contributor")).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.config(env="production", secret_key="s" * 40, master_key="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
+def test_production_adds_hsts_and_secure_cookies(app: Any, client: Any) -> None:
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert "max-age=" in client.get("/").headers["Strict-Transport-Security"]
+
+
+def test_request_size_limit(app: Any, client: Any) -> None:
+    app.config["WTF_CSRF_ENABLED"] = False
+    resp = client.post("/login", data={"email": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)})
+    assert resp.status_code == 413
+
+
+def test_open_redirect_is_refused(client: Any, make_user: Any) -> None:
+    user = make_user("contributor")
+    token = csrf_token(client)
+    resp = client.post(
+        "/login?next=//evil.example/x", data={"email": user.email, "password": DEMO_PASSWORD, "csrf_token": token}
+    )
+    assert resp.headers["Location"] == "/me/"

@@ -1,0 +1,162 @@
+"""The compliance pages and commands end to end: a contributor asks for deletion on their rights page, the
+officer sees the timer turn overdue on the dashboard and completes it (erasure), the registers and reports
+render, the access log is signed off, the privacy policy comes from the notices, and `datadam retention run`
+and `datadam compliance report` work from the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collection.audit.log import Actor, AuditLog
+from collection.compliance import RightsRequest, RightsState
+from collection.contributions.models import Enrollment, EnrollmentState
+from consent.clock import FixedClock
+from tests.webapp.contribute_support import EN, csrf, give_consent, in_app, publish, text
+
+
+@pytest.fixture()
+def campaign(app: Any, make_campaign: Any) -> Any:
+    campaign = make_campaign(retention_days=30)
+    publish(app, campaign)
+    return campaign
+
+
+@pytest.fixture()
+def enrolled(app: Any, make_user: Any, campaign: Any) -> Any:
+    from webapp.services import contributions
+
+    user = make_user("contributor", locale="en")
+    give_consent(app, user, campaign)
+    in_app(app, lambda: contributions().enroll(user, campaign))
+    return user
+
+
+def _request(db_session: Any) -> RightsRequest:
+    from sqlalchemy import select
+
+    request = db_session.scalar(select(RightsRequest))
+    assert request is not None
+    return request
+
+
+def test_a_deletion_request_from_form_to_erasure(
+    app: Any, client: Any, login: Any, make_user: Any, campaign: Any, enrolled: Any, clock: Any, db_session: Any
+) -> None:
+    login(enrolled)
+    page = text(client.get("/me/rights", headers=EN))
+    assert "Delete my data" in page and campaign.title_en in page
+    form = {"csrf_token": csrf(client, "/me/rights"), "kind": "deletion", "scope": campaign.id, "details": "bye"}
+    assert client.post("/me/rights", data=form).status_code == 302
+    assert "2026-12-01" in text(client.get("/me/rights"))  # answer due in 10 days
+    assert client.post("/me/rights", data={**form, "csrf_token": csrf(client, "/me/rights")}).status_code == 409
+    client.post("/logout", data={"csrf_token": csrf(client, "/me/rights")})
+
+    clock.advance(days=11)
+    login(make_user("compliance", locale="en"))
+    request = _request(db_session)
+    dashboard = text(client.get("/comply/", headers=EN))
+    assert f"Rights request {request.id[:8]} (deletion) was due 2026-12-01" in dashboard
+    assert "overdue by 1 days" in text(client.get("/comply/rights", headers=EN))
+    path = f"/comply/rights/{request.id}"
+    assert client.post(f"{path}/complete", data={"csrf_token": csrf(client, path), "note": " "}).status_code == 302
+    assert request.state is RightsState.OPEN  # a note is required
+    client.post(f"{path}/complete", data={"csrf_token": csrf(client, path), "note": "Deleted."})
+    db_session.expire_all()
+    assert _request(db_session).state is RightsState.COMPLETED
+    enrollment = db_session.query(Enrollment).filter_by(user_id=enrolled.id).one()
+    assert enrollment.state is EnrollmentState.ERASED
+    assert "Nothing is overdue." in text(client.get("/comply/", headers=EN))
+    ledger = text(client.get("/comply/erasures", headers=EN))
+    assert enrolled.subject_id in ledger and "admin_request" in ledger and "proven" in ledger
+
+
+def test_registers_and_reports_render(
+    app: Any, client: Any, login: Any, make_user: Any, campaign: Any, enrolled: Any, db_session: Any
+) -> None:
+    login(make_user("compliance", locale="en"))
+    found = text(client.get(f"/comply/consents?q={enrolled.subject_id}", headers=EN))
+    assert enrolled.subject_id in found and "given" in found
+    history = text(client.get(f"/comply/consents/subjects/{enrolled.subject_id}", headers=EN))
+    assert "Required consents in force" in history and "valid" in history
+    assert client.get("/comply/consents/subjects/nobody").status_code == 404
+    token = csrf(client, "/comply/consents")
+    verified = text(client.post("/comply/consents/verify", data={"csrf_token": token, "campaign": ""}, headers=EN))
+    assert "1 of 1 receipts verified." in verified and "PASS" in verified
+
+    report = text(client.get("/comply/conformance", headers=EN))
+    assert "Conformance report" in report and "FAIL" in report and "no signed checkpoint exists" in report
+    processing = text(client.get("/comply/processing", headers=EN))
+    assert "Accredited research institutes" in processing and campaign.slug in processing
+    assert "Nothing is held past its retention period." in text(client.get("/comply/retention", headers=EN))
+
+
+def test_access_review_sign_off_through_the_page(
+    app: Any, client: Any, login: Any, make_user: Any, db_session: Any
+) -> None:
+    operator, officer = make_user("operator"), make_user("compliance", locale="en")
+    AuditLog(db_session, FixedClock(dt.datetime(2026, 10, 9, tzinfo=dt.UTC))).record(
+        Actor(operator.id, "operator"), "photo.viewed", "photo", "p1", size="full"
+    )
+    db_session.commit()
+    login(officer)
+    assert "Staff access in 2026-10 is not signed off." in text(client.get("/comply/", headers=EN))
+    page = text(client.get("/comply/access-review?month=2026-10", headers=EN))
+    assert operator.id in page
+    import re
+
+    digest = re.search(r'name="digest" type="hidden" value="([0-9a-f]{64})"', page) or re.search(
+        r'id="digest" name="digest" type="hidden" value="([0-9a-f]{64})"', page
+    )
+    assert digest, page[:2000]
+    token = csrf(client, "/comply/access-review?month=2026-10")
+    resp = client.post(
+        "/comply/access-review/2026-10/sign-off", data={"csrf_token": token, "digest": digest.group(1), "note": "ok"}
+    )
+    assert resp.status_code == 302
+    assert "signed off" in text(client.get("/comply/access-review?month=2026-10", headers=EN))
+    assert "Nothing is overdue." in text(client.get("/comply/", headers=EN))
+    assert client.get("/comply/access-review?month=garbage").status_code == 404
+
+
+def test_the_privacy_policy_comes_from_the_published_notices(client: Any, campaign: Any) -> None:
+    page = text(client.get("/privacy", headers=EN))
+    assert "Accredited research institutes" in page and "Face recognition research" in page
+    assert "AES-256-GCM" in page
+
+
+def test_retention_run_and_the_conformance_report_from_the_command_line(
+    app: Any, runner: Any, campaign: Any, enrolled: Any, clock: Any, db_session: Any, tmp_path: Path
+) -> None:
+    campaign.close(clock.now())
+    db_session.commit()
+    clock.advance(days=31)
+    result = runner.invoke(args=["retention", "run", "--dry-run"])
+    assert result.exit_code == 0 and f"campaign {campaign.slug}" in result.output
+    result = runner.invoke(args=["retention", "run"])
+    assert result.exit_code == 0 and "1 enrollments erased" in result.output, result.output
+    db_session.expire_all()
+    assert db_session.query(Enrollment).filter_by(user_id=enrolled.id).one().state is EnrollmentState.ERASED
+
+    out = tmp_path / "report.html"
+    result = runner.invoke(args=["compliance", "report", "--out", str(out)])
+    assert result.exit_code == 1 and "FAIL  4. The audit log" in result.output  # no checkpoint yet
+    assert "<style>" in out.read_text() and "FAIL" in out.read_text()
+
+    from collection.audit.checkpoints import CheckpointWriter
+    from consent.service import KeyStore
+    from webapp.compliance_services import checkpoint_dir
+    from webapp.db import get_session
+    from webapp.services import settings
+
+    def checkpoint() -> Any:
+        session = get_session()
+        return CheckpointWriter(session, clock, KeyStore(session, settings().master_key_bytes, clock), checkpoint_dir())
+
+    in_app(app, lambda: checkpoint().write())
+    result = runner.invoke(args=["compliance", "report"])
+    assert result.exit_code == 0, result.output
+    assert "PASS  2. Nothing is kept past its retention period" in result.output

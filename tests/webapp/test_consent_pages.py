@@ -1,0 +1,560 @@
+"""The consent pages through the test client, in Korean (the default) and English: signing, the under-14
+guardian flow, receipts (download, offline verification, printing), withdrawal and its step count, re-consent,
+the operator's document editor (publish refusal, versions, diff, re-consent count), the review queue, and
+the public key document and verify page."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+import re
+from typing import Any
+
+import pytest
+
+from collection.campaigns.notice_template import default_notice
+from consent.notice import LocalizedText, MatterKind
+from consent.receipts import name_matches_commitment, verify_receipt
+from tests.conftest import csrf_token
+
+ADULT = dt.date(1995, 3, 4)  # 31 on the test clock (2026-11-21)
+CHILD = dt.date(2015, 6, 1)  # 11
+EN = {"Accept-Language": "en"}
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def publish(app: Any, campaign: Any, **changes: Any) -> Any:
+    """Publish a (possibly changed) default notice for `campaign` through the app's own services."""
+    from webapp.db import get_session
+    from webapp.services import consent
+
+    with app.test_request_context():
+        service = consent()
+        notice = dataclasses.replace(default_notice(campaign, "데이터댐", "privacy@datadam.example"), **changes)
+        version = service.publish(service.draft(campaign.id, notice), by=None)
+        get_session().commit()
+        return version
+
+
+def in_app(app: Any, fn: Any) -> Any:
+    from webapp.db import get_session
+    from webapp.services import consent
+
+    with app.test_request_context():
+        result = fn(consent())
+        get_session().commit()
+        return result
+
+
+def sign_data(client: Any, slug: str, version: int = 1, language: str = "ko", **answers: str) -> dict[str, str]:
+    data = {"csrf_token": csrf_token(client, f"/me/campaigns/{slug}/consent"), "version": str(version)}
+    data |= {"language": language, "signature": "김민지"}
+    data |= {f"matter-{k}": v for k, v in answers.items()}
+    return data
+
+
+def give(client: Any, slug: str, **over: Any) -> Any:
+    answers = {"collection": "yes", "sensitive": "yes"} | over.pop("answers", {})
+    data = sign_data(client, slug, **over, **answers)
+    return client.post(f"/me/campaigns/{slug}/consent", data=data)
+
+
+def text(resp: Any) -> str:
+    return html.unescape(resp.get_data(as_text=True))
+
+
+def receipt_id(resp: Any) -> str:
+    match = re.search(r"/me/consent/receipts/([0-9a-f-]+)$", resp.headers["Location"])
+    assert match, resp.headers.get("Location")
+    return match.group(1)
+
+
+class StepCounter:
+    """Counts what a person does: each page load and each form post (redirects a browser follows alone are
+    not counted, on either side)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.steps = client, 0
+
+    def get(self, url: str, **kw: Any) -> Any:
+        self.steps += 1
+        return self.client.get(url, **kw)
+
+    def post(self, url: str, **kw: Any) -> Any:
+        self.steps += 1
+        return self.client.post(url, **kw)
+
+
+@pytest.fixture()
+def campaign(make_campaign: Any) -> Any:
+    return make_campaign()
+
+
+@pytest.fixture()
+def contributor(make_user: Any, login: Any) -> Any:
+    user = make_user("contributor", birth=ADULT)
+    login(user)
+    return user
+
+
+# --- signing ---------------------------------------------------------------------------------------------------
+
+
+def test_signing_in_korean_shows_a_layered_notice_and_issues_a_verifiable_receipt(
+    app: Any, client: Any, campaign: Any, contributor: Any
+) -> None:
+    version = publish(app, campaign)
+    page = client.get(f"/me/campaigns/{campaign.slug}/consent")
+    body = text(page)
+    assert page.status_code == 200
+    assert "개인정보 수집·이용 및 제공 동의서" in body and "동의 사항 1: 개인정보 수집·이용 (필수)" in body
+    assert "동의 사항 3: 개인정보 제3자 제공 (선택)" in body and "전체 내용 보기" in body
+    assert body.count("<details") >= 3  # the full text of each matter is one click away
+    assert " checked" not in body  # nothing is pre-selected, optional matters start unticked
+    resp = give(client, campaign.slug)  # the optional release is left unanswered: declined
+    assert resp.status_code == 302
+    rid = receipt_id(resp)
+    record = in_app(app, lambda s: s.record(rid))
+    assert record.decisions == {"collection": True, "sensitive": True, "release": False}
+    assert record.language == "ko" and record.event == "given"
+    keys = client.get("/.well-known/datadam/consent-keys.json").get_json()
+    check = verify_receipt(record.receipt_bytes, keys, now=dt.datetime(2026, 11, 21, 9, 1, tzinfo=dt.UTC))
+    assert check.valid and check.facts is not None
+    assert check.facts.notice_sha256 == version.sha256_ko  # the hash of exactly what was shown, in Korean
+    receipt_page = text(client.get(f"/me/consent/receipts/{rid}"))
+    assert "동의 영수증" in receipt_page and "유효" in receipt_page and "김민지" not in receipt_page
+
+
+def test_signing_in_english(app: Any, client: Any, campaign: Any, make_user: Any, login: Any) -> None:
+    version = publish(app, campaign)
+    login(make_user("contributor", birth=ADULT, locale="en"))
+    body = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
+    assert "Consent 1: Collection and use of personal information (required)" in body
+    assert "Read the full text" in body and "I do not agree" in body
+    resp = give(client, campaign.slug, language="en", answers={"release": "yes"})
+    assert resp.status_code == 302
+    record = in_app(app, lambda s: s.record(receipt_id(resp)))
+    assert record.language == "en" and record.decisions["release"] is True
+    check = in_app(app, lambda s: s.verify(record.receipt_bytes))
+    assert check.valid and check.facts.notice_sha256 == version.sha256_en
+    page = text(client.get(resp.headers["Location"]))
+    assert "Consent receipt" in page and "Your choices after this event" in page
+
+
+def test_a_declined_required_matter_is_explained_next_to_it_and_nothing_typed_is_lost(
+    app: Any, client: Any, campaign: Any, contributor: Any
+) -> None:
+    publish(app, campaign)
+    resp = give(client, campaign.slug, answers={"sensitive": "no", "release": "yes"})
+    body = text(resp)
+    assert resp.status_code == 400
+    assert 'id="matter-sensitive-err"' in body and "참여하려면 이 동의가 필요합니다" in body
+    assert 'value="김민지"' in body
+    assert re.search(r'value="yes"[^>]*checked|checked[^>]*value="yes"', body)  # the answers stay ticked
+    assert in_app(app, lambda s: s.count_records()) == 0
+
+
+def test_declining_an_optional_matter_never_blocks(app: Any, client: Any, campaign: Any, contributor: Any) -> None:
+    publish(app, campaign)
+    resp = give(client, campaign.slug, answers={"release": "no"})
+    assert resp.status_code == 302
+    kinds = in_app(app, lambda s: s.active_kinds(contributor.subject_id, campaign.id))
+    assert kinds == {MatterKind.COLLECTION_AND_USE, MatterKind.SENSITIVE_INFORMATION}
+
+
+def test_a_missing_signature_is_refused_next_to_the_field(
+    app: Any, client: Any, campaign: Any, contributor: Any
+) -> None:
+    publish(app, campaign)
+    data = sign_data(client, campaign.slug, collection="yes", sensitive="yes") | {"signature": "  "}
+    resp = client.post(f"/me/campaigns/{campaign.slug}/consent", data=data)
+    assert resp.status_code == 400 and 'id="signature-err"' in text(resp)
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_under_14_needs_the_legal_representative(
+    app: Any, client: Any, make_campaign: Any, make_user: Any, login: Any, db_session: Any, lang: str
+) -> None:
+    from consent.models import SignatureName
+
+    campaign = make_campaign(min_age=10)
+    publish(app, campaign)
+    child = make_user("contributor", birth=CHILD, locale=lang)
+    login(child)
+    page = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
+    assert ("법정대리인" if lang == "ko" else "Legal representative") in page
+    alone = give(client, campaign.slug, language=lang)
+    body = text(alone)
+    assert alone.status_code == 400
+    for name in ("guardian_name", "guardian_relationship", "guardian_signature"):
+        assert f'id="{name}-err"' in body
+    guardian = {"guardian_name": "김보호", "guardian_relationship": "parent", "guardian_signature": "김보호"}
+    mismatch = client.post(
+        f"/me/campaigns/{campaign.slug}/consent",
+        data=sign_data(client, campaign.slug, language=lang, collection="yes", sensitive="yes")
+        | guardian
+        | {"guardian_signature": "다른 이름"},
+    )
+    assert mismatch.status_code == 400 and 'id="guardian_signature-err"' in text(mismatch)
+    resp = client.post(
+        f"/me/campaigns/{campaign.slug}/consent",
+        data=sign_data(client, campaign.slug, language=lang, collection="yes", sensitive="yes") | guardian,
+    )
+    assert resp.status_code == 302
+    record = in_app(app, lambda s: s.record(receipt_id(resp)))
+    assert record.under_14 and record.guardian_relationship == "parent" and record.review_state.value == "pending"
+    assert "김보호" not in record.receipt
+    check = in_app(app, lambda s: s.verify(record.receipt_bytes))
+    assert check.valid and check.facts.under_14
+    stored = db_session.query(SignatureName).filter_by(record_id=record.id, role="guardian").one()
+    guardian_commitment = check.receipt["record"]["parties"]["guardian"]["nameCommitment"]
+    assert name_matches_commitment(stored.name, bytes.fromhex(stored.salt), guardian_commitment)
+    receipt_page = text(client.get(f"/me/consent/receipts/{record.id}"))
+    assert ("부모" if lang == "ko" else "parent") in receipt_page
+
+
+def test_eligibility_messages(app: Any, client: Any, make_campaign: Any, make_user: Any, login: Any) -> None:
+    adults = make_campaign(min_age=40, max_age=60)
+    publish(app, adults)
+    login(make_user("contributor", birth=ADULT))
+    resp = client.get(f"/me/campaigns/{adults.slug}/consent")
+    assert (
+        resp.status_code == 200
+        and "40세부터 60세까지" in text(resp)
+        and '<form method="post" class="form consent' not in text(resp)
+    )
+    closed = make_campaign(open_it=False)
+    publish(app, closed)
+    assert "열려 있지 않아" in text(client.get(f"/me/campaigns/{closed.slug}/consent"))
+    unpublished = make_campaign()
+    assert "아직 게시되지 않았습니다" in text(client.get(f"/me/campaigns/{unpublished.slug}/consent"))
+    assert client.get("/me/campaigns/no-such-campaign/consent").status_code == 404
+
+
+# --- receipts --------------------------------------------------------------------------------------------------
+
+
+def test_receipt_download_is_the_signed_file_and_verifies_offline_with_the_published_keys(
+    app: Any, client: Any, campaign: Any, contributor: Any, tmp_path: Any
+) -> None:
+    publish(app, campaign)
+    rid = receipt_id(give(client, campaign.slug))
+    download = client.get(f"/me/consent/receipts/{rid}/receipt.json")
+    assert download.status_code == 200 and download.mimetype == "application/json"
+    assert download.headers["Content-Disposition"] == f'attachment; filename="consent-receipt-{rid}.json"'
+    assert download.data == in_app(app, lambda s: s.record(rid)).receipt_bytes  # verbatim
+    keys_resp = client.get("/.well-known/datadam/consent-keys.json")
+    assert keys_resp.mimetype == "application/json" and keys_resp.headers["Access-Control-Allow-Origin"] == "*"
+    (tmp_path / "keys.json").write_bytes(keys_resp.data)
+    (tmp_path / "receipt.json").write_bytes(download.data)
+    # offline: only the two files, no app, no database
+    check = verify_receipt((tmp_path / "receipt.json").read_bytes(), (tmp_path / "keys.json").read_bytes())
+    assert check.valid, check.reason
+    key = keys_resp.get_json()["keys"][0]
+    assert key["purpose"] == "consent" and key["validFrom"] and key["validUntil"] is None
+
+
+def test_receipts_list_and_printable_page(app: Any, client: Any, campaign: Any, make_user: Any, login: Any) -> None:
+    publish(app, campaign)
+    login(make_user("contributor", birth=ADULT, locale="en"))
+    rid = receipt_id(give(client, campaign.slug, language="en"))
+    listing = text(client.get("/me/consent/"))
+    assert campaign.title_en in listing and f"/me/consent/receipts/{rid}/receipt.json" in listing
+    page = text(client.get(f"/me/consent/receipts/{rid}"))
+    assert "data-print" in page and "js/consent.js" in page and "<script>" not in page  # CSP: no inline script
+    assert "onclick" not in page
+
+
+def test_someone_elses_receipt_does_not_exist(app: Any, client: Any, campaign: Any, make_user: Any, login: Any) -> None:
+    publish(app, campaign)
+    login(make_user("contributor", birth=ADULT))
+    rid = receipt_id(give(client, campaign.slug))
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/me/consent/")})
+    login(make_user("contributor", birth=ADULT))
+    assert client.get(f"/me/consent/receipts/{rid}").status_code == 404
+    assert client.get(f"/me/consent/receipts/{rid}/receipt.json").status_code == 404
+
+
+# --- withdrawing -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_withdrawing_all_takes_no_more_steps_than_giving(
+    app: Any, client: Any, campaign: Any, make_user: Any, login: Any, db_session: Any, lang: str
+) -> None:
+    from collection.audit.models import AuditEvent
+
+    publish(app, campaign)
+    user = make_user("contributor", birth=ADULT, locale=lang)
+    login(user)
+    giving = StepCounter(client)
+    giving.get(f"/me/campaigns/{campaign.slug}/consent")
+    given = giving.post(
+        f"/me/campaigns/{campaign.slug}/consent",
+        data=sign_data(client, campaign.slug, language=lang, collection="yes", sensitive="yes", release="yes"),
+    )
+    assert given.status_code == 302
+    assert in_app(app, lambda s: s.may_upload(user.subject_id, campaign.id))
+
+    withdrawing = StepCounter(client)
+    page = withdrawing.get("/me/consent/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    resp = withdrawing.post(
+        f"/me/campaigns/{campaign.slug}/consent/withdraw", data={"csrf_token": token, "withdraw_all": "1"}
+    )
+    assert resp.status_code == 302
+    assert withdrawing.steps <= giving.steps == 2
+    assert in_app(app, lambda s: s.active_kinds(user.subject_id, campaign.id)) == set()
+    assert not in_app(app, lambda s: s.may_upload(user.subject_id, campaign.id))
+    record = in_app(app, lambda s: s.record(receipt_id(resp)))
+    assert record.event == "withdrawn" and record.withdraws_record_id == receipt_id(given)
+    assert in_app(app, lambda s: s.verify(record.receipt_bytes)).valid
+    event = db_session.query(AuditEvent).filter_by(action="consent.withdrawn", object_id=record.id).one()
+    assert event.details["erasure_due"] is True and event.actor_id == user.subject_id
+    flash = text(client.get(resp.headers["Location"]))
+    assert ("5일 이내에 파기" if lang == "ko" else "destroyed within 5 days") in flash
+
+
+def test_withdrawing_one_matter_keeps_the_rest(app: Any, client: Any, campaign: Any, contributor: Any) -> None:
+    publish(app, campaign)
+    give(client, campaign.slug, answers={"release": "yes"})
+    page = client.get(f"/me/campaigns/{campaign.slug}/consent")  # the campaign page offers withdrawal too
+    body = text(page)
+    assert "동의가 유효합니다" in body and 'value="release"' in body
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    nothing = client.post(
+        f"/me/campaigns/{campaign.slug}/consent/withdraw",
+        data={"csrf_token": token, "withdraw_selected": "1", "back": "campaign"},
+    )
+    assert nothing.status_code == 400 and "하나 이상 선택" in text(nothing)
+    resp = client.post(
+        f"/me/campaigns/{campaign.slug}/consent/withdraw",
+        data={"csrf_token": token, "withdraw_selected": "1", "matters": ["release"], "back": "campaign"},
+    )
+    assert resp.status_code == 302
+    kinds = in_app(app, lambda s: s.active_kinds(contributor.subject_id, campaign.id))
+    assert MatterKind.THIRD_PARTY_PROVISION not in kinds  # excluded from every future release
+    assert in_app(app, lambda s: s.may_upload(contributor.subject_id, campaign.id))
+
+
+# --- re-consent ------------------------------------------------------------------------------------------------
+
+
+def test_a_new_version_asks_for_reconsent_before_uploads(
+    app: Any, client: Any, campaign: Any, contributor: Any
+) -> None:
+    v1 = publish(app, campaign)
+    give(client, campaign.slug)
+    notice = v1.notice
+    publish(app, campaign, purpose=LocalizedText(ko="새로운 목적", en="A new purpose"), matters=notice.matters)
+    assert not in_app(app, lambda s: s.may_upload(contributor.subject_id, campaign.id))
+    page = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
+    assert "동의서가 변경되었습니다" in page and "수집·이용 목적" in page and "새로운 목적" in page
+    assert "새 버전이 있습니다" in text(client.get("/me/consent/"))
+    resp = give(client, campaign.slug, version=2)
+    assert resp.status_code == 302
+    record = in_app(app, lambda s: s.record(receipt_id(resp)))
+    assert record.event == "reconsented" and record.review_state.value == "pending"
+    assert in_app(app, lambda s: s.may_upload(contributor.subject_id, campaign.id))
+
+
+def test_signing_a_version_that_was_replaced_meanwhile_is_refused(
+    app: Any, client: Any, campaign: Any, contributor: Any
+) -> None:
+    v1 = publish(app, campaign)
+    data = sign_data(client, campaign.slug, collection="yes", sensitive="yes")
+    publish(app, campaign, purpose=LocalizedText(ko="바뀐 목적", en="Changed purpose"), matters=v1.notice.matters)
+    resp = client.post(f"/me/campaigns/{campaign.slug}/consent", data=data)
+    assert resp.status_code == 409 and "새 버전이 게시되었습니다" in text(resp)
+    assert in_app(app, lambda s: s.count_records()) == 0
+
+
+# --- operator: the document -------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def operator(make_user: Any, login: Any) -> Any:
+    user = make_user("operator")
+    login(user)
+    return user
+
+
+def draft_form(client: Any, url: str) -> dict[str, str]:
+    """Every field of the editor as the browser would send it back (textareas and inputs)."""
+    body = client.get(url).get_data(as_text=True)
+    data = {
+        m.group(1): html.unescape(m.group(2))
+        for m in re.finditer(r'<textarea[^>]*name="([^"]+)"[^>]*>\r?\n?(.*?)</textarea>', body, re.S)
+    }
+    for m in re.finditer(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', body):
+        data.setdefault(m.group(1), html.unescape(m.group(2)))
+    data.pop("save", None)
+    data.pop("publish", None)
+    data.pop("lang", None)
+    data.pop("next", None)
+    return data
+
+
+def test_the_editor_is_prefilled_and_publishing_refuses_naming_each_missing_item(
+    app: Any, client: Any, campaign: Any, operator: Any
+) -> None:
+    url = f"/operate/campaigns/{campaign.slug}/consent/draft"
+    data = draft_form(client, url)
+    assert "개인정보 수집·이용 및 제공 동의서" in data["title__ko"]  # prefilled from default_notice
+    data |= {"purpose__en": "", "controller__email": "", "controller__phone": "", "m2__third_party__recipient__ko": ""}
+    data["title__ko"] = "운영자가 고친 제목"
+    resp = client.post(url, data=data | {"publish": "1"})
+    body = text(resp)
+    assert resp.status_code == 400
+    assert "초안은 저장했지만 아직 게시할 수 없습니다" in body
+    for field in ("purpose__en", "controller__email", "m2__third_party__recipient__ko"):
+        assert f'id="{field}-err"' in body and f'href="#{field}"' in body
+    assert "수집·이용 목적</a> (영어)" in body and "제공받는 자</a> (한국어)" in body  # each item named, per language
+    assert "운영자가 고친 제목" in body  # nothing typed is lost
+    versions = in_app(app, lambda s: s.versions(campaign.id))
+    assert [v.state.value for v in versions] == ["draft"] and versions[0].notice.title.ko == "운영자가 고친 제목"
+
+
+def test_publishing_then_versions_and_diff(app: Any, client: Any, campaign: Any, operator: Any) -> None:
+    url = f"/operate/campaigns/{campaign.slug}/consent/draft"
+    resp = client.post(url, data=draft_form(client, url) | {"publish": "1"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/consent/v1")
+    v1 = in_app(app, lambda s: s.current_version(campaign.id))
+    page = text(client.get(resp.headers["Location"]))
+    assert v1.sha256_ko in page and v1.sha256_en in page and "효력 있음" in page
+    data = draft_form(client, url) | {"purpose__en": "Building a face dataset, and nothing else."}
+    saved = client.post(url, data=data | {"save": "1"})
+    assert saved.status_code == 302
+    assert "v2" in text(client.get(url)) and in_app(app, lambda s: s.versions(campaign.id))[-1].number == 2
+    client.post(url, data=draft_form(client, url) | {"publish": "1"})
+    document = text(client.get(f"/operate/campaigns/{campaign.slug}/consent"))
+    assert "현재 유효한 버전은 2입니다" in document
+    diff = client.get(f"/operate/campaigns/{campaign.slug}/consent/diff?old=1&new=2&lang=en")
+    body = text(diff)
+    assert diff.status_code == 200
+    assert "<code>purpose</code>" in body and "Building a face dataset, and nothing else." in body
+    assert '<span class="add">+Building a face dataset, and nothing else.</span>' in body
+    assert "변경" in body  # the page itself is in the operator's language
+    english = text(client.get(f"/operate/campaigns/{campaign.slug}/consent/diff?old=1&new=2&lang=en", headers=EN))
+    assert "버전 사이의 변경 사항" in english  # the account's language wins over the browser's
+    bad = client.get(f"/operate/campaigns/{campaign.slug}/consent/diff?old=x&new=2")
+    assert bad.status_code == 400
+    assert client.get(f"/operate/campaigns/{campaign.slug}/consent/diff?old=1&new=9").status_code == 404
+
+
+def test_the_pages_say_how_many_contributors_must_reconsent(
+    app: Any, client: Any, campaign: Any, make_user: Any, login: Any
+) -> None:
+    v1 = publish(app, campaign)
+    person = make_user("contributor", birth=ADULT)
+    login(person)
+    give(client, campaign.slug)
+    operator = make_user("operator", locale="en")
+    login(operator)
+    url = f"/operate/campaigns/{campaign.slug}/consent/draft"
+    assert "re-consent when this draft is published: 1" in text(client.get(url))
+    client.post(url, data=draft_form(client, url) | {"purpose__en": "Changed.", "publish": "1"})
+    assert "who have not yet done so (they cannot upload until they do): 1" in text(
+        client.get(f"/operate/campaigns/{campaign.slug}/consent/v2")
+    )
+    assert "re-consent before uploading again: 1" in text(client.get(f"/operate/campaigns/{campaign.slug}/consent"))
+    assert v1.number == 1
+
+
+def test_operator_document_page_in_english(app: Any, client: Any, campaign: Any, make_user: Any, login: Any) -> None:
+    login(make_user("operator", locale="en"))
+    body = text(client.get(f"/operate/campaigns/{campaign.slug}/consent"))
+    assert "No version is published yet" in body and "Draft a new version" in body
+    assert client.get("/operate/campaigns/nope/consent").status_code == 404
+
+
+# --- operator: the review queue ----------------------------------------------------------------------------------
+
+
+def test_review_queue_shows_what_the_check_needs_and_no_names(
+    app: Any, client: Any, make_campaign: Any, make_user: Any, login: Any
+) -> None:
+    campaign = make_campaign(min_age=10)
+    publish(app, campaign)
+    child = make_user("contributor", birth=CHILD, name="어린이 참가자")
+    login(child)
+    guardian = {"guardian_name": "김보호", "guardian_relationship": "legal_guardian", "guardian_signature": "김보호"}
+    data = sign_data(client, campaign.slug, collection="yes", sensitive="yes") | guardian | {"signature": "이아이"}
+    rid = receipt_id(client.post(f"/me/campaigns/{campaign.slug}/consent", data=data))
+    login(make_user("operator"))
+    page = client.get("/operate/consent/review")
+    body = text(page)
+    assert page.status_code == 200 and f"r-{rid}" in body
+    assert "법정후견인" in body and "서명 유효" in body and "14세 미만" in body
+    for secret in ("김보호", "이아이", "어린이 참가자", child.email, child.subject_id):
+        assert secret not in body
+    token = csrf_token(client, "/operate/consent/review")
+    refused = client.post(f"/operate/consent/review/{rid}", data={"csrf_token": token, "flag": "1", "note": " "})
+    assert refused.status_code == 400 and f'id="note-{rid}-err"' in text(refused)
+    flagged = client.post(
+        f"/operate/consent/review/{rid}", data={"csrf_token": token, "flag": "1", "note": "관계 확인 필요"}
+    )
+    assert flagged.status_code == 302
+    assert "관계 확인 필요" in text(client.get("/operate/consent/review"))
+    assert client.post(f"/operate/consent/review/{rid}", data={"csrf_token": token, "approve": "1"}).status_code == 302
+    assert f"r-{rid}" not in text(client.get("/operate/consent/review"))
+    assert in_app(app, lambda s: s.record(rid)).review_state.value == "approved"
+
+
+# --- public: keys and the verify page ---------------------------------------------------------------------------
+
+
+def upload(client: Any, data: bytes, **headers: str) -> Any:
+    import io
+
+    token = csrf_token(client, "/consent/verify")
+    return client.post(
+        "/consent/verify",
+        data={"csrf_token": token, "receipt": (io.BytesIO(data), "receipt.json")},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
+
+
+def test_verify_page_valid_tampered_and_withdrawn(app: Any, client: Any, campaign: Any, contributor: Any) -> None:
+    publish(app, campaign)
+    rid = receipt_id(give(client, campaign.slug, answers={"release": "yes"}))
+    data = client.get(f"/me/consent/receipts/{rid}/receipt.json").data
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/me/consent/")})
+
+    valid = text(upload(client, data))
+    assert "위조되거나 바뀌지 않은" in valid and campaign.title_ko in valid and "2026-11-21" in valid
+    assert "효력 있음" in valid
+    facts = in_app(app, lambda s: s.verify(data)).facts
+    for leaked in (facts.principal_id, "얼굴 사진과 촬영 시점", facts.notice_sha256, rid):
+        assert leaked not in valid  # nothing else about the person or the consent is echoed
+
+    position = data.index(b'"consentTimestamp":') + len(b'"consentTimestamp":') + 2
+    tampered = data[:position] + bytes([data[position] ^ 1]) + data[position + 1 :]
+    body = text(upload(client, tampered))
+    assert "유효하지 않음" in body and "서명이 일치하지 않습니다" in body and campaign.title_ko not in body
+
+    in_app(app, lambda s: s.withdraw(contributor.subject_id, campaign.id))
+    withdrawn = text(upload(client, data, **EN))
+    assert "Valid" in withdrawn and "withdrawn later" in withdrawn and "in force</span>" not in withdrawn
+
+
+def test_verify_page_refuses_a_missing_or_huge_file(client: Any) -> None:
+    token = csrf_token(client, "/consent/verify")
+    assert client.post("/consent/verify", data={"csrf_token": token}).status_code == 400
+    resp = upload(client, b"{" + b" " * (300 * 1024) + b"}")
+    assert resp.status_code == 400 and 'id="receipt-err"' in text(resp)
+    garbage = text(upload(client, b"not json", **EN))
+    assert "Not valid" in garbage and "not valid JSON" in garbage
+
+
+def test_key_document_lists_rotated_keys_with_validity(app: Any, client: Any, campaign: Any, clock: Any) -> None:
+    in_app(app, lambda s: s.keys.ensure())
+    clock.advance(days=30)
+    in_app(app, lambda s: s.keys.rotate())
+    doc = client.get("/.well-known/datadam/consent-keys.json").get_json()
+    assert doc["schema"] == "datadam/consent-keys/1"
+    assert len(doc["keys"]) == 2 and sum(k["validUntil"] is None for k in doc["keys"]) == 1

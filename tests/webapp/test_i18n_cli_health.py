@@ -1,0 +1,105 @@
+"""Languages, the CLI, the health check and the refusal to serve on an outdated schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from tests.conftest import csrf_token
+
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "webapp" / "translations" / "ko" / "LC_MESSAGES"
+
+
+def test_korean_first_english_on_request(client: Any) -> None:
+    assert "모집 중인 캠페인" in client.get("/").get_data(as_text=True)
+    html = client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert "Open campaigns" in html and 'lang="en"' in html
+
+
+def test_language_switch_sticks(client: Any) -> None:
+    token = csrf_token(client, "/")
+    resp = client.post("/language", data={"lang": "en", "next": "/privacy", "csrf_token": token})
+    assert resp.headers["Location"] == "/privacy"
+    assert "Privacy policy" in client.get("/privacy").get_data(as_text=True)
+
+
+def test_every_message_is_translated_and_compiled() -> None:
+    with open(TRANSLATIONS / "messages.po", "rb") as fh:
+        po = read_po(fh)
+    untranslated = [m.id for m in po if m.id and not m.string]
+    assert untranslated == []
+    with open(TRANSLATIONS / "messages.mo", "rb") as fh:
+        mo = read_mo(fh)
+    assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}, "run make translations"
+
+
+def test_demo_is_idempotent_and_prints_logins(runner: Any, db_session: Any) -> None:
+    from collection.accounts import User
+    from collection.campaigns import Campaign
+
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "operator@demo.datadam" in first.output and "aging-faces-demo (open)" in first.output
+    counts = (db_session.query(User).count(), db_session.query(Campaign).count())
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0 and second.output == first.output
+    assert (db_session.query(User).count(), db_session.query(Campaign).count()) == counts
+
+
+def test_users_create(runner: Any, db_session: Any) -> None:
+    from collection.accounts import Role, User
+
+    res = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--role",
+            "operator",
+            "--email",
+            "Op@Example.com",
+            "--name",
+            "운영",
+            "--password",
+            "a long password",
+        ]
+    )
+    assert res.exit_code == 0, res.output
+    assert db_session.query(User).filter_by(email="op@example.com").one().role is Role.OPERATOR
+    again = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--role",
+            "operator",
+            "--email",
+            "op@example.com",
+            "--name",
+            "x",
+            "--password",
+            "a long password",
+        ]
+    )
+    assert again.exit_code == 1 and "already uses this email" in again.output
+
+
+def test_healthz_reports_database_and_migrations(client: Any) -> None:
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["migrations"]["up_to_date"] is True
+
+
+def test_outdated_schema_is_refused_with_the_command(tmp_path: Path) -> None:
+    from webapp import create_app
+
+    app = create_app({"env": "testing", "data_dir": tmp_path, "database_url": f"sqlite:///{tmp_path}/old.db"})
+    client = app.test_client()
+    resp = client.get("/")
+    assert resp.status_code == 503 and "datadam db upgrade" in resp.get_data(as_text=True)
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.get_json()["action"] == "run: datadam db upgrade"
+    res = app.test_cli_runner().invoke(args=["db", "check"])
+    assert res.exit_code == 1
+    assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+    assert client.get("/").status_code == 200

@@ -1,0 +1,146 @@
+"""The operator's payment pages through the test client: entries waiting for payment and their total, payout
+batches (every entry in one batch once), the bank-transfer CSV (attachment, UTF-8 with a BOM, the same on every
+download, no spreadsheet formulas from typed names), and marking paid (confirmed, and paid once however often)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from collection.audit.models import AuditEvent
+from collection.contributions.models import PhotoSet, SetState
+from collection.payments.models import LedgerEntry, PayoutBatch
+from collection.payments.service import CSV_COLUMNS, csv_cell
+from tests.conftest import csrf_token
+from tests.webapp.test_review_pages import accept_set, count, flashes, page, publish, signed_in, submitted_set
+
+
+@pytest.fixture()
+def accepted(app: Any, clock: Any, make_user: Any, make_campaign: Any) -> dict[str, Any]:
+    """Two contributors' sets, accepted by an operator: two ledger entries of 400,000 KRW each."""
+    campaign = make_campaign(payment_krw=400_000)
+    version = publish(app, campaign)
+    operator = make_user("operator", locale="en")
+    people = []
+    for start in (0, 20):
+        contributor, set_id, photo_ids = submitted_set(app, clock, make_user, campaign, version, start=start)
+        accept_set(app, operator, campaign, set_id, photo_ids)
+        people.append((contributor, set_id))
+    return {"campaign": campaign, "operator": operator, "people": people, "client": signed_in(app, operator)}
+
+
+def post(client: Any, url: str, **data: str) -> Any:
+    return client.post(url, data={"csrf_token": csrf_token(client, "/operate/payments"), **data})
+
+
+def new_batch(client: Any) -> str:
+    resp = post(client, "/operate/payments/batches")
+    assert resp.status_code == 302, resp.text[:300]
+    return str(resp.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_entries_waiting_for_payment_show_with_their_total(accepted: dict[str, Any]) -> None:
+    body = page(accepted["client"].get("/operate/payments"))
+    assert "홍길동0" in body and "홍길동20" in body
+    assert "Total (2 entries)" in body and "800,000 KRW" in body
+    assert "Create a payout batch" in body
+
+
+def test_a_batch_takes_every_waiting_entry_once(accepted: dict[str, Any], db_session: Any) -> None:
+    client = accepted["client"]
+    batch_id = new_batch(client)
+    body = page(client.get(f"/operate/payments/batches/{batch_id}"))
+    assert "800,000 KRW" in body and "홍길동0" in body and "홍길동20" in body
+    resp = post(client, "/operate/payments/batches")
+    assert "Nothing to pay: every accepted set is already in a batch." in flashes(client.get(resp.headers["Location"]))
+    assert count(db_session, PayoutBatch) == 1
+    assert count(db_session, LedgerEntry, LedgerEntry.batch_id == batch_id) == 2
+    index = page(client.get("/operate/payments"))
+    assert "Nothing is waiting for payment." in index and db_session.get(PayoutBatch, batch_id).reference in index
+
+
+def test_the_bank_file_is_an_attachment_excel_reads_as_utf8(accepted: dict[str, Any], db_session: Any) -> None:
+    client = accepted["client"]
+    batch_id = new_batch(client)
+    first = post(client, f"/operate/payments/batches/{batch_id}/export")
+    reference = db_session.get(PayoutBatch, batch_id).reference
+    assert first.status_code == 200 and first.mimetype == "text/csv" and first.mimetype_params["charset"] == "utf-8"
+    assert first.headers["Content-Disposition"] == f'attachment; filename="datadam-payout-{reference}.csv"'
+    assert first.data.startswith(b"\xef\xbb\xbf")  # the byte order mark Excel needs to read Hangul as UTF-8
+    rows = list(csv.reader(io.StringIO(first.data.decode("utf-8-sig"))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    contributors = {c.id: c for c, _ in accepted["people"]}
+    assert sorted((r[0], r[2], r[3], r[4], r[5]) for r in rows[1:]) == sorted(
+        (reference, c.id, c.display_name, accepted["campaign"].slug, "400000") for c in contributors.values()
+    )
+    second = post(client, f"/operate/payments/batches/{batch_id}/export")
+    assert second.data == first.data  # the same file every time
+    exported = select(AuditEvent).where(AuditEvent.action == "payout.exported", AuditEvent.object_id == batch_id)
+    assert len(db_session.scalars(exported).all()) == 2
+    assert "File downloaded" in page(client.get(f"/operate/payments/batches/{batch_id}"))
+
+
+def test_marking_paid_twice_pays_once(accepted: dict[str, Any], db_session: Any) -> None:
+    client = accepted["client"]
+    batch_id = new_batch(client)
+    url = f"/operate/payments/batches/{batch_id}/paid"
+    unconfirmed = post(client, url)
+    assert unconfirmed.status_code == 400 and "Tick the confirmation first." in page(unconfirmed)
+    assert db_session.get(PayoutBatch, batch_id).paid_at is None
+    resp = post(client, url, confirm="y")
+    assert "Marked paid: 2 entries." in flashes(client.get(resp.headers["Location"]))
+    db_session.expire_all()
+    paid_at = db_session.get(PayoutBatch, batch_id).paid_at
+    assert paid_at is not None
+    for _, set_id in accepted["people"]:
+        assert db_session.get(PhotoSet, set_id).state is SetState.PAID
+    again = post(client, url, confirm="y")
+    assert "This batch was already paid: nothing changed." in flashes(client.get(again.headers["Location"]))
+    db_session.expire_all()
+    assert db_session.get(PayoutBatch, batch_id).paid_at == paid_at
+    marked = select(AuditEvent).where(AuditEvent.action == "payout.marked_paid", AuditEvent.object_id == batch_id)
+    assert [e.details["entries"] for e in db_session.scalars(marked)] == [2]
+    body = page(client.get(f"/operate/payments/batches/{batch_id}"))
+    assert "Every entry of this batch is paid." in body and "Mark the batch paid" not in body
+
+
+def test_a_formula_typed_as_a_name_is_not_run_by_the_spreadsheet(
+    app: Any, clock: Any, make_user: Any, make_campaign: Any
+) -> None:
+    campaign = make_campaign()
+    version = publish(app, campaign)
+    operator = make_user("operator", locale="en")
+    contributor, set_id, photo_ids = submitted_set(app, clock, make_user, campaign, version)
+    from tests.webapp.test_review_pages import in_app
+    from webapp.db import get_session
+
+    with in_app(app):
+        get_session().merge(contributor).display_name = '=HYPERLINK("http://evil.example","x")'
+    accept_set(app, operator, campaign, set_id, photo_ids)
+    client = signed_in(app, operator)
+    batch_id = new_batch(client)
+    rows = list(
+        csv.reader(io.StringIO(post(client, f"/operate/payments/batches/{batch_id}/export").data.decode("utf-8-sig")))
+    )
+    assert rows[1][3] == '\'=HYPERLINK("http://evil.example","x")'
+
+
+@pytest.mark.parametrize(
+    ("typed", "written"),
+    [
+        ("김민지", "김민지"),
+        ("=1+1", "'=1+1"),
+        ("+82 10", "'+82 10"),
+        ("-5", "'-5"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_csv_cells_that_start_like_a_formula_are_escaped(typed: str, written: str) -> None:
+    assert csv_cell(typed) == written

@@ -1,0 +1,167 @@
+"""The release pages: operators draft and build, compliance officers see the verification report, approve only
+a verified release (refusals name the failures), download it (each download audited) and read the signed
+withdrawal lists."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from anonymize import read_withdrawal_list
+from collection.audit.models import AuditEvent
+from collection.releases import Release, ReleaseState
+from tests.collection.flow_support import MASTER, build_env, publish_notice
+from tests.collection.test_releases import WITH_RELEASE, add_accepted_set, draft, service, stored
+from tests.conftest import DEMO_PASSWORD, csrf_token
+from webapp.background import get as background
+from webapp.demo_media import face_photo
+
+pytestmark = pytest.mark.config(master_key=base64.b64encode(MASTER).decode())
+
+
+@pytest.fixture()
+def env(db_session: Any, test_sessionmaker: Any, clock: Any) -> Any:
+    return build_env(db_session, test_sessionmaker, clock)
+
+
+@pytest.fixture()
+def world(app: Any, env: Any, make_campaign: Any, make_user: Any) -> dict[str, Any]:
+    """A campaign with one consenting contributor whose accepted photo the app can read."""
+    campaign = make_campaign()
+    version = publish_notice(env, campaign)
+    contributor = make_user("contributor")
+    blobs = background(app).blobs
+    add_accepted_set(env, contributor, campaign, version, [stored(face_photo(2, size=240))], WITH_RELEASE, blobs)
+    return {"campaign": campaign, "contributor": contributor, "blobs": blobs}
+
+
+def signed_in(app: Any, user: Any) -> Any:
+    client = app.test_client()
+    resp = client.post(
+        "/login", data={"email": user.email, "password": DEMO_PASSWORD, "csrf_token": csrf_token(client, "/login")}
+    )
+    assert resp.status_code == 302
+    return client
+
+
+def post(client: Any, url: str, data: dict[str, Any] | None = None, page: str = "/comply/releases") -> Any:
+    return client.post(url, data={"csrf_token": csrf_token(client, page), **(data or {})}, follow_redirects=True)
+
+
+def built(env: Any, world: dict[str, Any], tmp_path: Path, builder: Any) -> Release:
+    svc = service(env, tmp_path, blobs=world["blobs"])
+    release = draft(svc, world["campaign"], actor=builder)
+    svc.build(builder, release, tmp_path / "release.zip")
+    env.session.commit()
+    return release
+
+
+def audit(env: Any, action: str) -> list[AuditEvent]:
+    return list(env.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_operator_drafts_a_release(app: Any, env: Any, world: dict[str, Any], make_user: Any) -> None:
+    operator = make_user("operator", locale="en")
+    client = signed_in(app, operator)
+    page = client.get("/operate/releases/new").get_data(as_text=True)
+    assert world["campaign"].slug in page and 'value="age_bracket"' in page
+    form = {"campaign": world["campaign"].slug, "licensee": "Seoul AI Lab", "fields": ["age_bracket"]}
+    refused = post(client, "/operate/releases/new", form | {"purpose": "Mail dpo@lab.example"}, "/operate/releases/new")
+    assert "personal data" in refused.get_data(as_text=True) and env.session.query(Release).count() == 0
+    resp = post(client, "/operate/releases/new", form | {"purpose": "Face ageing research"}, "/operate/releases/new")
+    html = resp.get_data(as_text=True)
+    release = env.session.scalars(select(Release)).one()
+    assert release.fields == ["age_bracket"] and release.created_by == operator.id
+    assert "Seoul AI Lab" in html and "Build and verify" in html
+    assert release.id[:8] in client.get("/operate/releases").get_data(as_text=True)
+
+
+def test_approval_is_refused_until_verification_passes(
+    app: Any, env: Any, world: dict[str, Any], make_user: Any, tmp_path: Path
+) -> None:
+    officer = signed_in(app, make_user("compliance", locale="en"))
+    svc = service(env, tmp_path, blobs=world["blobs"])
+    pending = draft(svc, world["campaign"])
+    resp = post(officer, f"/comply/releases/{pending.id}/approve")
+    assert "Approval refused" in resp.get_data(as_text=True) and pending.state is ReleaseState.DRAFT
+
+    release = built(env, world, tmp_path, make_user("operator", locale="en"))
+    with zipfile.ZipFile(tmp_path / "release.zip", "a") as package:
+        package.writestr("media/extra.jpg", b"not in the manifest")
+    html = post(officer, f"/comply/releases/{release.id}/verify").get_data(as_text=True)
+    env.session.refresh(release)
+    assert release.state is ReleaseState.VERIFY_FAILED
+    assert "media file not in the manifest" in html and "media/extra.jpg" in html
+    html = post(officer, f"/comply/releases/{release.id}/approve").get_data(as_text=True)
+    assert "Approval refused" in html and "verification has not passed" in html
+    assert audit(env, "release.approved") == []
+
+
+def test_approval_and_each_download_are_audited(
+    app: Any, env: Any, world: dict[str, Any], make_user: Any, tmp_path: Path
+) -> None:
+    user = make_user("compliance", locale="en")
+    officer = signed_in(app, user)
+    release = built(env, world, tmp_path, make_user("operator", locale="en"))
+    page = officer.get(f"/comply/releases/{release.id}").get_data(as_text=True)
+    assert "Approve for delivery" in page and "passed" in page
+    assert officer.get("/comply/releases").status_code == 200
+    assert "Release approved" in post(officer, f"/comply/releases/{release.id}/approve").get_data(as_text=True)
+    for _ in range(2):
+        resp = officer.post(
+            f"/comply/releases/{release.id}/download", data={"csrf_token": csrf_token(officer, "/comply/releases")}
+        )
+        data = resp.get_data()
+        resp.close()
+        assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            assert "manifest.jsonl" in package.namelist()
+    env.session.expire_all()
+    assert [e.actor_id for e in audit(env, "release.approved")] == [user.id]
+    assert [e.actor_id for e in audit(env, "release.downloaded")] == [user.id, user.id]
+
+
+def test_release_page_shows_signed_withdrawal_lists(
+    app: Any, env: Any, world: dict[str, Any], make_user: Any, tmp_path: Path
+) -> None:
+    release = built(env, world, tmp_path, make_user("operator", locale="en"))
+    contributor, campaign = world["contributor"], world["campaign"]
+    env.consent.withdraw(contributor.subject_id, campaign.id, None)
+    svc = service(env, tmp_path, blobs=world["blobs"])
+    svc.record_withdrawal(contributor.subject_id, campaign.id)
+    env.session.commit()
+    officer = signed_in(app, make_user("compliance", locale="en"))
+    html = officer.get(f"/comply/releases/{release.id}").get_data(as_text=True)
+    assert "#1" in html and "withdrew after this release was built" in html and "Approve for delivery" not in html
+    link = re.search(r'href="(/comply/releases/[^"]+/withdrawals/1)"', html)
+    assert link is not None
+    document = officer.get(link.group(1)).data
+    listed = read_withdrawal_list(document, svc.public_keys())
+    assert listed.subject_ids == (svc.pseudonymizer(release).subject_id(contributor.subject_id),)
+    assert officer.get(f"/comply/releases/{release.id}/withdrawals/9").status_code == 404
+    operator_page = signed_in(app, make_user("operator", locale="en")).get(f"/operate/releases/{release.id}")
+    assert "#1" in operator_page.get_data(as_text=True)
+
+
+@pytest.mark.slow
+def test_operator_builds_from_the_page_and_it_is_verified(
+    app: Any, env: Any, world: dict[str, Any], make_user: Any, tmp_path: Path
+) -> None:
+    operator = make_user("operator", locale="en")
+    client = signed_in(app, operator)
+    svc = service(env, tmp_path, blobs=world["blobs"])
+    release = draft(svc, world["campaign"], actor=operator)
+    html = post(client, f"/operate/releases/{release.id}/build", page=f"/operate/releases/{release.id}").get_data(
+        as_text=True
+    )
+    env.session.refresh(release)
+    assert release.state is ReleaseState.VERIFIED, release.verify_report
+    assert "Built and verified" in html and release.package_path.endswith(".zip")
+    assert release.verify_report["checks"]["faces"] == "passed"
