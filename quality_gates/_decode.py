@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cache
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from quality_gates._rules import DEFAULT_RULES, PhotoRules
 from quality_gates.errors import CorruptImage, DecompressionBomb, TooLarge, UnsupportedFormat
@@ -114,6 +114,9 @@ def _decode_opened(img: Image.Image, rules: PhotoRules) -> DecodedImage:
     full_w, full_h = img.size
     if fmt == "JPEG":
         _draft(img, rules.work_max_side_px)
+    # face_recognition sets this Pillow global to True when it is imported, which would silently pad a truncated
+    # upload with grey; an upload that ends early is corrupt, whatever else the process has imported.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     img.load()
     scale = full_w / img.size[0]
     img = ImageOps.exif_transpose(img) or img

@@ -94,6 +94,18 @@ def test_truncated_jpeg_is_corrupt() -> None:
         decode_image(data[: len(data) // 2])
 
 
+def test_truncated_jpeg_is_corrupt_even_after_face_recognition_loosened_pillow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Importing face_recognition sets Pillow's LOAD_TRUNCATED_IMAGES process-wide; the gate must not inherit it."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    data = encode(gradient(640, 480), "JPEG", quality=90)
+    with pytest.raises(CorruptImage):
+        decode_image(data[: len(data) // 2])
+
+
 def test_rgba_and_grey_become_rgb() -> None:
     rgba = np.dstack([gradient(), np.full((240, 320), 128, np.uint8)])
     assert decode_image(encode(rgba, "PNG")).pixels.shape == (240, 320, 3)
