@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,16 @@ IMPOSTOR_MAX_AGE_GAP = 3
 MIN_SET_SIZE = 4
 CHILD_BELOW = 13
 DLIB_TOLERANCE = 0.6
-ENCODER_TAG = "faces-v1"
-"""Part of the cache key: bump it when the shared analyzer's encoding changes."""
+
+
+@cache
+def encoder_tag() -> str:
+    """Part of the cache key: a digest of the code that turns bytes into an encoding (the decoder and
+    the analyzer), so a cache written by an older analyzer is never read as the current one's."""
+    digest = hashlib.sha256()
+    for module in ("_decode.py", "_faces.py"):
+        digest.update((Path(__file__).with_name(module)).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _cache_dir() -> Path:
@@ -67,7 +76,7 @@ def _cache_dir() -> Path:
 
 
 def _cache_key(data: bytes) -> Path:
-    return _cache_dir() / f"{hashlib.sha256(data).hexdigest()}-{ENCODER_TAG}.npy"
+    return _cache_dir() / f"{hashlib.sha256(data).hexdigest()}-{encoder_tag()}.npy"
 
 
 def _cached(key: Path) -> tuple[bool, np.ndarray | None]:
@@ -157,11 +166,13 @@ def build_trials(data: FgnetData, subjects: Sequence[str] | None = None,
     chosen = set(subjects) if subjects is not None else None
     genuine: list[Trial] = []
     impostor: list[Trial] = []
+    # A photo without a found face fails `face_found` and never reaches the identity gate: leave it out.
+    encoded = np.array([e is not None for e in data.encodings], dtype=bool)
     for subject in sorted(set(data.subjects.tolist())):
-        members = tuple(int(i) for i in np.flatnonzero(data.subjects == subject))
+        members = tuple(int(i) for i in np.flatnonzero((data.subjects == subject) & encoded))
         if len(members) < MIN_SET_SIZE:
             continue
-        swaps = [_stranger(data, subject, i, rng) for i in members]
+        swaps = [_stranger(data, subject, i, rng, encoded) for i in members]
         if chosen is not None and subject not in chosen:
             continue
         genuine.append(Trial(subject, members))
@@ -172,8 +183,9 @@ def build_trials(data: FgnetData, subjects: Sequence[str] | None = None,
     return genuine, impostor
 
 
-def _stranger(data: FgnetData, subject: str, photo: int, rng: np.random.Generator) -> int | None:
-    pool = np.flatnonzero((data.subjects != subject)
+def _stranger(data: FgnetData, subject: str, photo: int, rng: np.random.Generator,
+              encoded: np.ndarray) -> int | None:
+    pool = np.flatnonzero((data.subjects != subject) & encoded
                           & (np.abs(data.ages - data.ages[photo]) <= IMPOSTOR_MAX_AGE_GAP))
     return int(rng.choice(pool)) if pool.size else None
 

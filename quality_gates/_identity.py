@@ -139,10 +139,10 @@ class IdentityRules:
     it goes to review ("weak_evidence").
     """
 
-    review_child: float = 0.5361
-    flag_child: float = 0.9797
-    review_adult: float = 0.5409
-    flag_adult: float = 0.8852
+    review_child: float = 0.6261
+    flag_child: float = 0.9250
+    review_adult: float = 0.4565
+    flag_adult: float = 0.7948
     child_below_years: float = 13.0
     min_reference_weight: float = 1.0
     weak_pass_below: float = 0.3
@@ -370,23 +370,23 @@ def pair_same_person(encoding_a: np.ndarray, encoding_b: np.ndarray, age_a: floa
     return bool(ratio > 0)
 
 
-# Fitted by quality_gates._eval_identity.fit_identity_model / fit_rules on FG-NET dev (49 subjects,
-# 622 photos, encodings from the shared face analyzer). Refit and paste when the encoder or the data changes.
+# Fitted by quality_gates._eval_identity.fit_identity_model / fit_rules on FG-NET dev (49 subjects, 621 photos
+# with a face, encodings from the shared face analyzer). Refit and paste when the encoder or the data changes.
 DEFAULT_IDENTITY_MODEL = IdentityModel(
     exact=PairModel(
-        genuine_mean=(0.398461, 0.430964, 0.0469642, -0.0887118, -0.0509851, -0.318949),
-        genuine_sd=(0.0765707, 0.0191054, 0.00330627, -0.00635223, 0.00361194, -0.0275005),
-        impostor_mean=(0.766282, -0.036706, -0.301091, 0.0469743, 0.00457048, 0.00402525),
-        impostor_sd=(0.0786681, -0.0394458, 0.0407375, -0.0113631, 0.00791475, -0.000553485),
+        genuine_mean=(0.398826, 0.439375, 0.0488073, -0.0913676, -0.0583246, -0.325416),
+        genuine_sd=(0.0781491, 0.0226886, 0.00341827, -0.00795257, -0.00485489, -0.0271832),
+        impostor_mean=(0.765965, -0.0310898, -0.304371, 0.0399067, 0.00375456, 0.0037451),
+        impostor_sd=(0.0788339, -0.0363838, 0.0366729, -0.0138793, 0.00717396, -0.000712495),
     ),
     bracket=PairModel(
-        genuine_mean=(0.423341, 0.227637, 0.0731021, -0.0545769, 0.0629791, -0.237985),
-        genuine_sd=(0.0788758, -0.00737311, -0.032628, 0.00735177, 0.02663, 0.0805863),
-        impostor_mean=(0.755621, -0.0595525, -0.10677, -0.1562, 0.0131301, 0.00692752),
-        impostor_sd=(0.0812992, -0.0275261, -0.0226721, 0.0809443, 0.00513868, -0.00236049),
+        genuine_mean=(0.422856, 0.23555, 0.074866, -0.0565767, 0.059006, -0.247452),
+        genuine_sd=(0.0799467, -0.0127978, -0.0348456, 0.00877266, 0.0193204, 0.0966244),
+        impostor_mean=(0.756062, -0.0549739, -0.11844, -0.146467, 0.0111774, 0.0072108),
+        impostor_sd=(0.0814464, -0.0253833, -0.0260033, 0.0809707, 0.00492085, -0.00269986),
     ),
-    calibrate_exact=Calibrator((-0.249578, 0.589374, -0.721922, -1.22131, 1.1236, -0.275067)),
-    calibrate_bracket=Calibrator((-3.62078, 2.11651, -0.68877, 1.06117, -0.683335, 0.21719)),
+    calibrate_exact=Calibrator((-1.15228, 1.2671, -0.832565, -2.80364, 2.44981, -0.438842)),
+    calibrate_bracket=Calibrator((-4.6909, 2.81868, -0.84258, 1.29359, -0.392679, 0.118869)),
 )
 DEFAULT_IDENTITY_RULES = IdentityRules()
 
