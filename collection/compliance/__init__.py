@@ -41,7 +41,8 @@ from collection.compliance.retention import (
     register_retention_job,
     retention_due,
 )
-from collection.compliance.rights import RightsService, is_suspended, overdue_requests
+from collection.compliance.rights import RightsService, overdue_requests
+from collection.compliance.suspension import is_suspended
 
 __all__ = [
     "ERASURE_DEADLINE",

@@ -59,14 +59,6 @@ def overdue_requests(session: Session, now: dt.datetime) -> list[RightsRequest]:
     return list(session.scalars(q.order_by(RightsRequest.due_at)))
 
 
-def is_suspended(session: Session, enrollment_id: str) -> bool:
-    """True while processing of the enrollment is suspended at the contributor's request."""
-    q = select(ProcessingSuspension.id).where(
-        ProcessingSuspension.enrollment_id == enrollment_id, ProcessingSuspension.lifted_at.is_(None)
-    )
-    return session.scalar(q.limit(1)) is not None
-
-
 class RightsService:
     def __init__(self, session: Session, clock: Clock, audit: AuditLog, erasure: ErasureService) -> None:
         self.session = session

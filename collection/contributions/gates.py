@@ -65,7 +65,7 @@ class GateJobs:
         needed = {MatterKind.COLLECTION_AND_USE, MatterKind.SENSITIVE_INFORMATION} | ({kind} if kind else set())
         if not needed <= kinds:
             raise SkipJob("consent for this processing is not in force")
-        from collection.compliance.rights import is_suspended
+        from collection.compliance.suspension import is_suspended
 
         if is_suspended(self.session, photo_set.enrollment_id):
             raise SkipJob("processing is suspended at the contributor's request")

@@ -3,8 +3,10 @@
 Order matters. In the caller's transaction: the enrollment's data key is destroyed (crypto-shredding: every copy
 of every blob sealed under it, backups included, becomes unreadable the moment this commits), photo and clip rows
 and their derived data (gate reports, identity scores, decisions, appeals) are deleted, typed signature names are
-dropped, and an erasure-ledger row records what happened under the pseudonymous id only. After the commit the
-blobs themselves are deleted. Receipts stay: they hold no name and prove what was agreed and withdrawn.
+dropped, the person goes on the withdrawal lists of releases holding their items, and an erasure-ledger row
+records what happened under the pseudonymous id only. After the commit the blobs themselves, and the local copies
+of release packages holding the person's items, are deleted. Receipts stay: they hold no name and prove what
+was agreed and withdrawn.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collection.contributions.uploads import blob_prefix
 from collection.crypto import KeyVault
 from collection.erasure.models import ErasureRecord
 from collection.jobs import Job, JobState
+from collection.releases.withdrawals import delete_packages, record_erasure
 from collection.storage import BlobStore, delete_prefix
 from consent.clock import Clock
 from consent.service import ConsentService
@@ -87,8 +90,10 @@ class ErasureService:
             blobs=record.blobs_deleted,
         )
         self.session.flush()
+        packages = record_erasure(self.consent, user.subject_id, enrollment.campaign_id, reason)
         blobs, prefix, entry = self.blobs, blob_prefix(enrollment.id), ledger_entry(record)
-        on_commit(self.session, lambda: (delete_prefix(blobs, prefix), blobs.put(LEDGER_PREFIX + record.id, entry)))
+        on_commit(self.session, lambda: (delete_prefix(blobs, prefix), blobs.put(LEDGER_PREFIX + record.id, entry),
+                                         delete_packages(packages)))
         return record
 
     def _delete_rows(self, enrollment: Enrollment) -> int:

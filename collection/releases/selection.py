@@ -97,7 +97,7 @@ def _contributor(
     enrollment = session.get(Enrollment, photo_set.enrollment_id)
     if enrollment is None or enrollment.state is not EnrollmentState.ACTIVE:
         return "enrollment_withdrawn", None
-    from collection.compliance.rights import is_suspended
+    from collection.compliance.suspension import is_suspended
 
     if is_suspended(session, enrollment.id):
         return "processing_suspended", None

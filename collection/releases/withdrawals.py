@@ -9,6 +9,9 @@ its next list is numbered, so two withdrawals at once cannot both claim the same
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +31,50 @@ def record_withdrawal(consent: ConsentService, subject_id: str, campaign_id: str
     the voice matter was withdrawn, or they were already listed)."""
     if still_consenting(consent, subject_id, campaign_id):
         return []
+    return _list_subject(consent, subject_id, campaign_id)
+
+
+def record_erasure(consent: ConsentService, subject_id: str, campaign_id: str, reason: str) -> list[Path]:
+    """What an erasure means for releases: whatever its reason (withdrawal, retention, a request, account
+    deletion), the person goes on the withdrawal list of every release of `campaign_id` holding their items
+    (recipients are told, GDPR art. 17(2) and 19), and the local copies of those packages, which hold their
+    face, stop being deliverable. Flushes, never commits; returns the package paths for the caller to delete
+    after its commit (`delete_packages`)."""
+    session, clock = consent.session, consent.clock
+    _list_subject(consent, subject_id, campaign_id)
+    releases = session.scalars(
+        select(Release)
+        .join(ReleaseSubject, ReleaseSubject.release_id == Release.id)
+        .where(
+            ReleaseSubject.subject_id == subject_id,
+            Release.campaign_id == campaign_id,
+            Release.package_path.is_not(None),
+        )
+        .order_by(Release.id)
+    )
+    paths: list[Path] = []
+    now = clock.now()
+    for release in releases:
+        paths.append(Path(str(release.package_path)))
+        release.package_path = None
+        release.build_summary = {**(release.build_summary or {}), "package_erased_at": format_timestamp(now),
+                                 "package_erased_reason": reason}
+        AuditLog(session, clock).record(Actor.system(), "release.package_erased", "release", release.id,
+                                        reason=reason, subject=subject_id)
+    session.flush()
+    return paths
+
+
+def delete_packages(paths: list[Path]) -> None:
+    """Remove package files or folders (missing ones are fine: erasure is idempotent)."""
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _list_subject(consent: ConsentService, subject_id: str, campaign_id: str) -> list[WithdrawalListRecord]:
     session, clock = consent.session, consent.clock
     rows = list(
         session.scalars(

@@ -223,7 +223,7 @@ class ReviewService:
         owner = self.session.get(User, photo_set.user_id)
         if owner is None or not self.consent.holds_required(owner.subject_id, photo_set.campaign_id):
             raise ConsentRequired("the contributor withdrew consent: this set can no longer be reviewed")
-        from collection.compliance.rights import is_suspended
+        from collection.compliance.suspension import is_suspended
 
         if is_suspended(self.session, photo_set.enrollment_id):
             raise ConsentRequired("processing of this set is suspended at the contributor's request",

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from anonymize import MaskSettings, face_encodings, faces_other_than, read_withdrawal_list, scrub_audio, scrub_image
 from collection.audit.log import AuditLog
 from collection.audit.models import AuditEvent
-from collection.contributions.models import Photo, PhotoState, SetState
+from collection.contributions.models import Enrollment, Photo, PhotoState, SetState
 from collection.contributions.uploads import blob_key, encode_jpeg, keyholder
 from collection.errors import DecryptionFailed
 from collection.releases import (
@@ -401,3 +401,40 @@ def test_withdrawal_lists_are_cumulative_and_only_for_the_provision_matter(
     with pytest.raises(DeliveryRefused):
         release.state = ReleaseState.APPROVED
         svc.download(make_user("compliance"), release)
+
+
+@pytest.mark.parametrize("reason", ["retention", "admin_request", "withdrawal"])
+def test_erasure_deletes_local_packages_holding_the_person_and_lists_them(
+    env: Any, campaign: Any, consenting: Any, make_user: Any, tmp_path: Path, reason: str
+) -> None:
+    other = make_user("contributor")
+    svc = service(env, tmp_path)
+    admin, officer = make_user("admin"), make_user("compliance")
+    release = draft(svc, campaign, actor=admin)
+    svc.build(admin, release)
+    svc.approve(officer, release)
+    env.session.commit()
+    package = Path(release.package_path)
+    assert package.is_file()
+    untouched = draft(svc, campaign, actor=admin)  # a draft holds nobody: nothing to delete there
+
+    enrollment = env.session.scalar(select(Enrollment).where(Enrollment.user_id == consenting.id))
+    env.erasure.erase_enrollment(enrollment, reason)
+    env.session.commit()
+
+    assert not package.exists()
+    assert release.package_path is None and release.build_summary["package_erased_reason"] == reason
+    with pytest.raises(DeliveryRefused):
+        svc.download(officer, release)
+    lists = svc.withdrawal_lists(release)
+    assert len(lists) == 1
+    parsed = read_withdrawal_list(lists[0].document_bytes, svc.public_keys())
+    assert parsed.subject_ids == (svc.pseudonymizer(release).subject_id(consenting.subject_id),)
+    events = actions(env, "release.package_erased")
+    assert [(e.object_id, e.details["reason"]) for e in events] == [(release.id, reason)]
+    assert untouched.package_path is None and "package_erased_at" not in untouched.build_summary
+    assert other.subject_id not in {e.details.get("subject") for e in events}
+
+    env.erasure.erase_enrollment(enrollment, reason)  # idempotent: nothing new is listed or deleted
+    env.session.commit()
+    assert len(svc.withdrawal_lists(release)) == 1 and len(actions(env, "release.package_erased")) == 1
