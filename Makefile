@@ -12,7 +12,7 @@ PORT ?= 5000
 
 help:
 	@echo "make run    - install, migrate, seed the demo and serve http://$(HOST):$(PORT) (SQLite + files under ./var)"
-	@echo "make test   - install and run the whole test suite (SQLite; PostgreSQL too when DATADAM_TEST_DATABASE_URL is set)"
+	@echo "make test   - install, lint (ruff, mypy) and run the whole test suite (SQLite; PostgreSQL too when DATADAM_TEST_DATABASE_URL is set)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (needs ../shared/data)"
 
@@ -31,6 +31,8 @@ run: install
 
 test: install
 	@bash scripts/test-deps.sh
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --durations=30 $(PYTEST_ARGS)
 
 lint: install
