@@ -142,6 +142,7 @@ def test_signing_in_english(app: Any, client: Any, campaign: Any, make_user: Any
     assert check.valid and check.facts.notice_sha256 == version.sha256_en
     page = text(client.get(resp.headers["Location"]))
     assert "Consent receipt" in page and "Your choices after this event" in page
+    assert f'href="/me/campaigns/{campaign.slug}/set"' in page and "Go to my photo set" in page  # on to the uploads
 
 
 def test_a_declined_required_matter_is_explained_next_to_it_and_nothing_typed_is_lost(

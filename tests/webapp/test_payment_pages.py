@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -144,3 +145,14 @@ def test_a_formula_typed_as_a_name_is_not_run_by_the_spreadsheet(
 )
 def test_csv_cells_that_start_like_a_formula_are_escaped(typed: str, written: str) -> None:
     assert csv_cell(typed) == written
+
+
+def test_the_contributor_sees_the_accepted_set_in_their_earnings(app: Any, accepted: dict[str, Any]) -> None:
+    contributor, _ = accepted["people"][0]
+    body = page(signed_in(app, contributor).get("/me/"))
+    assert "400,000 KRW" in body
+    # on a phone the table's header row is hidden: every cell carries its own (translated) label
+    table = body[body.index('<table class="table earnings">'):]
+    table = table[: table.index("</table>")]
+    headers = re.findall(r"<th>([^<]+)</th>", table)
+    assert len(headers) == 3 and [f'data-label="{h}"' in table for h in headers] == [True] * 3
