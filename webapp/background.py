@@ -23,6 +23,8 @@ from collection.erasure.service import ErasureService
 from collection.job_queues import InProcessQueue, SynchronousQueue
 from collection.job_runner import JobRunner
 from collection.jobs import HandlerRegistry, Job, JobQueue
+from collection.releases import ReleaseService, ReleaseSettings
+from collection.releases.jobs import register_build_job
 from collection.storage import BlobStore, LocalBlobStore, S3BlobStore, make_s3_client
 from consent.clock import Clock, SystemClock
 from consent.service import ConsentService, KeyStore
@@ -55,6 +57,7 @@ class Background:
             ),
         )
         register_retention_job(self.registry, self._retention_service)
+        register_build_job(self.registry, self.release_service)
         self.registry.register(CHECKPOINT_JOB, lambda session, _payload: self._checkpoints(session).write())
         self._ticker: threading.Thread | None = None
 
@@ -65,6 +68,13 @@ class Background:
         consent = ConsentService(session, clock, KeyStore(session, key, clock), policy_url="")
         erasure = ErasureService(session, clock, KeyVault(session, MasterKey(key), clock), self.blobs, consent, audit)
         return RetentionService(session, clock, erasure, audit)
+
+    def release_service(self, session: Session) -> ReleaseService:
+        clock, key = self.clock(), self.settings.master_key_bytes
+        consent = ConsentService(session, clock, KeyStore(session, key, clock), policy_url="")
+        vault = KeyVault(session, MasterKey(key), clock)
+        settings = ReleaseSettings(package_dir=self.settings.data_dir / "releases")
+        return ReleaseService(session, clock, consent, vault, self.blobs, AuditLog(session, clock), key, settings)
 
     def _checkpoints(self, session: Session) -> CheckpointWriter:
         s, clock = self.settings, self.clock()

@@ -30,23 +30,14 @@ from anonymize.commands import anonymize as anonymize_group
 from anonymize.commands import bench_release, release_verify
 from collection.accounts import User
 from collection.errors import NotFound
-from collection.releases import ReleaseDraft, ReleaseError, ReleaseService, ReleaseSettings, available_fields
+from collection.releases import ReleaseDraft, ReleaseError, ReleaseService, available_fields
 from webapp.db import get_session
-from webapp.services import accounts, audit, background, campaigns, clock, consent, settings, vault
+from webapp.services import accounts, background, campaigns
 
 
 def release_service() -> ReleaseService:
-    s = settings()
-    return ReleaseService(
-        get_session(),
-        clock(),
-        consent(),
-        vault(),
-        background().blobs,
-        audit(),
-        s.master_key_bytes,
-        ReleaseSettings(package_dir=s.data_dir / "releases"),
-    )
+    """The release service on this request's (or command's) session."""
+    return background().release_service(get_session())
 
 
 @click.group("release")

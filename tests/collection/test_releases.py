@@ -20,14 +20,18 @@ import numpy as np
 import pytest
 from PIL import Image
 from skimage import data as skdata
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from anonymize import MaskSettings, face_encodings, faces_other_than, read_withdrawal_list, scrub_audio, scrub_image
 from collection.audit.log import AuditLog
 from collection.audit.models import AuditEvent
 from collection.contributions.models import Enrollment, Photo, PhotoState, SetState
 from collection.contributions.uploads import blob_key, encode_jpeg, keyholder
+from collection.crypto import KeyVault, MasterKey
 from collection.errors import DecryptionFailed
+from collection.job_queues import NullQueue
+from collection.job_runner import JobRunner, Outcome
+from collection.jobs import HandlerRegistry, JobState
 from collection.releases import (
     ApprovalRefused,
     DeliveryRefused,
@@ -43,7 +47,9 @@ from collection.releases import (
     ReleaseStateError,
     ReleaseSubject,
 )
+from collection.releases.jobs import BUILD_ERROR, build_job, queue_build, register_build_job
 from collection.releases.signing import open_release_key
+from consent.service import ConsentService, KeyStore
 from tests.collection.flow_support import MASTER, build_env, consent_and_enroll, publish_notice
 from webapp.demo_media import face_photo
 
@@ -438,3 +444,62 @@ def test_erasure_deletes_local_packages_holding_the_person_and_lists_them(
     env.erasure.erase_enrollment(enrollment, reason)  # idempotent: nothing new is listed or deleted
     env.session.commit()
     assert len(svc.withdrawal_lists(release)) == 1 and len(actions(env, "release.package_erased")) == 1
+
+
+# -- building in the background ----------------------------------------------------------------------------------------
+def _job_world(env: Any, sessionmaker: Any, root: Path) -> tuple[Any, Any]:
+    """A build job registered on a runner with its own sessions, and a queue that only writes rows."""
+    registry = HandlerRegistry()
+
+    def on_session(session: Any) -> ReleaseService:
+        consent = ConsentService(session, env.clock, KeyStore(session, MASTER, env.clock), "")
+        vault = KeyVault(session, MasterKey(MASTER), env.clock)
+        settings = ReleaseSettings(root / "packages", verify_faces=False, use_exiftool=False)
+        return ReleaseService(session, env.clock, consent, vault, env.blobs, AuditLog(session, env.clock), MASTER,
+                              settings, media=ScrubOnly())
+
+    register_build_job(registry, on_session)
+    return JobRunner(sessionmaker, registry, clock=env.clock), NullQueue(registry, env.clock)
+
+
+def test_a_build_queued_from_the_page_runs_as_a_job_once(
+    env: Any, campaign: Any, consenting: Any, make_user: Any, test_sessionmaker: Any, tmp_path: Path
+) -> None:
+    runner, queue = _job_world(env, test_sessionmaker, tmp_path)
+    operator = make_user("operator")
+    release = draft(service(env, tmp_path), campaign, actor=operator)
+    job_id = queue_build(queue, env.session, release, operator)
+    env.session.commit()
+    assert queue.dispatched == [job_id] and not release.built
+    assert queue_build(queue, env.session, release, operator) == job_id  # waiting already: not a second build
+    env.session.commit()
+    assert build_job(env.session, release.id).state is JobState.QUEUED
+
+    assert runner.run(job_id).outcome is Outcome.DONE
+    env.session.expire_all()
+    assert release.state is ReleaseState.VERIFIED and release.built_by == operator.id
+    assert Path(release.package_path).is_file() and build_job(env.session, release.id).state is JobState.DONE
+    with pytest.raises(ReleaseStateError, match="already built"):
+        queue_build(queue, env.session, release, operator)
+
+
+def test_a_build_that_cannot_be_done_leaves_a_draft_with_the_reason(
+    env: Any, campaign: Any, version: Any, make_user: Any, test_sessionmaker: Any, tmp_path: Path
+) -> None:
+    runner, queue = _job_world(env, test_sessionmaker, tmp_path)
+    user = make_user("contributor")
+    add_accepted_set(env, user, campaign, version, [stored(face_photo(1, size=240))], WITHOUT_RELEASE, env.blobs)
+    release = draft(service(env, tmp_path), campaign)
+    job_id = queue_build(queue, env.session, release, None)
+    env.session.commit()
+
+    assert runner.run(job_id).outcome is Outcome.DONE  # an operator's problem, not a worker's: no retries
+    env.session.expire_all()
+    assert release.state is ReleaseState.DRAFT and not release.built and release.package_path is None
+    error = release.build_summary[BUILD_ERROR]
+    assert error["kind"] == "NothingToRelease" and "third" in error["message"].lower()
+    assert env.session.scalar(select(func.count()).select_from(ReleaseItem)) == 0  # the attempt left nothing
+
+    queue_build(queue, env.session, release, None)  # trying again clears the old reason
+    env.session.commit()
+    assert BUILD_ERROR not in release.build_summary

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from anonymize import read_withdrawal_list
 from collection.audit.models import AuditEvent
+from collection.job_queues import NullQueue
 from collection.releases import Release, ReleaseState
+from collection.releases.jobs import queue_build
 from tests.collection.flow_support import MASTER, build_env, publish_notice
 from tests.collection.test_releases import WITH_RELEASE, add_accepted_set, draft, service, stored
 from tests.conftest import DEMO_PASSWORD, csrf_token
@@ -165,3 +167,36 @@ def test_operator_builds_from_the_page_and_it_is_verified(
     assert release.state is ReleaseState.VERIFIED, release.verify_report
     assert "Built and verified" in html and release.package_path.endswith(".zip")
     assert release.verify_report["checks"]["faces"] == "passed"
+
+
+def test_while_the_build_job_waits_the_page_says_so_and_refreshes(
+    app: Any, env: Any, world: dict[str, Any], make_user: Any, tmp_path: Path
+) -> None:
+    operator = make_user("operator", locale="en")
+    client = signed_in(app, operator)
+    release = draft(service(env, tmp_path, blobs=world["blobs"]), world["campaign"], actor=operator)
+    queue = NullQueue(background(app).registry, env.clock)  # written, not run yet: as when workers are busy
+    queue_build(queue, env.session, release, operator)
+    env.session.commit()
+    html = client.get(f"/operate/releases/{release.id}").get_data(as_text=True)
+    assert "Building" in html and "Waiting for a worker" in html
+    assert '<meta http-equiv="refresh" content="10">' in html and "Build and verify" not in html
+    again = post(client, f"/operate/releases/{release.id}/build", page=f"/operate/releases/{release.id}")
+    assert "Building in the background" in again.get_data(as_text=True)  # the same job, not a second one
+    assert len(queue.dispatched) == 1
+
+
+def test_a_build_that_cannot_be_done_is_explained_on_the_page(
+    app: Any, env: Any, make_campaign: Any, make_user: Any, tmp_path: Path
+) -> None:
+    campaign = make_campaign()
+    publish_notice(env, campaign)  # nobody has given anything yet
+    operator = make_user("operator", locale="en")
+    client = signed_in(app, operator)
+    release = draft(service(env, tmp_path), campaign, actor=operator)
+    html = post(client, f"/operate/releases/{release.id}/build", page=f"/operate/releases/{release.id}").get_data(
+        as_text=True
+    )
+    assert "The last build did not finish" in html and "Build and verify" in html
+    env.session.refresh(release)
+    assert release.state is ReleaseState.DRAFT and release.build_summary["build_error"]["kind"] == "NothingToRelease"

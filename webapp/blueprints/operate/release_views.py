@@ -2,8 +2,9 @@
 verifies it at once), and read the build summary and the verification report. Approval and delivery belong to
 compliance officers (webapp.blueprints.comply.release_views).
 
-The build runs inside the request: fine for a demo-sized campaign; large releases are built with
-`datadam release build`, which does the same.
+The build is a background job (collection.releases.jobs): anonymizing takes seconds per photo. The page shows
+the job's progress and refreshes itself until the build is recorded; `datadam release build` does the same work
+in the foreground.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from wtforms.validators import DataRequired, Length
 
 from collection.accounts import Role
 from collection.releases import ALLOW_LIST, ReleaseDraft, ReleaseError, ReleaseRuleError
+from collection.releases.jobs import BUILD_ERROR, build_job, queue_build
 from webapp.access import allow
 from webapp.blueprints.operate.views import bp
 from webapp.commands_release import release_service
 from webapp.db import get_session
-from webapp.services import campaigns
+from webapp.services import background, campaigns
 
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
 FIELD_LABELS = {"age_bracket": _l("Age bracket"), "gender": _l("Gender"), "region": _l("Region")}
@@ -84,6 +86,8 @@ def release_page(release_id: str) -> str:
     return render_template(
         "operate/releases/page.html",
         release=release,
+        job=None if release.built else build_job(get_session(), release.id),
+        build_error=(release.build_summary or {}).get(BUILD_ERROR),
         campaign=service.campaign_of(release),
         lists=service.withdrawal_lists(release),
         labels=FIELD_LABELS,
@@ -96,13 +100,20 @@ def release_build(release_id: str) -> Response:
     service = release_service()
     release = service.get(release_id)
     try:
-        service.build(current_user.user, release)
+        queue_build(background().queue, get_session(), release, current_user.user)
     except ReleaseError as exc:
         get_session().rollback()
         flash(str(exc), "error")
         return redirect(url_for("operate.release_page", release_id=release_id))
-    get_session().commit()
-    if release.verification_passed:
+    get_session().commit()  # the job is dispatched now (with the synchronous backend it has even run)
+    get_session().refresh(release)
+    if not release.built:
+        error = (release.build_summary or {}).get(BUILD_ERROR)
+        if error:
+            flash(error["message"], "error")
+        else:
+            flash(_("Building in the background: this page shows when it is done."), "info")
+    elif release.verification_passed:
         flash(_("Built and verified: a compliance officer can now approve it."), "success")
     else:
         flash(_("Built, but the verification failed: see the failures below."), "error")

@@ -1,0 +1,80 @@
+"""Building a release in the background: anonymizing every photo (scrub, find and mask bystanders, re-check)
+takes seconds per photo, far longer than a web request may take. The operator's "build" queues one job per
+release; whichever backend runs jobs (in-process threads, Celery workers) builds it, and the release page shows
+the job's progress until the build is recorded.
+
+A build that fails for a reason the operator can act on (nothing to release, the package could not be written)
+is rolled back and its message kept on the release (`build_summary["build_error"]`); the release stays a draft
+and can be built again. Anything unexpected propagates, so the job runner retries it and, after the last
+attempt, marks the job failed with the error, which the page shows too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collection.accounts.models import User
+from collection.jobs import HandlerRegistry, Job, JobQueue, JobState
+from collection.releases.errors import ReleaseError, ReleaseStateError
+from collection.releases.models import Release
+from collection.releases.service import ReleaseService
+from consent.canonical import format_timestamp
+
+RELEASE_BUILD_JOB = "release.build"
+BUILD_ERROR = "build_error"
+
+
+def build_dedupe_key(release_id: str) -> str:
+    return f"release-build:{release_id}"
+
+
+def register_build_job(registry: HandlerRegistry, service: Callable[[Session], ReleaseService]) -> None:
+    """Register the build job; `service(session)` makes a ReleaseService on the job's own session."""
+
+    def handle(session: Session, payload: Mapping[str, Any]) -> None:
+        build_now(service(session), str(payload["release_id"]), payload.get("actor_id"))
+
+    registry.register(RELEASE_BUILD_JOB, handle, max_attempts=2)
+
+
+def build_now(service: ReleaseService, release_id: str, actor_id: str | None) -> Release:
+    """Build `release_id` unless it is built already (a repeated message does nothing)."""
+    session = service.session
+    release = service.get(release_id)
+    if release.built:
+        return release
+    actor = session.get(User, actor_id) if actor_id else None
+    try:
+        with session.begin_nested():
+            service.build(actor, release)
+    except ReleaseError as exc:
+        session.refresh(release)
+        release.build_summary = {**(release.build_summary or {}), BUILD_ERROR: {
+            "message": str(exc), "kind": type(exc).__name__, "at": format_timestamp(service.clock.now())}}
+        session.flush()
+    return release
+
+
+def queue_build(queue: JobQueue, session: Session, release: Release, actor: User | None) -> str:
+    """Queue the build of a draft release (flushed; dispatched after the caller's commit). A build already
+    waiting or running is returned instead of a second one. Raises ReleaseStateError when it is built."""
+    if release.built:
+        raise ReleaseStateError(release.id, "this release is already built: draft a new release instead")
+    running = build_job(session, release.id)
+    if running is not None and running.state in (JobState.QUEUED, JobState.RUNNING):
+        return running.id
+    summary = dict(release.build_summary or {})
+    summary.pop(BUILD_ERROR, None)
+    release.build_summary = summary
+    payload = {"release_id": release.id, "actor_id": actor.id if actor else None}
+    return queue.enqueue(session, RELEASE_BUILD_JOB, payload, dedupe_key=build_dedupe_key(release.id))
+
+
+def build_job(session: Session, release_id: str) -> Job | None:
+    """The newest build job of the release, if any."""
+    q = select(Job).where(Job.dedupe_key == build_dedupe_key(release_id)).order_by(Job.created_at.desc())
+    return session.scalars(q.limit(1)).first()
