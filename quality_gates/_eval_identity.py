@@ -222,13 +222,15 @@ def _fit_mean_sd(features: np.ndarray, target: np.ndarray) -> tuple[tuple[float,
     return tuple(float(v) for v in mean), tuple(float(v) for v in sd)
 
 
-def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, steps: int = 50) -> np.ndarray:
-    """Ridge-penalised logistic regression by Newton steps (labels 1 = impostor)."""
+def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, steps: int = 50,
+                 sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Ridge-penalised (optionally sample-weighted) logistic regression by Newton steps (labels 1 = positive)."""
     weights = np.zeros(features.shape[1])
+    w = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     for _ in range(steps):
         prob = 1.0 / (1.0 + np.exp(-np.clip(features @ weights, -50, 50)))
-        grad = features.T @ (prob - labels) + l2 * weights
-        hess = features.T @ (features * (prob * (1 - prob))[:, None]) + l2 * np.eye(len(weights))
+        grad = features.T @ (w * (prob - labels)) + l2 * weights
+        hess = features.T @ (features * (w * prob * (1 - prob))[:, None]) + l2 * np.eye(len(weights))
         step = np.linalg.solve(hess, grad)
         weights -= step
         if np.abs(step).max() < 1e-9:

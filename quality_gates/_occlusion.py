@@ -12,7 +12,9 @@ the eyes (roll removed, inter-eye distance normalised to `EYE_DIST` px) and comb
 
 Scores are logistic combinations whose weights were fitted on the development sets in ../shared/data
 (mask_voc, rwmfd, cmu_faces, yale_faces, sunglasses_selfies, fgnet, cacd_vs). Grey images carry no colour
-evidence; the colour terms are then dropped rather than read as "no mask".
+evidence; the colour terms are then dropped rather than read as "no mask". `quality_gates._fit_occlusion`
+measures the same features on the protocol's images, refits both models and reports held-out figures; the
+weights below predate it and are kept because a refit was no better held out (see that module).
 """
 
 from __future__ import annotations
