@@ -25,9 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, ColumnElement, Enum, Index, String, Text, Update, event, or_, select, text, update
-from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy import JSON, ColumnElement, Enum, Index, String, Text, Update, or_, select, text, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from collection._after_commit import on_commit_batched
 from collection._sql import insert_ignore
 from collection.errors import DuplicateHandler, InvalidJobPayload, UnknownJobKind
 from consent.clock import Clock, SystemClock
@@ -236,7 +237,6 @@ def _json_object(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidJobPayload(kind, f"not JSON-serialisable ({type(exc).__name__})") from None
 
 
-_PENDING = "collection.jobs.pending_dispatch"
 Dispatch = Callable[[list[str]], None]
 
 
@@ -246,25 +246,7 @@ def dispatch_after_commit(session: Session, dispatch: Dispatch, job_id: str) -> 
     Ids written inside a savepoint that is later rolled back are still dispatched; the runner finds no row and
     does nothing. A dispatch lost in a crash after commit is found again by the start-up sweep.
     """
-    session.info.setdefault(_PENDING, []).append((dispatch, job_id))
-    if not event.contains(session, "after_commit", _dispatch_pending):
-        event.listen(session, "after_commit", _dispatch_pending)
-        event.listen(session, "after_transaction_end", _forget_pending)
-
-
-def _dispatch_pending(session: Session) -> None:
-    pending: list[tuple[Dispatch, str]] = session.info.pop(_PENDING, [])
-    by_dispatch: dict[Dispatch, list[str]] = {}
-    for dispatch, job_id in pending:
-        by_dispatch.setdefault(dispatch, []).append(job_id)
-    for dispatch, ids in by_dispatch.items():
-        dispatch(ids)
-
-
-def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
-    # Runs after `after_commit` (which already took the ids), or after a rollback or close: drop them.
-    if transaction.parent is None and not transaction.nested:
-        session.info.pop(_PENDING, None)
+    on_commit_batched(session, dispatch, job_id, dispatch)
 
 
 def runnable_job_ids(session: Session, now: dt.datetime, limit: int = 1000) -> list[str]:

@@ -12,6 +12,7 @@ from _jobs_support import EffectBase, build_registry, effect_count, record_effec
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from collection._after_commit import on_commit
 from collection.errors import (
     CollectionError,
     DuplicateHandler,
@@ -108,6 +109,27 @@ def test_rolled_back_enqueue_leaves_no_job_and_no_dispatch(
     assert queue.dispatched == [later]
     with sessions() as check:
         assert check.scalar(select(func.count()).select_from(Job)) == 1
+
+
+def test_jobs_and_other_after_commit_effects_share_one_mechanism(
+    sessions: sessionmaker[Session], registry: HandlerRegistry
+) -> None:
+    """Job dispatch and e.g. blob deletion both wait for the commit, batch per backend, and vanish on rollback."""
+    queue, other = NullQueue(registry), NullQueue(registry)
+    effects: list[str] = []
+    session = sessions()
+    on_commit(session, lambda: effects.append("dropped"))
+    queue.enqueue(session, "test.effect", {"marker": "x"})
+    session.rollback()
+    first = queue.enqueue(session, "test.effect", {"marker": "a"})
+    second = queue.enqueue(session, "test.effect", {"marker": "b"})
+    third = other.enqueue(session, "test.effect", {"marker": "c"})
+    on_commit(session, lambda: effects.append("deleted"))
+    on_commit(session, lambda: 1 / 0)  # a failing effect is logged; the others still run
+    assert queue.dispatched == [] and effects == []
+    session.commit()
+    session.close()
+    assert queue.dispatched == [first, second] and other.dispatched == [third] and effects == ["deleted"]
 
 
 def test_enqueue_validates_kind_and_payload(sessions: sessionmaker[Session], registry: HandlerRegistry) -> None:
