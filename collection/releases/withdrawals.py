@@ -42,16 +42,7 @@ def record_erasure(consent: ConsentService, subject_id: str, campaign_id: str, r
     after its commit (`delete_packages`)."""
     session, clock = consent.session, consent.clock
     _list_subject(consent, subject_id, campaign_id)
-    releases = session.scalars(
-        select(Release)
-        .join(ReleaseSubject, ReleaseSubject.release_id == Release.id)
-        .where(
-            ReleaseSubject.subject_id == subject_id,
-            Release.campaign_id == campaign_id,
-            Release.package_path.is_not(None),
-        )
-        .order_by(Release.id)
-    )
+    releases = [release for _, release in _holdings(session, subject_id, campaign_id) if release.package_path]
     paths: list[Path] = []
     now = clock.now()
     for release in releases:
@@ -76,23 +67,23 @@ def delete_packages(paths: list[Path]) -> None:
 
 def _list_subject(consent: ConsentService, subject_id: str, campaign_id: str) -> list[WithdrawalListRecord]:
     session, clock = consent.session, consent.clock
-    rows = list(
-        session.scalars(
-            select(ReleaseSubject)
-            .join(Release, Release.id == ReleaseSubject.release_id)
-            .where(
-                ReleaseSubject.subject_id == subject_id,
-                Release.campaign_id == campaign_id,
-                ReleaseSubject.withdrawn_at.is_(None),
-            )
-            .order_by(ReleaseSubject.release_id)
-        )
-    )
+    rows = [row for row, _ in _holdings(session, subject_id, campaign_id) if row.withdrawn_at is None]
     now = clock.now()
     for row in rows:
         row.withdrawn_at = now
     session.flush()
     return [issue_list(session, clock, consent.keys, row.release_id) for row in rows]
+
+
+def _holdings(session: Session, subject_id: str, campaign_id: str) -> list[tuple[ReleaseSubject, Release]]:
+    """The person's entry in every release of the campaign that holds their items, oldest release id first."""
+    q = (
+        select(ReleaseSubject, Release)
+        .join(Release, Release.id == ReleaseSubject.release_id)
+        .where(ReleaseSubject.subject_id == subject_id, Release.campaign_id == campaign_id)
+        .order_by(Release.id)
+    )
+    return [(row, release) for row, release in session.execute(q)]
 
 
 def issue_list(session: Session, clock: Clock, keys: KeyStore, release_id: str) -> WithdrawalListRecord:
