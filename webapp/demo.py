@@ -38,12 +38,23 @@ DEMO_BRACKETS = [
 ]
 
 
+DEMO_AGE = 33  # inside every demo campaign's age limits and the 30-39 bracket, whatever the date today
+
+
+def demo_birth_date(today: dt.date) -> dt.date:
+    """A birthday DEMO_AGE years before `today` (28 February where that year has no 29 February)."""
+    try:
+        return today.replace(year=today.year - DEMO_AGE)
+    except ValueError:
+        return today.replace(year=today.year - DEMO_AGE, day=28)
+
+
 def _ensure_account(email: str, role: Role, name: str) -> User:
     existing = accounts().find_by_email(email)
     if existing is not None:
         return existing
     if role is Role.CONTRIBUTOR:
-        return accounts().sign_up(SignupData(email, DEMO_PASSWORD, name, dt.date(1991, 5, 17), "ko"))
+        return accounts().sign_up(SignupData(email, DEMO_PASSWORD, name, demo_birth_date(clock().now().date()), "ko"))
     return accounts().create_staff(email, DEMO_PASSWORD, role, name)
 
 

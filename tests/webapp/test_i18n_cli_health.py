@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,21 @@ def test_demo_is_idempotent_and_prints_logins(runner: Any, db_session: Any) -> N
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0 and second.output == first.output
     assert (db_session.query(User).count(), db_session.query(Campaign).count()) == counts
+
+
+def test_demo_still_seeds_years_from_now(runner: Any, clock: Any) -> None:
+    """The demo contributor's age follows the clock: a fixed birth date would fall out of the campaign's age limit."""
+    clock.advance(days=365 * 4 + 100)  # 2031: a contributor born in 1991 would be 40, over the limit of 35
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert "aging-faces-demo (open)" in result.output
+
+
+def test_demo_birth_date_on_a_leap_day() -> None:
+    from webapp.demo import DEMO_AGE, demo_birth_date
+
+    assert demo_birth_date(dt.date(2028, 2, 29)) == dt.date(2028 - DEMO_AGE, 2, 28)
+    assert demo_birth_date(dt.date(2026, 11, 21)) == dt.date(2026 - DEMO_AGE, 11, 21)
 
 
 def test_users_create(runner: Any, db_session: Any) -> None:
