@@ -49,7 +49,10 @@ def checkpoint_command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_appcontext
 def verify_command(folder: Path | None, as_json: bool) -> None:
-    """Recompute every event and checkpoint; exit 0 when consistent, 1 naming the first bad event."""
+    """Recompute every event and checkpoint; exit 0 when consistent, 1 naming the first bad event.
+
+    A checkpoint folder that does not exist, or holds no checkpoint while the log has events, also exits 1: the
+    checkpoints are what catch a rewritten log or a restored old backup."""
     report = verify(get_session(), folder or checkpoint_dir())
     if as_json:
         click.echo(json.dumps(report.__dict__, indent=2))

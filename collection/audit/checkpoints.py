@@ -137,13 +137,17 @@ class AuditReport:
 
 
 def load_checkpoints(folder: Path) -> list[dict[str, object]]:
+    """The checkpoint files in `folder`, oldest name first; none for a missing folder (`verify` refuses that)."""
     if not folder.is_dir():
         return []
     return [json.loads(p.read_bytes()) for p in sorted(folder.glob("checkpoint-*.json"))]
 
 
 def verify(session: Session, folder: Path | None) -> AuditReport:
-    """Recompute everything (see the module docstring). Never trusts the database for keys or roots."""
+    """Recompute everything (see the module docstring). Never trusts the database for keys or roots.
+
+    With `folder` None only the events' own hashes and positions are checked. Given a folder, it must exist and,
+    unless the log is empty, hold at least one checkpoint: otherwise the report fails."""
     report = AuditReport()
     events = list(
         session.scalars(select(AuditEvent).where(AuditEvent.position.is_not(None)).order_by(AuditEvent.position))
@@ -165,9 +169,20 @@ def verify(session: Session, folder: Path | None) -> AuditReport:
 
 
 def _verify_checkpoints(folder: Path, leaves: list[str], report: AuditReport) -> None:
+    # Without checkpoints a rewritten log or a restored old backup verifies by its own hashes alone, so a folder
+    # that is missing (a mistyped path, a wrong setting) or holds none while events exist fails loudly.
+    if not folder.is_dir():
+        report.fail(f"checkpoint folder {folder} does not exist: check the path; `datadam audit checkpoint` creates it")
+        return
     keys_path = folder / KEYS_FILE
     checkpoints = load_checkpoints(folder)
     report.checkpoints = len(checkpoints)
+    if not checkpoints and report.size + report.pending > 0:
+        report.fail(
+            f"no signed checkpoint in {folder} although the log holds {report.size + report.pending} events: "
+            "checkpoints were deleted or this is the wrong folder (a new installation: run `datadam audit checkpoint`)"
+        )
+        return
     if checkpoints and not keys_path.exists():
         report.fail(f"{KEYS_FILE} is missing beside the checkpoints")
         return

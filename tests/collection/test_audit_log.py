@@ -144,3 +144,27 @@ def test_checkpoint_files_are_read_only(log: AuditLog, writer: CheckpointWriter,
     writer.write()
     path = next(writer.folder.glob("checkpoint-*.json"))
     assert path.stat().st_mode & 0o222 == 0
+
+
+def test_a_missing_checkpoint_folder_fails(
+    log: AuditLog, writer: CheckpointWriter, clock: Any, db_session: Any
+) -> None:
+    _events(log, clock, 2)
+    writer.write()
+    report = verify(db_session, writer.folder.with_name("cp-typo"))
+    assert not report.ok and "does not exist" in report.problems[0]
+
+
+def test_an_emptied_checkpoint_folder_fails_once_events_exist(
+    log: AuditLog, writer: CheckpointWriter, clock: Any, db_session: Any
+) -> None:
+    writer.folder.mkdir()
+    assert verify(db_session, writer.folder).ok  # an empty log needs no checkpoint
+    _events(log, clock, 3)
+    report = verify(db_session, writer.folder)  # not yet sequenced, still events
+    assert not report.ok and "no signed checkpoint" in report.problems[0] and "3 events" in report.problems[0]
+    writer.write()
+    for path in writer.folder.glob("checkpoint-*.json"):
+        path.unlink()
+    report = verify(db_session, writer.folder)
+    assert not report.ok and report.checkpoints == 0 and "no signed checkpoint" in report.problems[0]
