@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collection.contributions.models import Enrollment, Photo, PhotoSet, VoiceClip
-from collection.contributions.uploads import blob_prefix
+from collection.contributions.uploads import blob_prefix, voice_blob_prefix
 from collection.crypto import ContributorKey
 from collection.erasure.models import ErasureRecord
-from collection.erasure.service import LEDGER_PREFIX
+from collection.erasure.service import LEDGER_PREFIX, VOICE_WITHDRAWAL
 from collection.storage import BlobStore
 
 
@@ -28,10 +28,12 @@ class ErasureProof:
     blobs_remaining: int
     rows_remaining: int
     ledger_copy: bool
+    voice_only: bool = False  # the voice matter alone was withdrawn: recordings gone, the key rightly still live
 
     @property
     def proven(self) -> bool:
-        return not self.key_live and self.blobs_remaining == 0 and self.rows_remaining == 0 and self.ledger_copy
+        key_ok = self.voice_only or not self.key_live
+        return key_ok and self.blobs_remaining == 0 and self.rows_remaining == 0 and self.ledger_copy
 
 
 def erasure_proofs(session: Session, blobs: BlobStore, limit: int | None = None) -> list[ErasureProof]:
@@ -46,22 +48,27 @@ def _proof(session: Session, blobs: BlobStore, record: ErasureRecord) -> Erasure
     if enrollment is None:
         return ErasureProof(record, None, None, False, 0, 0, _has_copy(blobs, record))
     key = session.get(ContributorKey, enrollment.id)
+    voice_only = record.reason == VOICE_WITHDRAWAL
+    prefix = voice_blob_prefix(enrollment.id) if voice_only else blob_prefix(enrollment.id)
     return ErasureProof(
         record,
         enrollment.id,
         key.destroyed_at if key else None,
         key is not None and not key.destroyed,
-        sum(1 for _ in blobs.iter_keys(blob_prefix(enrollment.id))),
-        _rows(session, enrollment.id),
+        sum(1 for _ in blobs.iter_keys(prefix)),
+        _rows(session, enrollment.id, photos=not voice_only),
         _has_copy(blobs, record),
+        voice_only,
     )
 
 
-def _rows(session: Session, enrollment_id: str) -> int:
+def _rows(session: Session, enrollment_id: str, photos: bool = True) -> int:
     set_ids = select(PhotoSet.id).where(PhotoSet.enrollment_id == enrollment_id)
-    photos = session.scalar(select(func.count()).select_from(Photo).where(Photo.set_id.in_(set_ids))) or 0
     clips = session.scalar(select(func.count()).select_from(VoiceClip).where(VoiceClip.set_id.in_(set_ids))) or 0
-    return int(photos) + int(clips)
+    if not photos:
+        return int(clips)
+    held = session.scalar(select(func.count()).select_from(Photo).where(Photo.set_id.in_(set_ids))) or 0
+    return int(held) + int(clips)
 
 
 def _has_copy(blobs: BlobStore, record: ErasureRecord) -> bool:

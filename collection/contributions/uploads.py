@@ -70,6 +70,11 @@ def blob_prefix(keyholder: str) -> str:
     return f"e/{keyholder}/"
 
 
+def voice_blob_prefix(keyholder: str) -> str:
+    """Every version of every recording of the key holder (erased alone when the voice matter is withdrawn)."""
+    return f"{blob_prefix(keyholder)}voice/"
+
+
 def keyholder(photo_set: PhotoSet) -> str:
     """Data keys are per contributor AND campaign (the enrollment), so withdrawing from one campaign
     crypto-shreds exactly that campaign's data and nothing else of the person's."""

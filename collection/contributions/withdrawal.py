@@ -10,7 +10,9 @@ record a withdrawal and forget an effect:
 2. every release already holding the person's items gets a new signed withdrawal list when the provision to
    third parties is no longer in force (`collection.releases.withdrawals.record_withdrawal`);
 3. when a matter required for holding the data is withdrawn (`WithdrawalOutcome.erasure_due`), the erasure path
-   (destroy the enrollment's data key, delete rows and derived data, ledger it; blobs after the commit).
+   (destroy the enrollment's data key, delete rows and derived data, ledger it; blobs after the commit);
+4. when only the voice matter is withdrawn, the recordings alone are erased (`ErasureService.erase_voice`: clip
+   rows now, every version's blob after the commit, a ledger row), as the signed notice promises.
 
 The caller commits; side effects outside the database (deleting files) run after the commit.
 """
@@ -77,17 +79,21 @@ def withdraw_consent(
     from collection.releases.withdrawals import record_withdrawal
 
     record_withdrawal(consent, subject_id, campaign_id)
-    if outcome.erasure_due and erasure is not None:
-        _erase(consent, erasure, subject_id, campaign_id)
+    enrollment = _enrollment(consent, subject_id, campaign_id) if erasure is not None else None
+    if erasure is None or enrollment is None or enrollment.state is EnrollmentState.ERASED:
+        return outcome
+    actor = Actor(subject_id, "contributor")
+    if outcome.erasure_due:
+        erasure.erase_enrollment(enrollment, "withdrawal", actor)
+    elif MatterKind.VOICE_RECORDING in kinds:
+        erasure.erase_voice(enrollment, actor)
     return outcome
 
 
-def _erase(consent: ConsentService, erasure: ErasureService, subject_id: str, campaign_id: str) -> None:
+def _enrollment(consent: ConsentService, subject_id: str, campaign_id: str) -> Enrollment | None:
     user = consent.session.scalar(select(User).where(User.subject_id == subject_id))
     if user is None:
-        return
-    enrollment = consent.session.scalar(
+        return None
+    return consent.session.scalar(
         select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.campaign_id == campaign_id)
     )
-    if enrollment is not None and enrollment.state is not EnrollmentState.ERASED:
-        erasure.erase_enrollment(enrollment, "withdrawal", Actor(subject_id, "contributor"))

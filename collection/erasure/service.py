@@ -27,7 +27,7 @@ from collection.contributions.models import (
     SetState,
     VoiceClip,
 )
-from collection.contributions.uploads import blob_prefix
+from collection.contributions.uploads import blob_prefix, voice_blob_prefix
 from collection.crypto import KeyVault
 from collection.erasure.models import ErasureRecord
 from collection.jobs import Job, JobState
@@ -37,6 +37,7 @@ from consent.clock import Clock
 from consent.service import ConsentService
 
 REASONS = ("withdrawal", "retention", "admin_request", "account_deletion")
+VOICE_WITHDRAWAL = "voice_withdrawal"  # only the recordings: the voice matter was withdrawn, the rest stays
 
 
 class ErasureService:
@@ -96,6 +97,36 @@ class ErasureService:
                                          delete_packages(packages)))
         return record
 
+    def erase_voice(self, enrollment: Enrollment, actor: Actor | None = None) -> ErasureRecord | None:
+        """Destroy the enrollment's voice recordings only (the voice matter was withdrawn; photos stay under the
+        matters still in force): clip rows and queued jobs now, every version's blob after the commit, a ledger
+        row with reason "voice_withdrawal". None when no recording is held (nothing to record)."""
+        photo_set = self.session.scalar(select(PhotoSet).where(PhotoSet.enrollment_id == enrollment.id))
+        if photo_set is None:
+            return None
+        clip_ids = list(self.session.scalars(select(VoiceClip.id).where(VoiceClip.set_id == photo_set.id)))
+        prefix = voice_blob_prefix(enrollment.id)
+        blob_count = sum(1 for _ in self.blobs.iter_keys(prefix))
+        if not clip_ids and not blob_count:
+            return None
+        user = self.session.get(User, enrollment.user_id)
+        assert user is not None
+        now = self.clock.now()
+        self._cancel_jobs(clip_ids)
+        if clip_ids:
+            self.session.execute(delete(VoiceClip).where(VoiceClip.id.in_(clip_ids)))
+        self.session.expire(photo_set)
+        record = ErasureRecord(subject_id=user.subject_id, user_id=user.id, campaign_id=enrollment.campaign_id,
+                               reason=VOICE_WITHDRAWAL, requested_at=now, rows_deleted=len(clip_ids),
+                               blobs_deleted=blob_count, completed_at=now)
+        self.session.add(record)
+        self.audit.record(actor or Actor.system(), "erasure.completed", "enrollment", enrollment.id,
+                          reason=VOICE_WITHDRAWAL, subject=user.subject_id, rows=len(clip_ids), blobs=blob_count)
+        self.session.flush()
+        blobs, entry = self.blobs, ledger_entry(record)
+        on_commit(self.session, lambda: (delete_prefix(blobs, prefix), blobs.put(LEDGER_PREFIX + record.id, entry)))
+        return record
+
     def _delete_rows(self, enrollment: Enrollment) -> int:
         photo_set = self.session.scalar(select(PhotoSet).where(PhotoSet.enrollment_id == enrollment.id))
         if photo_set is None:
@@ -145,7 +176,9 @@ class ErasureService:
             if entry.get("campaign_id"):
                 q = q.where(Enrollment.campaign_id == entry["campaign_id"])
             for enrollment in self.session.scalars(q):
-                if enrollment.state is not EnrollmentState.ERASED or not self.vault.is_destroyed(enrollment.id):
+                if entry["reason"] == VOICE_WITHDRAWAL:
+                    again += self.erase_voice(enrollment) is not None
+                elif enrollment.state is not EnrollmentState.ERASED or not self.vault.is_destroyed(enrollment.id):
                     self.erase_enrollment(enrollment, entry["reason"])
                     again += 1
         return again

@@ -169,3 +169,44 @@ def test_export_of_someone_who_never_joined_is_just_the_account(env: Any, make_u
     assert archive.namelist() == ["index.json"]
     assert index["campaigns"] == [] and index["payments"] == [] and index["consent_receipts"] == []
     assert index["account"]["display_name"] == user.display_name and summary.photos == 0
+
+
+def test_withdrawing_only_the_voice_matter_erases_the_recordings_and_keeps_the_photos(
+    env: Any, make_user: Any, make_campaign: Any
+) -> None:
+    from collection.compliance.ledger import erasure_proofs
+    from collection.contributions.models import Photo, VoiceClip
+    from collection.contributions.uploads import voice_blob_prefix
+    from collection.contributions.withdrawal import withdraw_consent
+    from collection.erasure.models import ErasureRecord
+
+    campaign = make_campaign(brackets=BRACKETS, voice_prompts=PROMPTS)
+    user = make_user("contributor")
+    photo_set = consent_and_enroll(env, user, campaign, publish_notice(env, campaign), WITH_VOICE)
+    env.uploads.add_photo(user, campaign, "20-29", face_photo(22), age_years=26)
+    env.uploads.add_voice(user, campaign, "p1", speech_like_wav())
+    env.session.commit()
+    env.uploads.add_voice(user, campaign, "p1", speech_like_wav(seconds=2.0))  # a retake: two versions' blobs
+    env.session.commit()
+    voice_keys = list(env.blobs.iter_keys(voice_blob_prefix(photo_set.enrollment_id)))
+    assert voice_keys
+
+    outcome = withdraw_consent(env.consent, user.subject_id, campaign.id, ["voice"], erasure=env.erasure)
+    env.session.commit()
+
+    assert not outcome.erasure_due
+    assert env.session.scalar(select(VoiceClip.id).where(VoiceClip.set_id == photo_set.id)) is None
+    assert list(env.blobs.iter_keys(voice_blob_prefix(photo_set.enrollment_id))) == []
+    assert env.session.scalar(select(Photo.id).where(Photo.set_id == photo_set.id)) is not None  # photos stay
+    assert not env.vault.is_destroyed(photo_set.enrollment_id)
+    record = env.session.scalar(select(ErasureRecord).where(ErasureRecord.subject_id == user.subject_id))
+    assert record.reason == "voice_withdrawal" and record.blobs_deleted == len(voice_keys)
+    proof = next(p for p in erasure_proofs(env.session, env.blobs) if p.record.id == record.id)
+    assert proof.voice_only and proof.proven and proof.key_live
+
+    # a restored backup brings a recording back: re-applying the ledger erases it again, photos still untouched
+    env.blobs.put(voice_keys[0], b"restored")
+    assert env.erasure.reapply() == 1
+    env.session.commit()
+    assert list(env.blobs.iter_keys(voice_blob_prefix(photo_set.enrollment_id))) == []
+    assert env.session.scalar(select(Photo.id).where(Photo.set_id == photo_set.id)) is not None
