@@ -358,9 +358,12 @@ class ConsentService:
     def count_records(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(ConsentRecord)) or 0)
 
-    def erase_signature_names(self, subject_id: str) -> int:
-        """Delete the typed names of a person's signatures (receipts keep only the commitments)."""
+    def erase_signature_names(self, subject_id: str, campaign_id: str | None = None) -> int:
+        """Delete the typed names of a person's signatures (receipts keep only the commitments): in one
+        campaign, or in all when `campaign_id` is None. Consents in other campaigns keep their evidence."""
         ids = select(ConsentRecord.id).where(ConsentRecord.subject_id == subject_id)
+        if campaign_id is not None:
+            ids = ids.where(ConsentRecord.campaign_id == campaign_id)
         rows = list(self.session.scalars(select(SignatureName).where(SignatureName.record_id.in_(ids))))
         for row in rows:
             self.session.delete(row)

@@ -76,7 +76,7 @@ class ErasureService:
         record.rows_deleted = self._delete_rows(enrollment)
         enrollment.state = EnrollmentState.ERASED
         enrollment.withdrawn_at = enrollment.withdrawn_at or now
-        self.consent.erase_signature_names(user.subject_id)
+        self.consent.erase_signature_names(user.subject_id, enrollment.campaign_id)
         record.blobs_deleted = sum(1 for _ in self.blobs.iter_keys(blob_prefix(enrollment.id)))
         record.completed_at = now
         self.session.add(record)

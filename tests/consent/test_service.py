@@ -146,6 +146,17 @@ def test_erasing_signature_names_keeps_receipts(service: ConsentService, publish
     assert service.verify(record.receipt_bytes).valid
 
 
+def test_erasing_names_in_one_campaign_keeps_the_signatures_given_in_another(
+    service: ConsentService, published: Any, make_campaign: Any, db_session: Any
+) -> None:
+    other = make_campaign()
+    elsewhere = service.publish(service.draft(other.id, make_notice(campaign=other.slug)), by=None)
+    service.give("sub_abcdefgh1234", published, _sign())
+    kept = service.give("sub_abcdefgh1234", elsewhere, _sign())
+    assert service.erase_signature_names("sub_abcdefgh1234", published.campaign_id) == 1
+    assert [row.record_id for row in db_session.query(SignatureName)] == [kept.id]
+
+
 def test_operator_review_needs_a_reason_to_flag(service: ConsentService, published: Any) -> None:
     record = service.give(
         "sub_child0001",
