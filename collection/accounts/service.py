@@ -1,5 +1,10 @@
 """Account operations: self sign-up of contributors, staff creation, sign-in with throttling per account and
-per IP. The service flushes; the caller commits (also after a failed sign-in, so failures are counted)."""
+per IP. The service flushes; the caller commits (also after a failed sign-in, so failures are counted).
+
+Every checked sign-in also goes into the tamper-evident audit log: `auth.signed_in`, or `auth.sign_in_failed` naming
+the account by id, or an unknown address only by a keyed hash; no password, email address or IP enters the log.
+A throttled attempt is refused before the password is checked and leaves neither an attempt row nor an event, so
+unauthenticated traffic cannot grow the append-only log past the throttle's limits."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collection.accounts.models import LoginAttempt, Role, User
+from collection.audit.log import Actor, AuditLog
 from collection.errors import EmailTaken, InvalidCredentials, LoginThrottled, NotFound, WeakPassword
 from consent.clock import Clock
 
@@ -50,6 +56,16 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def audit_actor(user: User) -> Actor:
+    """The account as an audit actor: staff by row id, contributors by their opaque subject id (as everywhere)."""
+    if user.role is Role.CONTRIBUTOR:
+        return Actor(user.subject_id, user.role.value)
+    return Actor(user.id, user.role.value)
+
+
+ANONYMOUS = Actor(None, "anonymous")
+
+
 class AccountService:
     def __init__(
         self,
@@ -58,12 +74,14 @@ class AccountService:
         ip_key: bytes,
         policy: ThrottlePolicy | None = None,
         hasher: PasswordHasher | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.session = session
         self.clock = clock
         self._ip_key = ip_key
         self.policy = policy or ThrottlePolicy()
         self._hasher = hasher or PasswordHasher()
+        self.audit = audit or AuditLog(session, clock)
 
     # -- creation ---------------------------------------------------------------------------------------------
     def sign_up(self, data: SignupData) -> User:
@@ -117,6 +135,10 @@ class AccountService:
     def hash_ip(self, ip: str) -> str:
         return hmac.new(self._ip_key, ip.encode(), hashlib.sha256).hexdigest()
 
+    def hash_email(self, email: str) -> str:
+        """Keyed hash of a normalised address (domain-separated from IP hashes): links attempts, reveals nothing."""
+        return hmac.new(self._ip_key, b"email\x00" + normalize_email(email).encode(), hashlib.sha256).hexdigest()
+
     def authenticate(self, email: str, password: str, ip: str) -> User:
         """Check credentials. Raises LoginThrottled (before checking the password), InvalidCredentials."""
         ip_hash = self.hash_ip(ip)
@@ -125,16 +147,28 @@ class AccountService:
         if user is None or not user.active or user.password_hash is None:
             # Verify against a dummy hash of the same cost, so timing does not reveal which emails exist.
             self._verify(_dummy_hash(self._hasher), password)
+            self._audit_failure(user, email, "unknown_account" if user is None else "account_disabled")
             self._record(None if user is None else user.id, ip_hash, False)
             raise InvalidCredentials()
         if not self._verify(user.password_hash, password):
+            self._audit_failure(user, email, "wrong_password")
             self._record(user.id, ip_hash, False)
             raise InvalidCredentials()
         if self._hasher.check_needs_rehash(user.password_hash):
             user.password_hash = self._hasher.hash(password)
         user.last_login_at = self.clock.now()
-        self._record(user.id, ip_hash, True)
+        self.audit.record(audit_actor(user), "auth.signed_in", "user", user.id)
+        self._record(user.id, ip_hash, True)  # flushes the event with the attempt
         return user
+
+    def _audit_failure(self, user: User | None, email: str, reason: str) -> None:
+        # Whoever typed the password is unknown, so the actor is anonymous; the account is the object.
+        if user is None:
+            self.audit.record(
+                ANONYMOUS, "auth.sign_in_failed", "user", None, reason=reason, email_hash=self.hash_email(email)
+            )
+        else:
+            self.audit.record(ANONYMOUS, "auth.sign_in_failed", "user", user.id, reason=reason)
 
     def _verify(self, hashed: str, password: str) -> bool:
         try:

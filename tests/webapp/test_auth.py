@@ -173,3 +173,106 @@ def test_open_redirect_is_refused(client: Any, make_user: Any) -> None:
         "/login?next=//evil.example/x", data={"email": user.email, "password": DEMO_PASSWORD, "csrf_token": token}
     )
     assert resp.headers["Location"] == "/me/"
+
+
+# -- sign-ins in the tamper-evident audit log ------------------------------------------------------------------
+def _auth_events(db_session: Any, action: str) -> list[Any]:
+    from collection.audit.models import AuditEvent
+
+    return db_session.query(AuditEvent).filter_by(action=action).order_by(AuditEvent.at, AuditEvent.id).all()
+
+
+def _post_login(client: Any, email: str, password: str) -> Any:
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)})
+
+
+def _content(event: Any) -> str:
+    from collection.audit.log import event_content
+
+    return str(event_content(event))
+
+
+def test_a_sign_in_is_audited_and_committed(client: Any, make_user: Any, db_session: Any, clock: Any) -> None:
+    staff, contributor = make_user("operator"), make_user("contributor")
+    assert _post_login(client, staff.email, DEMO_PASSWORD).status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/operate/")})
+    clock.advance(seconds=1)
+    assert _post_login(client, contributor.email, DEMO_PASSWORD).status_code == 302
+    first, second = _auth_events(db_session, "auth.signed_in")  # read back through another session: committed
+    assert (first.actor_id, first.actor_role, first.object_type, first.object_id) == (
+        staff.id,
+        "operator",
+        "user",
+        staff.id,
+    )
+    # contributors act by their opaque subject id, like everywhere else in the log
+    assert (second.actor_id, second.actor_role, second.object_id) == (
+        contributor.subject_id,
+        "contributor",
+        contributor.id,
+    )
+    for event in (first, second):
+        assert DEMO_PASSWORD not in _content(event) and "@" not in _content(event)
+
+
+def test_a_wrong_password_is_audited_by_user_id_without_password_or_email(
+    client: Any, make_user: Any, db_session: Any
+) -> None:
+    user = make_user("compliance")
+    _post_login(client, user.email, "wrong-password")
+    (event,) = _auth_events(db_session, "auth.sign_in_failed")
+    assert (event.actor_id, event.actor_role, event.object_type, event.object_id) == (
+        None,
+        "anonymous",
+        "user",
+        user.id,
+    )
+    assert event.details == {"reason": "wrong_password"}
+    assert "wrong-password" not in _content(event) and user.email not in _content(event)
+    assert _auth_events(db_session, "auth.signed_in") == []
+
+
+def test_an_unknown_email_is_audited_only_as_a_keyed_hash(client: Any, db_session: Any, clock: Any) -> None:
+    for email, guess in [
+        ("Nobody@Example.com", "guess-one-two"),
+        ("NOBODY@example.com", "guess-three"),
+        ("somebody@example.com", "guess-four"),
+    ]:
+        _post_login(client, email, guess)
+        clock.advance(seconds=1)
+    first, again, other = _auth_events(db_session, "auth.sign_in_failed")
+    assert first.object_id is None and first.details["reason"] == "unknown_account"
+    digest = first.details["email_hash"]
+    assert len(digest) == 64 and int(digest, 16) >= 0
+    assert again.details["email_hash"] == digest  # the same (normalised) address links its attempts...
+    assert other.details["email_hash"] != digest
+    import hashlib
+
+    assert digest != hashlib.sha256(b"nobody@example.com").hexdigest()  # ...but only with the server's key
+    for event in (first, again, other):
+        assert "example.com" not in _content(event) and "guess" not in _content(event)
+
+
+def test_a_disabled_account_is_audited_as_such(client: Any, make_user: Any, db_session: Any) -> None:
+    user = make_user("operator")
+    user.active = False
+    db_session.commit()
+    _post_login(client, user.email, DEMO_PASSWORD)
+    (event,) = _auth_events(db_session, "auth.sign_in_failed")
+    assert event.object_id == user.id and event.details == {"reason": "account_disabled"}
+
+
+def test_auditing_leaves_throttling_unchanged(client: Any, make_user: Any, db_session: Any, clock: Any) -> None:
+    from collection.accounts import LoginAttempt
+
+    user = make_user("operator")
+    for _ in range(5):
+        _post_login(client, user.email, "wrong-password")
+    resp = _post_login(client, user.email, DEMO_PASSWORD)
+    assert "15분 후에 다시 시도해 주세요" in resp.get_data(as_text=True)
+    # the throttled attempt is refused before the password is checked: no attempt row, no event, as before
+    assert db_session.query(LoginAttempt).filter_by(user_id=user.id).count() == 5
+    assert len(_auth_events(db_session, "auth.sign_in_failed")) == 5
+    clock.advance(minutes=16)
+    assert _post_login(client, user.email, DEMO_PASSWORD).status_code == 302
+    assert [e.object_id for e in _auth_events(db_session, "auth.signed_in")] == [user.id]
