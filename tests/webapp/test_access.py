@@ -184,3 +184,67 @@ def test_every_api_route_is_documented(app: Any) -> None:
     rules = [r.rule.removeprefix("/api/v1") for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1")]
     routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule) for rule in rules}  # Flask <x> is OpenAPI {x}
     assert routes == openapi_paths()
+
+
+# -- denials in the tamper-evident audit log -------------------------------------------------------------------
+def _denials(db_session: Any) -> list[Any]:
+    from collection.audit.models import AuditEvent
+
+    return db_session.query(AuditEvent).filter_by(action="access.denied").order_by(AuditEvent.at).all()
+
+
+def test_a_denied_page_is_audited_and_committed(client: Any, make_user: Any, login: Any, db_session: Any) -> None:
+    user = make_user("contributor")
+    login(user)
+    assert client.get("/operate/?q=secret").status_code == 403
+    (event,) = _denials(db_session)  # read back through another session: the 403 did not roll it back
+    assert (event.actor_id, event.actor_role, event.object_type, event.object_id) == (
+        user.subject_id,
+        "contributor",
+        "endpoint",
+        "operate.dashboard",
+    )
+    assert event.details == {
+        "endpoint": "operate.dashboard",
+        "method": "GET",
+        "path": "/operate/",  # never the query string
+        "required_roles": ["admin", "operator"],
+    }
+
+
+def test_a_denied_api_call_is_audited(app: Any, client: Any, make_user: Any, login: Any, db_session: Any) -> None:
+    staff = make_user("compliance")
+    login(staff)
+    app.config["WTF_CSRF_ENABLED"] = False
+    resp = client.post("/api/v1/campaigns/x/set/submit")
+    assert resp.status_code == 403 and resp.get_json() == {"error": "forbidden"}
+    (event,) = _denials(db_session)
+    assert (event.actor_id, event.actor_role) == (staff.id, "compliance")
+    assert event.details["endpoint"] == "api.submit_set" and event.details["method"] == "POST"
+    assert event.details["required_roles"] == ["contributor"]
+
+
+def test_an_undeclared_route_refusal_is_audited_for_signed_in_users(
+    app: Any, client: Any, make_user: Any, login: Any, db_session: Any
+) -> None:
+    @app.get("/undeclared")
+    def undeclared() -> str:
+        return "open"
+
+    assert client.get("/undeclared").status_code == 403
+    assert _denials(db_session) == []  # anonymous traffic cannot grow the append-only log
+    admin = make_user("admin")
+    login(admin)
+    assert client.get("/undeclared").status_code == 403
+    (event,) = _denials(db_session)
+    assert event.actor_id == admin.id and event.details["required_roles"] == []
+    assert event.details["endpoint"] == "undeclared"
+
+
+def test_allowed_and_anonymous_requests_are_not_denials(
+    client: Any, make_user: Any, login: Any, db_session: Any
+) -> None:
+    assert client.get("/operate/").status_code == 302  # to the sign-in page
+    login(make_user("operator"))
+    assert client.get("/operate/").status_code == 200
+    assert _denials(db_session) == []
