@@ -349,17 +349,23 @@ def test_a_new_version_asks_for_reconsent_before_uploads(
 ) -> None:
     v1 = publish(app, campaign)
     give(client, campaign.slug)
+    joined = client.post(f"/me/campaigns/{campaign.slug}/join", data={"csrf_token": csrf_token(client, "/")})
+    assert joined.status_code == 302 and joined.headers["Location"].endswith("/set")
+    assert "동의서가 변경되었습니다" not in text(client.get(f"/me/campaigns/{campaign.slug}/set"))
     notice = v1.notice
     publish(app, campaign, purpose=LocalizedText(ko="새로운 목적", en="A new purpose"), matters=notice.matters)
     assert not in_app(app, lambda s: s.may_upload(contributor.subject_id, campaign.id))
     page = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
     assert "동의서가 변경되었습니다" in page and "수집·이용 목적" in page and "새로운 목적" in page
     assert "새 버전이 있습니다" in text(client.get("/me/consent/"))
+    set_page = text(client.get(f"/me/campaigns/{campaign.slug}/set"))  # where uploads happen, it says so too
+    assert "동의서가 변경되었습니다" in set_page and f'href="/me/campaigns/{campaign.slug}/consent"' in set_page
     resp = give(client, campaign.slug, version=2)
     assert resp.status_code == 302
     record = in_app(app, lambda s: s.record(receipt_id(resp)))
     assert record.event == "reconsented" and record.review_state.value == "pending"
     assert in_app(app, lambda s: s.may_upload(contributor.subject_id, campaign.id))
+    assert "동의서가 변경되었습니다" not in text(client.get(f"/me/campaigns/{campaign.slug}/set"))
 
 
 def test_signing_a_version_that_was_replaced_meanwhile_is_refused(

@@ -83,6 +83,7 @@ def _set_page(campaign: Campaign, photo_set: PhotoSet, **forms: Any) -> str:
         blank_photo=_blank_photo(),
         action_form=ActionForm(),
         rules=_rules_summary(campaign),
+        needs_reconsent=consent().needs_reconsent(current_user.user.subject_id, campaign.id),
     )
 
 
