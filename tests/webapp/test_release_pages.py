@@ -166,6 +166,7 @@ def test_operator_builds_from_the_page_and_it_is_verified(
     env.session.refresh(release)
     assert release.state is ReleaseState.VERIFIED, release.verify_report
     assert "Built and verified" in html and release.package_path.endswith(".zip")
+    assert "k achieved (people per group)" in html and "Generalised" in html  # what k-anonymity did, in the open
     assert release.verify_report["checks"]["faces"] == "passed"
 
 
