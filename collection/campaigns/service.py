@@ -24,6 +24,24 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
 OPEN_EDITABLE = {"title_ko", "title_en", "description_ko", "description_en", "quota", "retention_days"}
 
 
+def same_setting(name: str, stored: Any, new: Any) -> bool:
+    """Whether `new` means the same as the `stored` value of a campaign setting."""
+    if name == "photo_rules":
+        from quality_gates import PhotoRules, RulesError
+
+        try:
+            return bool(PhotoRules.from_dict(stored or {}) == PhotoRules.from_dict(new or {}))
+        except RulesError:
+            return False
+    if name == "voice_prompts":
+        def meaning(prompts: Any) -> list[tuple[Any, ...]]:
+            return [(p.get("text_ko"), p.get("text_en"), p.get("min_seconds"), p.get("max_seconds"))
+                    for p in prompts or []]
+
+        return meaning(stored) == meaning(new)
+    return bool(stored == new)
+
+
 @dataclass(frozen=True)
 class BracketStats:
     key: str
@@ -94,9 +112,13 @@ class CampaignService:
         if campaign.status is CampaignStatus.CLOSED:
             raise InvalidTransition("a closed campaign cannot be edited")
         if campaign.status is CampaignStatus.OPEN:
-            locked = {k for k, v in values.items() if k not in OPEN_EDITABLE and getattr(campaign, k) != v}
+            # A form sends every setting back; the fixed ones count as changed only when their meaning changed
+            # (the same rules written another way, or prompts renumbered, keep what is stored).
+            fixed = {k for k in values if k not in OPEN_EDITABLE}
+            locked = {k for k in fixed if not same_setting(k, getattr(campaign, k), values[k])}
             if locked:
                 raise InvalidTransition("these settings are fixed while the campaign is open", fields=sorted(locked))
+            values = {k: v for k, v in values.items() if k not in fixed}
         if "brackets" in values:
             values = {**values, "brackets": validate_brackets(values["brackets"])}
         changed = sorted(k for k, v in values.items() if getattr(campaign, k) != v)

@@ -101,7 +101,7 @@ class CampaignForm(FlaskForm):
         from quality_gates import PhotoRules, RulesError
 
         try:
-            PhotoRules.from_dict(json.loads(field.data or "{}"))
+            PhotoRules.from_dict(json.loads((field.data or "").strip() or "{}"))
         except (ValueError, RulesError) as exc:
             raise ValidationError(str(exc)) from exc
 
@@ -110,7 +110,7 @@ class CampaignForm(FlaskForm):
             raise ValidationError(_l("The oldest age must not be below the youngest."))
 
     def values(self) -> dict[str, Any]:
-        rules = json.loads(self.advanced_rules.data or "{}")
+        rules = json.loads((self.advanced_rules.data or "").strip() or "{}")
         rules.update(
             min_face_side_px=self.min_face_px.data,
             min_inter_eye_px=float(self.min_inter_eye_px.data),
@@ -137,6 +137,8 @@ class CampaignForm(FlaskForm):
         }
 
     def fill(self, campaign: Any) -> None:
+        from quality_gates import PhotoRules
+
         rules = dict(campaign.photo_rules or {})
         self.slug.data = campaign.slug
         for name in (
@@ -158,7 +160,10 @@ class CampaignForm(FlaskForm):
         if campaign.voice_prompts:
             self.voice_min_seconds.data = campaign.voice_prompts[0].get("min_seconds", 2)
             self.voice_max_seconds.data = campaign.voice_prompts[0].get("max_seconds", 20)
-        self.min_face_px.data = rules.pop("min_face_side_px", 96)
-        self.min_inter_eye_px.data = int(rules.pop("min_inter_eye_px", 32))
-        self.max_file_mb.data = max(1, int(rules.pop("max_bytes", 20 * 1024 * 1024)) // (1024 * 1024))
+        # What the gates apply when a rule is not stored: the library's defaults, not this form's defaults for a
+        # new campaign (showing those would make saving the form change the rules).
+        defaults = PhotoRules()
+        self.min_face_px.data = rules.pop("min_face_side_px", defaults.min_face_side_px)
+        self.min_inter_eye_px.data = int(rules.pop("min_inter_eye_px", defaults.min_inter_eye_px))
+        self.max_file_mb.data = max(1, int(rules.pop("max_bytes", defaults.max_bytes)) // (1024 * 1024))
         self.advanced_rules.data = json.dumps(rules, ensure_ascii=False) if rules else ""

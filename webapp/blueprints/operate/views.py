@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from collection.accounts import Role
@@ -15,6 +16,32 @@ from webapp.services import campaigns, consent
 
 bp = Blueprint("operate", __name__, url_prefix="/operate")
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
+
+# The campaign service explains refusals in English; the pages say the same in the operator's language.
+CAMPAIGN_REFUSALS = {
+    "the short name uses 3-63 lower-case letters, digits and '-'":
+        _l("The short name uses 3 to 63 lower-case letters, digits and '-'."),
+    "another campaign uses this short name": _l("Another campaign uses this short name."),
+    "a closed campaign cannot be edited": _l("A closed campaign cannot be edited."),
+    "these settings are fixed while the campaign is open": _l("These settings are fixed while the campaign is open:"),
+    "publish the consent document before opening the campaign":
+        _l("Publish the consent document before opening the campaign."),
+    "only a draft campaign can be opened": _l("Only a draft campaign can be opened."),
+    "a campaign needs at least one age bracket with photos before opening":
+        _l("A campaign needs at least one age bracket with photos before opening."),
+    "only an open campaign can be closed": _l("Only an open campaign can be closed."),
+}
+
+
+def refusal_text(exc: Exception, form: CampaignForm | None = None) -> str:
+    """The refusal in the operator's language, naming the fields it is about by their form labels."""
+    message = str(exc)
+    words = next((str(text) for english, text in CAMPAIGN_REFUSALS.items() if message.startswith(english)), message)
+    fields = getattr(exc, "detail", {}).get("fields") or []
+    if fields:
+        labels = [str(form[name].label.text) if form is not None and name in form else name for name in fields]
+        words = f"{words} {', '.join(labels)}"
+    return words
 
 
 @bp.get("/")
@@ -31,7 +58,7 @@ def new_campaign() -> Response | str:
         try:
             campaign = campaigns().create(current_user.user, form.values())
         except InvalidTransition as exc:
-            form.slug.errors.append(str(exc))
+            form.slug.errors.append(refusal_text(exc))
         except ValueError as exc:
             form.brackets.errors.append(str(exc))
         else:
@@ -63,7 +90,7 @@ def edit_campaign(slug: str) -> Response | str:
         try:
             campaigns().update(current_user.user, c, values)
         except InvalidTransition as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc, form), "error")
         except ValueError as exc:
             form.brackets.errors.append(str(exc))
         else:
@@ -80,7 +107,7 @@ def open_campaign(slug: str) -> Response:
     try:
         campaigns().open(current_user.user, c, consent().current_version(c.id) is not None)
     except InvalidTransition as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     else:
         get_session().commit()
         flash(_("The campaign is open."), "success")
@@ -94,7 +121,7 @@ def close_campaign(slug: str) -> Response:
     try:
         campaigns().close(current_user.user, c)
     except InvalidTransition as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     else:
         get_session().commit()
         flash(_("The campaign is closed. Retention runs from today."), "success")

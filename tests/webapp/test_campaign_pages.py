@@ -1,0 +1,81 @@
+"""The operator's campaign pages: create, edit (an open campaign keeps what contributors rely on), open; refusals
+in the operator's language."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from tests.conftest import csrf_token
+
+
+def form_fields(page: str) -> dict[str, str]:
+    """The values a browser would send back for the form on `page` (inputs, checked boxes, textareas)."""
+    fields: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name = re.search(r'name="([^"]+)"', tag)
+        if not name or ('type="checkbox"' in tag and "checked" not in tag):
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        fields[name.group(1)] = html.unescape(value.group(1)) if value else ("y" if "checkbox" in tag else "")
+    for name, body in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', page, re.S):
+        fields[name] = html.unescape(body).removeprefix("\r\n").removeprefix("\n")  # as browsers read it
+    return fields
+
+
+def test_an_open_campaign_saved_from_its_own_form_takes_a_new_title(
+    client: Any, login: Any, make_user: Any, make_campaign: Any, db_session: Any
+) -> None:
+    prompts = [{"key": "greeting", "text_ko": "안녕하세요", "text_en": "Hello", "min_seconds": 2, "max_seconds": 20}]
+    campaign = make_campaign(photo_rules={}, voice_prompts=prompts)  # stored as the demo stores it, not as the form
+    login(make_user("operator"))
+    url = f"/operate/campaigns/{campaign.slug}/edit"
+    data = form_fields(client.get(url).get_data(as_text=True)) | {"title_en": "Faces, second wave"}
+    resp = client.post(url, data=data)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    db_session.refresh(campaign)
+    assert campaign.title_en == "Faces, second wave" and campaign.voice_prompts == prompts
+
+
+def test_changing_a_fixed_setting_of_an_open_campaign_is_refused_in_korean(
+    client: Any, login: Any, make_user: Any, make_campaign: Any, db_session: Any
+) -> None:
+    campaign = make_campaign()
+    login(make_user("operator"))  # Korean is the default language
+    url = f"/operate/campaigns/{campaign.slug}/edit"
+    data = form_fields(client.get(url).get_data(as_text=True)) | {"max_age": "70"}
+    page = client.post(url, data=data, follow_redirects=True).get_data(as_text=True)
+    assert "캠페인이 열려 있는 동안에는 바꿀 수 없는 설정입니다:" in page
+    assert "these settings are fixed" not in page
+    db_session.refresh(campaign)
+    assert campaign.max_age == 60
+
+
+def test_opening_without_a_consent_document_is_refused_in_korean(
+    client: Any, login: Any, make_user: Any, make_campaign: Any
+) -> None:
+    campaign = make_campaign(open_it=False)
+    login(make_user("operator"))
+    page = client.post(
+        f"/operate/campaigns/{campaign.slug}/open",
+        data={"csrf_token": csrf_token(client, f"/operate/campaigns/{campaign.slug}")},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "캠페인을 열기 전에 동의서를 게시하세요." in page
+
+
+def test_a_campaign_is_created_from_the_form_even_with_blank_advanced_rules(
+    client: Any, login: Any, make_user: Any, db_session: Any
+) -> None:
+    from collection.campaigns import Campaign, CampaignStatus
+
+    login(make_user("operator"))
+    data = form_fields(client.get("/operate/campaigns/new").get_data(as_text=True)) | {
+        "slug": "voices-2026", "title_ko": "목소리 캠페인", "title_en": "Voices", "advanced_rules": "  \r\n ",
+        "brackets": "20-29: 5",
+    }
+    resp = client.post("/operate/campaigns/new", data=data)
+    assert resp.status_code == 302, re.findall(r'class="errors?"[^>]*>(.*?)</', resp.get_data(as_text=True), re.S)
+    created = db_session.query(Campaign).filter_by(slug="voices-2026").one()
+    assert created.status is CampaignStatus.DRAFT and created.brackets[0]["photos"] == 5
