@@ -7,6 +7,12 @@ equivalence classes smaller than k costs at most `max_suppression` of the record
 their media but have every quasi-identifier set to "*"; they are excluded when k is measured, as a fully
 suppressed row matches everybody.
 
+A class's size is the number of distinct PEOPLE in it (the `subject_key` column), not of rows: a release has
+one row per photo and a contributor gives about ten photos per bracket, so counting rows would let one person
+alone in a class pass as k=10. Every row of a class with fewer than k people is suppressed. What this does not
+cover: the released rows of one pseudonym can be linked, so the set of classes a person appears in is itself
+a (weaker) quasi-identifier.
+
 Faces and voices are direct identifiers: this protects the side table only. Release still rests on the
 contributor's third-party-provision consent (STANDARDS, anonymisation).
 """
@@ -17,19 +23,24 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from anonymize._hierarchies import SUPPRESSED, Hierarchy, SuppressOnly
 from anonymize.errors import KAnonymityError
 
 DEFAULT_K = 5
+DEFAULT_SUBJECT_KEY = "subject_id"
+
+# Who a row belongs to: the subject column's value, or the row's index when every row is its own person.
+_Subject: TypeAlias = str | int
 
 
 @dataclass(frozen=True)
 class KAnonResult:
     """Released records (copies; quasi-identifiers generalised, suppressed rows all "*"), the k actually
-    achieved over non-suppressed rows (0 when none remain), how many rows were suppressed, and the level name
-    chosen per quasi-identifier (`generalised`, e.g. {"age_bracket": "20-year", "region": "province"})."""
+    achieved over non-suppressed rows (distinct people in the smallest class; 0 when none remain), how many
+    rows were suppressed, and the level name chosen per quasi-identifier (`generalised`, e.g.
+    {"age_bracket": "20-year", "region": "province"})."""
 
     records: list[dict[str, Any]]
     k_achieved: int
@@ -39,7 +50,7 @@ class KAnonResult:
 
     @property
     def satisfied(self) -> bool:
-        """Whether every released equivalence class holds at least k records."""
+        """Whether every released equivalence class holds at least k distinct people."""
         return self.k_achieved >= self.k_required or self.k_achieved == 0
 
 
@@ -49,36 +60,54 @@ def k_anonymize(
     k: int = DEFAULT_K,
     hierarchies: Mapping[str, Hierarchy] | None = None,
     max_suppression: float = 0.05,
+    subject_key: str | None = DEFAULT_SUBJECT_KEY,
 ) -> KAnonResult:
-    """Generalise then suppress `records` until every class over `quasi_identifiers` has >= `k` rows.
+    """Generalise then suppress `records` until every class over `quasi_identifiers` holds >= `k` distinct
+    people, a person being a distinct value of `subject_key` (None: every record is a different person, for
+    tables with one row per person). `max_suppression` is a share of the records (rows).
 
     `hierarchies` maps a quasi-identifier to its ladder (default: as collected or "*"). Raises
     `KAnonymityError` for k < 1, an empty or duplicated quasi-identifier list, a negative suppression budget,
-    or a record missing a quasi-identifier.
+    or a record missing a quasi-identifier or the subject key.
     """
-    ladders = _validate(records, quasi_identifiers, k, hierarchies or {}, max_suppression)
+    ladders = _validate(records, quasi_identifiers, k, hierarchies or {}, max_suppression, subject_key)
     columns = _columns(records, quasi_identifiers, ladders)
+    subjects = [_subject(row, index, subject_key) for index, row in enumerate(records)]
     budget = int(max_suppression * len(records))
-    node, classes = _best_node(columns, k, budget)
-    released = _release(records, quasi_identifiers, columns, node, classes, k)
+    node, people = _best_node(columns, subjects, k, budget)
+    released = _release(records, quasi_identifiers, columns, node, people, k)
     suppressed = sum(1 for row in released if _is_suppressed(row, quasi_identifiers))
     return KAnonResult(
         released,
-        measured_k(released, quasi_identifiers),
+        measured_k(released, quasi_identifiers, subject_key),
         suppressed,
         {qi: ladders[qi].levels[level] for qi, level in zip(quasi_identifiers, node, strict=True)},
         k,
     )
 
 
-def measured_k(records: Iterable[Mapping[str, Any]], quasi_identifiers: Sequence[str]) -> int:
-    """The smallest equivalence class over `quasi_identifiers`, ignoring fully suppressed rows (0 if none)."""
-    counts = Counter(
-        tuple(str(row.get(qi, "")) for qi in quasi_identifiers)
-        for row in records
+def measured_k(
+    records: Iterable[Mapping[str, Any]],
+    quasi_identifiers: Sequence[str],
+    subject_key: str | None = DEFAULT_SUBJECT_KEY,
+) -> int:
+    """The fewest distinct people (values of `subject_key`; None counts rows) in any equivalence class over
+    `quasi_identifiers`, ignoring fully suppressed rows (0 if none). Raises `KAnonymityError` when a counted
+    row lacks `subject_key`."""
+    members = {
+        (tuple(str(row.get(qi, "")) for qi in quasi_identifiers), _subject(row, index, subject_key))
+        for index, row in enumerate(records)
         if not _is_suppressed(row, quasi_identifiers)
-    )
-    return min(counts.values(), default=0)
+    }
+    return min(Counter(key for key, _ in members).values(), default=0)
+
+
+def _subject(row: Mapping[str, Any], index: int, subject_key: str | None) -> _Subject:
+    if subject_key is None:
+        return index
+    if subject_key not in row:
+        raise KAnonymityError(f"records[{index}]", f"missing {subject_key}")
+    return str(row[subject_key])
 
 
 def _is_suppressed(row: Mapping[str, Any], quasi_identifiers: Sequence[str]) -> bool:
@@ -91,6 +120,7 @@ def _validate(
     k: int,
     hierarchies: Mapping[str, Hierarchy],
     max_suppression: float,
+    subject_key: str | None,
 ) -> dict[str, Hierarchy]:
     if k < 1:
         raise KAnonymityError("k", f"must be at least 1, got {k}")
@@ -101,8 +131,11 @@ def _validate(
     unknown = set(hierarchies) - set(quasi_identifiers)
     if unknown:
         raise KAnonymityError("hierarchies", f"not quasi-identifiers: {', '.join(sorted(unknown))}")
+    if subject_key is not None and subject_key in quasi_identifiers:
+        raise KAnonymityError("subject_key", f"{subject_key} is a quasi-identifier; it must name the person")
+    required = [*quasi_identifiers, *([] if subject_key is None else [subject_key])]
     for index, row in enumerate(records):
-        missing = [qi for qi in quasi_identifiers if qi not in row]
+        missing = [name for name in required if name not in row]
         if missing:
             raise KAnonymityError(f"records[{index}]", f"missing {', '.join(missing)}")
     return {qi: hierarchies.get(qi, SuppressOnly()) for qi in quasi_identifiers}
@@ -118,8 +151,11 @@ def _columns(
     ]
 
 
-def _best_node(columns: list[list[list[str]]], k: int, budget: int) -> tuple[tuple[int, ...], Counter[tuple[str, ...]]]:
-    """The least generalised lattice node whose small classes fit the suppression budget."""
+def _best_node(
+    columns: list[list[list[str]]], subjects: Sequence[_Subject], k: int, budget: int
+) -> tuple[tuple[int, ...], Counter[tuple[str, ...]]]:
+    """The least generalised lattice node whose small classes (fewer than k people) fit the suppression
+    budget (in rows), with the number of distinct people in each of its classes."""
     ranges = [range(len(column)) for column in columns]
     nodes = sorted(itertools.product(*ranges), key=lambda node: (sum(node), max(node, default=0)))
     # Ties at the same total level go to fewer suppressed rows, then to more (finer) classes.
@@ -127,11 +163,13 @@ def _best_node(columns: list[list[list[str]]], k: int, budget: int) -> tuple[tup
     for node in nodes:
         if best is not None and sum(node) > best[0][0]:
             break
-        classes = Counter(zip(*(columns[q][level] for q, level in enumerate(node)), strict=True))
-        small = sum(count for count in classes.values() if count < k)
-        cost = (sum(node), small, -len(classes))
+        keys = list(zip(*(columns[q][level] for q, level in enumerate(node)), strict=True))
+        rows = Counter(keys)
+        people = Counter(key for key, _ in set(zip(keys, subjects, strict=True)))
+        small = sum(count for key, count in rows.items() if people[key] < k)
+        cost = (sum(node), small, -len(rows))
         if small <= budget and (best is None or cost < best[0]):
-            best = (cost, node, classes)
+            best = (cost, node, people)
     if best is None:  # not even the top node fits (fewer than k records): suppress everything
         top = tuple(len(column) - 1 for column in columns)
         return top, Counter()
@@ -143,13 +181,13 @@ def _release(
     quasi_identifiers: Sequence[str],
     columns: list[list[list[str]]],
     node: tuple[int, ...],
-    classes: Counter[tuple[str, ...]],
+    people: Counter[tuple[str, ...]],
     k: int,
 ) -> list[dict[str, Any]]:
     released: list[dict[str, Any]] = []
     for index, row in enumerate(records):
         values = tuple(columns[q][level][index] for q, level in enumerate(node))
-        keep = classes.get(values, 0) >= k
+        keep = people.get(values, 0) >= k
         out = dict(row)
         out.update({qi: value if keep else SUPPRESSED for qi, value in zip(quasi_identifiers, values, strict=True)})
         released.append(out)

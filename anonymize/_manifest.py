@@ -31,7 +31,8 @@ DATASHEET_MD = "DATASHEET.md"
 SIGNATURE_JSON = "signature.json"
 MEDIA_DIR = "media/"
 TEXT_FILES = (MANIFEST_JSONL, MANIFEST_CSV, DATASHEET_JSON, DATASHEET_MD)
-BASE_COLUMNS = ("item_id", "subject_id", "kind", "file", "sha256", "bytes", "consent_version", "receipt_ref")
+SUBJECT_COLUMN = "subject_id"  # the pseudonymous person a row belongs to; k-anonymity counts distinct values
+BASE_COLUMNS = ("item_id", SUBJECT_COLUMN, "kind", "file", "sha256", "bytes", "consent_version", "receipt_ref")
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 DEFAULT_USE_TERMS = (
@@ -179,7 +180,8 @@ def datasheet_markdown(document: Mapping[str, Any]) -> str:
         f"- Collection method: {document['collection_method']}",
         f"- Licence: {document['licence']}",
         f"- Items: {counts['items']} from {counts['subjects']} contributors",
-        f"- k-anonymity: k >= {document['k']} over {', '.join(document['quasi_identifiers'])};"
+        f"- k-anonymity: k >= {document['k']} distinct people per class over"
+        f" {', '.join(document['quasi_identifiers'])};"
         f" {document['suppressed_count']} rows suppressed",
         "",
         "## Terms of use",

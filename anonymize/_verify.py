@@ -11,7 +11,8 @@ Checks (each reported passed / failed / skipped, every failure listed with its f
     exiftool     exiftool agrees (skipped when it is not installed)
     faces        at most one face (the subject's) is detectable in any image, by both detector families
     pii          no personal-data pattern in any text file or file name
-    k_anonymity  every class over the released quasi-identifiers holds >= k_min rows
+    k_anonymity  every class over the released quasi-identifiers holds >= k distinct people (subject ids),
+                 k being the larger of the caller's k_min and the k the datasheet promises
 
 Nothing is trusted from the build: digests are recomputed, media re-parsed, faces re-detected.
 """
@@ -46,6 +47,7 @@ from anonymize._manifest import (
     MANIFEST_JSONL,
     MEDIA_DIR,
     SIGNATURE_JSON,
+    SUBJECT_COLUMN,
     TEXT_FILES,
     canonical_json,
 )
@@ -72,13 +74,15 @@ class VerifyFailure:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """The outcome of `verify_package`: `ok` only when no check failed."""
+    """The outcome of `verify_package`: `ok` only when no check failed. `k_achieved` is the fewest distinct
+    people in a released class; `k_required` the k it was held to (None when k could not be checked)."""
 
     package: str
     checks: Mapping[str, str]
     failures: tuple[VerifyFailure, ...]
     items: int
     k_achieved: int | None
+    k_required: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -91,6 +95,7 @@ class VerifyReport:
             "package": self.package,
             "items": self.items,
             "k_achieved": self.k_achieved,
+            "k_required": self.k_required,
             "checks": dict(self.checks),
             "failures": [{"check": f.check, "file": f.file, "detail": f.detail} for f in self.failures],
         }
@@ -159,6 +164,7 @@ class _State:
     skipped: set[str] = field(default_factory=set)
     items: int = 0
     k_achieved: int | None = None
+    k_required: int | None = None
 
     def fail(self, check: str, file: str | None, detail: str) -> None:
         self.failures.append(VerifyFailure(check, file, detail))
@@ -174,8 +180,9 @@ def verify_package(
     detectors: DetectorSettings | None = None,
 ) -> VerifyReport:
     """Re-check the package at `path` (zip, tar, tar.gz or directory) against `public_keys` (key id -> raw
-    Ed25519 public key) and `k_min`. `use_exiftool=None` uses exiftool when installed. Raises
-    `ReleaseFormatError` only when `path` cannot be opened as a package at all."""
+    Ed25519 public key) and `k_min`; k is held to the larger of `k_min` and the datasheet's own k, counted
+    in distinct subject ids. `use_exiftool=None` uses exiftool when installed. Raises `ReleaseFormatError`
+    only when `path` cannot be opened as a package at all."""
     reader = _open(Path(path))
     state = _State()
     try:
@@ -191,7 +198,7 @@ def verify_package(
         reader.close()
     checks = {c: "skipped" if c in state.skipped else "passed" for c in CHECKS}
     checks.update({f.check: "failed" for f in state.failures})
-    return VerifyReport(str(path), checks, tuple(state.failures), state.items, state.k_achieved)
+    return VerifyReport(str(path), checks, tuple(state.failures), state.items, state.k_achieved, state.k_required)
 
 
 def _open(path: Path) -> _Reader:
@@ -358,18 +365,34 @@ def _pii_lines(data: bytes) -> Iterator[tuple[int, str]]:
 
 
 def _check_k(reader: _Reader, names: set[str], rows: list[dict[str, str]], k_min: int, state: _State) -> None:
+    # A class is counted in people, not rows: one contributor's ten photos in a bracket are one person.
+    # The datasheet's k is what the licensee is promised, so a caller's lower k_min never lowers the bar.
     if DATASHEET_JSON not in names:
         return
     try:
         datasheet = json.loads(reader.read(DATASHEET_JSON).decode("utf-8"))
         quasi = [str(q) for q in datasheet["quasi_identifiers"]]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        state.fail("k_anonymity", DATASHEET_JSON, f"quasi-identifiers unreadable: {exc}")
+        promised = _datasheet_k(datasheet)
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        state.fail("k_anonymity", DATASHEET_JSON, f"quasi-identifiers or k unreadable: {exc}")
         return
-    missing = [q for q in quasi if rows and q not in rows[0]]
+    missing = [c for c in (*quasi, SUBJECT_COLUMN) if any(c not in row for row in rows)]
     if missing:
-        state.fail("k_anonymity", MANIFEST_JSONL, f"quasi-identifier columns missing: {', '.join(missing)}")
+        state.fail("k_anonymity", MANIFEST_JSONL, f"columns missing: {', '.join(missing)}")
         return
-    state.k_achieved = measured_k(rows, quasi)
-    if 0 < state.k_achieved < k_min:
-        state.fail("k_anonymity", MANIFEST_JSONL, f"smallest class has {state.k_achieved} rows (k_min {k_min})")
+    state.k_required = max(k_min, promised)
+    state.k_achieved = measured_k(rows, quasi, SUBJECT_COLUMN)
+    if 0 < state.k_achieved < state.k_required:
+        state.fail(
+            "k_anonymity",
+            MANIFEST_JSONL,
+            f"smallest class holds {state.k_achieved} distinct people; k required {state.k_required}"
+            f" (k_min {k_min}, datasheet k {promised})",
+        )
+
+
+def _datasheet_k(datasheet: Mapping[str, Any]) -> int:
+    value = datasheet["k"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"k must be a whole number >= 1, got {value!r}")
+    return value

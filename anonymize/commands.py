@@ -114,7 +114,13 @@ def _refuse(source: Path, error: Exception, as_json: bool) -> NoReturn:
 @click.option(
     "--public-key", "inline_keys", multiple=True, metavar="KEY_ID=BASE64", help="A trusted public key (repeatable)."
 )
-@click.option("--k-min", default=5, show_default=True, type=click.IntRange(min=1), help="Required k.")
+@click.option(
+    "--k-min",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Required k, in distinct people per class; the datasheet's own k applies when higher.",
+)
 @click.option("--no-faces", is_flag=True, help="Skip the face re-detection (faster, incomplete).")
 @click.option("--no-exiftool", is_flag=True, help="Do not use exiftool even when installed.")
 @click.option("--cnn", is_flag=True, help="Also search faces with dlib's CNN detector (thorough, slow).")
@@ -147,6 +153,8 @@ def release_verify(
     else:
         for check, status in report.checks.items():
             click.echo(f"{check:12} {status}")
+        if report.k_required is not None:
+            click.echo(f"k            {report.k_achieved} people in the smallest class (required {report.k_required})")
         for failure in report.failures:
             click.echo(f"FAIL {failure.check}: {failure.file or '-'}: {failure.detail}")
         click.echo("release verified" if report.ok else f"{len(report.failures)} failure(s)")

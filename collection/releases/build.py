@@ -3,7 +3,8 @@ package, and record which items and contributors went in.
 
 Memory stays bounded by the size of the selection's ids, not of the media: one item's bytes are in memory at
 a time, the package streams to disk (`anonymize.PackageWriter`) and the item rows are inserted in batches.
-The side table is generalised and suppressed to k before anything is written (k needs every row).
+The side table is generalised and suppressed to k distinct people per class before anything is written (k
+needs every row).
 
 Pseudonyms: every id that leaves (subject, item, consent receipt) is a keyed HMAC under the release's own
 key, so two releases cannot be joined and no id can be recomputed from a guess.
@@ -33,6 +34,7 @@ from collection.releases.selection import Contributor, Selection, StoredItem
 from collection.storage import BlobStore
 
 _BATCH = 500
+_SUBJECT = "subject_id"  # never an attribute: ReleaseInfo refuses attributes named like manifest columns
 
 
 @dataclass
@@ -100,10 +102,14 @@ class PackageBuild:
         self, plan: Sequence[tuple[Contributor, StoredItem]], info: ReleaseInfo, stats: BuildStats
     ) -> tuple[list[dict[str, Any]], ReleaseInfo]:
         fields = info.attributes
-        records = [values(fields, ItemFacts(item.kind, item.bracket)) for _, item in plan]
+        # k counts people, not photos: each row carries its person's pseudonym (the manifest's subject_id).
+        records = [
+            {**values(fields, ItemFacts(item.kind, item.bracket)), _SUBJECT: self.pseudonyms.subject_id(c.subject_id)}
+            for c, item in plan
+        ]
         if not fields:
             return records, info
-        result: KAnonResult = generalise(records, fields, info.k, hierarchies(fields))
+        result: KAnonResult = generalise(records, fields, info.k, hierarchies(fields), subject_key=_SUBJECT)
         stats.k_achieved = result.k_achieved
         stats.suppressed_count = result.suppressed_count
         stats.generalisation = dict(result.generalised)

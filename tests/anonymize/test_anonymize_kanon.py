@@ -1,4 +1,6 @@
-"""k-anonymity of the released side table."""
+"""k-anonymity of the released side table: class sizes count distinct people, not rows.
+
+Tables without a subject column here are one row per person and say so with `subject_key=None`."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def _classes(records: list[dict[str, str]]) -> Counter[tuple[str, ...]]:
 
 
 def test_result_is_k_anonymous_and_reports_what_it_did() -> None:
-    result = k_anonymize(_records(400), QI, 5, HIERARCHIES)
+    result = k_anonymize(_records(400), QI, 5, HIERARCHIES, subject_key=None)
     assert result.k_achieved >= 5 and result.satisfied
     assert min(_classes(result.records).values()) >= 5
     assert set(result.generalised) == set(QI)
@@ -41,14 +43,14 @@ def test_result_is_k_anonymous_and_reports_what_it_did() -> None:
 
 def test_generalises_only_as_far_as_needed() -> None:
     records = [{"age_bracket": b, "gender": g, "region": "서울"} for b in ("20-29", "30-39") for g in "FM"] * 5
-    result = k_anonymize(records, QI, 5, HIERARCHIES)
+    result = k_anonymize(records, QI, 5, HIERARCHIES, subject_key=None)
     assert result.generalised == {"age_bracket": "as collected", "gender": "as collected", "region": "as collected"}
     assert result.suppressed_count == 0 and result.k_achieved == 5
 
 
 def test_small_cells_force_wider_brackets() -> None:
     records = [{"age_bracket": b, "gender": "F", "region": "서울"} for b in ("20-29", "30-39")] * 3
-    result = k_anonymize(records, QI, 5, HIERARCHIES, max_suppression=0)
+    result = k_anonymize(records, QI, 5, HIERARCHIES, max_suppression=0, subject_key=None)
     assert result.generalised["age_bracket"] == "20-year"
     assert {r["age_bracket"] for r in result.records} == {"20-39"}
 
@@ -56,7 +58,7 @@ def test_small_cells_force_wider_brackets() -> None:
 def test_outliers_are_suppressed_within_budget() -> None:
     records = [{"age_bracket": "30-39", "gender": "F", "region": "서울"}] * 20
     records.append({"age_bracket": "70+", "gender": "M", "region": "제주"})
-    result = k_anonymize(records, QI, 5, HIERARCHIES, max_suppression=0.1)
+    result = k_anonymize(records, QI, 5, HIERARCHIES, max_suppression=0.1, subject_key=None)
     assert result.suppressed_count == 1
     assert result.records[-1] == {"age_bracket": "*", "gender": "*", "region": "*"}
     assert result.generalised["age_bracket"] == "as collected" and result.k_achieved == 20
@@ -64,7 +66,7 @@ def test_outliers_are_suppressed_within_budget() -> None:
 
 def test_fewer_than_k_records_are_all_suppressed() -> None:
     records = [{"age_bracket": "30-39", "gender": "F", "region": "서울"}] * 3
-    result = k_anonymize(records, QI, 5)
+    result = k_anonymize(records, QI, 5, subject_key=None)
     assert result.suppressed_count == 3 and result.k_achieved == 0 and result.satisfied
 
 
@@ -89,7 +91,7 @@ def test_hierarchies() -> None:
     ],
 )
 def test_invalid_input(kwargs: dict[str, object], field: str) -> None:
-    arguments: dict[str, object] = {"records": _records(10), "quasi_identifiers": QI, **kwargs}
+    arguments: dict[str, object] = {"records": _records(10), "quasi_identifiers": QI, "subject_key": None, **kwargs}
     with pytest.raises(KAnonymityError) as caught:
         k_anonymize(**arguments)  # type: ignore[arg-type]
     assert caught.value.field == field
@@ -97,7 +99,67 @@ def test_invalid_input(kwargs: dict[str, object], field: str) -> None:
 
 def test_missing_quasi_identifier_names_the_record() -> None:
     with pytest.raises(KAnonymityError, match=r"records\[1\]"):
-        k_anonymize([{"age_bracket": "1", "gender": "F", "region": "x"}, {"gender": "F"}], QI)
+        k_anonymize([{"age_bracket": "1", "gender": "F", "region": "x"}, {"gender": "F"}], QI, subject_key=None)
+
+
+def _photos(people: dict[str, tuple[str, str, str]], photos: int = 10) -> list[dict[str, str]]:
+    """`photos` rows per person, as a release has: one row per photo, all carrying the person's subject id."""
+    return [
+        {"item": f"{subject}-{n}", "subject_id": subject, "age_bracket": age, "gender": gender, "region": region}
+        for subject, (age, gender, region) in people.items()
+        for n in range(photos)
+    ]
+
+
+def _people_per_class(records: list[dict[str, str]]) -> dict[tuple[str, ...], int]:
+    members: dict[tuple[str, ...], set[str]] = {}
+    for r in records:
+        if any(r[q] != "*" for q in QI):
+            members.setdefault(tuple(r[q] for q in QI), set()).add(r["subject_id"])
+    return {cls: len(subjects) for cls, subjects in members.items()}
+
+
+def test_one_person_alone_in_a_class_is_one_not_ten() -> None:
+    # Three contributors, ten photos each, each alone in their bracket: counted in rows every class had k=10.
+    records = _photos({f"p{i}": (bracket, "F", "서울") for i, bracket in enumerate(["20-29", "30-39", "40-49"])})
+    assert measured_k(records, QI, subject_key=None) == 10  # the old, row-counting figure
+    assert measured_k(records, QI) == 1
+    result = k_anonymize(records, QI, 5, HIERARCHIES)
+    # Three people can never make a class of five: everything is suppressed, nothing released as collected.
+    assert result.k_achieved == 0 and result.suppressed_count == 30 and result.satisfied
+    assert all(all(r[q] == "*" for q in QI) for r in result.records)
+    assert [r["subject_id"] for r in result.records] == [r["subject_id"] for r in records]
+
+
+def test_brackets_widen_until_a_class_holds_k_people() -> None:
+    # Three people per ten-year bracket, thirty photos per class: rows said k=30, people say 3 < 5.
+    people = {f"p{i}": ("20-29" if i < 3 else "30-39", "F", "서울") for i in range(6)}
+    records = _photos(people)
+    assert k_anonymize(records, QI, 5, HIERARCHIES, subject_key=None).generalised["age_bracket"] == "as collected"
+    result = k_anonymize(records, QI, 5, HIERARCHIES)
+    assert result.generalised["age_bracket"] == "20-year" and result.suppressed_count == 0
+    assert {r["age_bracket"] for r in result.records} == {"20-39"}
+    assert result.k_achieved == 6 and _people_per_class(result.records) == {("20-39", "F", "서울"): 6}
+
+
+def test_suppression_takes_every_row_of_a_class_with_too_few_people() -> None:
+    records = _photos({f"p{i}": ("30-39", "F", "서울") for i in range(20)}, photos=5)
+    records += _photos({"loner": ("70+", "M", "제주")})
+    result = k_anonymize(records, QI, 5, HIERARCHIES, max_suppression=0.1)
+    assert result.generalised["age_bracket"] == "as collected"
+    assert result.suppressed_count == 10 and result.k_achieved == 20
+    loner = [r for r in result.records if r["subject_id"] == "loner"]
+    assert len(loner) == 10 and all(all(r[q] == "*" for q in QI) for r in loner)
+
+
+def test_subject_key_must_be_present_and_not_a_quasi_identifier() -> None:
+    with pytest.raises(KAnonymityError, match=r"records\[0\]: missing subject_id"):
+        k_anonymize(_records(10), QI, 5)
+    with pytest.raises(KAnonymityError) as caught:
+        k_anonymize(_photos({"p": ("20-29", "F", "서울")}), QI, 5, subject_key="gender")
+    assert caught.value.field == "subject_key"
+    with pytest.raises(KAnonymityError, match="missing subject_id"):
+        measured_k([{"age_bracket": "20-29", "gender": "F", "region": "서울"}], QI)
 
 
 @settings(max_examples=40, deadline=None)
@@ -105,6 +167,7 @@ def test_missing_quasi_identifier_names_the_record() -> None:
     st.lists(
         st.fixed_dictionaries(
             {
+                "subject_id": st.sampled_from([f"p{n}" for n in range(12)]),
                 "age_bracket": st.sampled_from(["5", "15", "25", "35", "45", "55", "65", "75", "90"]),
                 "gender": st.sampled_from("FMX"),
                 "region": st.sampled_from(["서울", "부산", "제주", "강원", "Seoul", "Mars"]),
@@ -114,8 +177,9 @@ def test_missing_quasi_identifier_names_the_record() -> None:
     ),
     st.integers(min_value=1, max_value=8),
 )
-def test_any_table_comes_out_k_anonymous(records: list[dict[str, str]], k: int) -> None:
+def test_any_table_comes_out_k_anonymous_in_people(records: list[dict[str, str]], k: int) -> None:
     result = k_anonymize(records, QI, k, HIERARCHIES)
     assert measured_k(result.records, QI) == result.k_achieved
     assert result.k_achieved == 0 or result.k_achieved >= k
+    assert all(people >= k for people in _people_per_class(result.records).values())
     assert len(result.records) == len(records)

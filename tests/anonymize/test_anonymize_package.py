@@ -69,7 +69,7 @@ def _rows(count: int = 12) -> list[dict[str, str]]:
         }
         for n in range(count)
     ]
-    return k_anonymize(records, QI, 5, {"age_bracket": AgeBands()}).records
+    return k_anonymize(records, QI, 5, {"age_bracket": AgeBands()}, subject_key="subject").records
 
 
 def build(path: Path, rows: list[dict[str, str]] | None = None, info: ReleaseInfo | None = None) -> Path:
@@ -201,7 +201,32 @@ def test_k_below_minimum_is_caught(tmp_path: Path) -> None:
     rows[0]["gender"] = "M"  # a class of one, not suppressed
     report = verify_package(build(tmp_path / "release", rows), KEYS, k_min=5)
     assert _failed(report) == {"k_anonymity"} and report.k_achieved == 1
-    assert report.to_dict()["failures"][0]["check"] == "k_anonymity"
+    assert report.to_dict()["failures"][0]["check"] == "k_anonymity" and report.to_dict()["k_required"] == 5
+
+
+def test_k_counts_people_not_rows(tmp_path: Path) -> None:
+    # Two people with ten photos each, each alone in their bracket: ten rows per class, one person.
+    rows = [
+        {"item": f"item-{who}-{n}", "subject": who, "age_bracket": age, "gender": "F", "region": "서울"}
+        for who, age in (("ab12", "20-29"), ("cd34", "30-39"))
+        for n in range(10)
+    ]
+    report = verify_package(build(tmp_path / "release", rows), KEYS, k_min=5, check_faces=False)
+    assert _failed(report) == {"k_anonymity"}
+    assert report.k_achieved == 1 and report.k_required == 5
+    assert "1 distinct people; k required 5" in report.failures[0].detail
+
+
+def test_datasheet_k_is_required_when_above_k_min(tmp_path: Path) -> None:
+    # _rows() releases classes of six people; a datasheet promising k=10 must not pass at --k-min 5.
+    promised_ten = verify_package(build(tmp_path / "ten", info=_info(k=10)), KEYS, k_min=5, check_faces=False)
+    assert _failed(promised_ten) == {"k_anonymity"}
+    assert promised_ten.k_achieved == 6 and promised_ten.k_required == 10
+    assert "k required 10 (k_min 5, datasheet k 10)" in promised_ten.failures[0].detail
+    promised_six = verify_package(build(tmp_path / "six", info=_info(k=6)), KEYS, k_min=5, check_faces=False)
+    assert promised_six.ok and promised_six.k_required == 6
+    stricter_caller = verify_package(tmp_path / "six", KEYS, k_min=7, check_faces=False)
+    assert _failed(stricter_caller) == {"k_anonymity"} and stricter_caller.k_required == 7
 
 
 def test_unreadable_package(tmp_path: Path) -> None:
