@@ -160,3 +160,35 @@ def test_retention_run_and_the_conformance_report_from_the_command_line(
     result = runner.invoke(args=["compliance", "report"])
     assert result.exit_code == 0, result.output
     assert "PASS  2. Nothing is kept past its retention period" in result.output
+
+
+def test_officers_see_the_checkpoints_verify_the_log_and_download_each_file(
+    app: Any, client: Any, login: Any, make_user: Any, enrolled: Any, db_session: Any
+) -> None:
+    from collection.audit.checkpoints import CheckpointWriter
+    from collection.audit.models import AuditEvent
+    from consent.service import KeyStore
+    from webapp.config import Settings
+
+    officer = make_user("compliance", locale="en")
+    login(officer)
+    assert "No checkpoint has been written yet" in text(client.get("/comply/audit", headers=EN))
+    settings: Settings = app.extensions["datadam.settings"]
+    folder = settings.audit_checkpoint_dir or settings.data_dir / "audit-checkpoints"
+    clock = app.extensions["datadam.clock"]
+    CheckpointWriter(db_session, clock, KeyStore(db_session, settings.master_key_bytes, clock), folder).write()
+    db_session.commit()
+
+    page = text(client.get("/comply/audit", headers=EN))
+    assert "consistent" in page and "not consistent" not in page and "audit-keys.json" in page
+    name = sorted(p.name for p in folder.glob("checkpoint-*.json"))[0]
+    assert name in page
+    for file_name in (name, "audit-keys.json"):
+        with client.get(f"/comply/audit/files/{file_name}") as got:
+            assert got.status_code == 200 and got.data == (folder / file_name).read_bytes()
+    for bad in ("..%2F..%2Fsecret_key", "checkpoint-1.json", "secret_key"):
+        assert client.get(f"/comply/audit/files/{bad}").status_code == 404
+    downloads = db_session.query(AuditEvent).filter_by(action="audit.checkpoint_downloaded").all()
+    assert [(e.actor_id, e.object_id) for e in downloads] == [(officer.id, name), (officer.id, "audit-keys.json")]
+    login(make_user("operator"))
+    assert client.get("/comply/audit").status_code == 403
