@@ -40,7 +40,7 @@ from anonymize._pii import PiiFinding, TextScrub, find_pii, scrub_text
 from anonymize._pipeline import AnonymizedPhoto, anonymize_photo, scrub_any
 from anonymize._pseudonym import Pseudonymizer, new_release_key
 from anonymize._signing import Ed25519Signer, Signer, verify_signature
-from anonymize._verify import VerifyFailure, VerifyReport, verify_package
+from anonymize._verify import VerifyFailure, VerifyReport, package_statement_sha256, verify_package
 from anonymize._withdrawal import WithdrawalList, read_withdrawal_list, sign_withdrawal_list
 
 __all__ = [
@@ -102,6 +102,7 @@ __all__ = [
     "scrub_text",
     "sign_withdrawal_list",
     "sniff",
+    "package_statement_sha256",
     "verify_package",
     "verify_signature",
 ]

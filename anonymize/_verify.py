@@ -201,6 +201,20 @@ def verify_package(
     return VerifyReport(str(path), checks, tuple(state.failures), state.items, state.k_achieved, state.k_required)
 
 
+def package_statement_sha256(path: str | Path) -> str:
+    """SHA-256 of the signed statement in the package's signature.json (as the builder reports it in
+    `PackageSummary.statement_sha256`): a cheap way to tell that a file is the package that was built and
+    verified. Raises ReleaseFormatError when the package or its signature file cannot be read."""
+    reader = _open(Path(path))
+    try:
+        document = json.loads(reader.read(SIGNATURE_JSON))
+        return hashlib.sha256(canonical_json(document["statement"])).hexdigest()
+    except (KeyError, ValueError, TypeError, OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        raise ReleaseFormatError(SIGNATURE_JSON, f"unreadable: {exc}") from exc
+    finally:
+        reader.close()
+
+
 def _open(path: Path) -> _Reader:
     if path.is_dir():
         return _DirReader(path)

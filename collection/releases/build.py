@@ -45,7 +45,7 @@ class BuildStats:
     voice: int = 0
     faces_masked: int = 0
     subject_not_found: int = 0
-    unclean: int = 0
+    unclean: int = 0  # photos left out: after masking a face other than the contributor's was still found
     seconds: float = 0.0
     k_achieved: int | None = None
     suppressed_count: int = 0
@@ -88,7 +88,10 @@ class PackageBuild:
         with PackageWriter(target, signer, info) as writer:
             for (contributor, item), attributes in zip(plan, released, strict=True):
                 entry = self._entry(contributor, item, attributes, info.attributes)
-                row = writer.add(entry, self._anonymized(contributor, item, stats))
+                media = self._anonymized(contributor, item, stats)
+                if media is None:
+                    continue  # left out; the verifier re-measures k on what was written
+                row = writer.add(entry, media)
                 pending.append(_item_row(release_id, entry, item, contributor, row["sha256"]))
                 if len(pending) >= _BATCH:
                     self._insert_items(pending)
@@ -128,16 +131,20 @@ class PackageBuild:
             attributes={name: str(attributes[name]) for name in fields},
         )
 
-    def _anonymized(self, contributor: Contributor, item: StoredItem, stats: BuildStats) -> bytes:
+    def _anonymized(self, contributor: Contributor, item: StoredItem, stats: BuildStats) -> bytes | None:
+        """The item as released, or None for a photo whose masking re-check still found a face other than the
+        contributor's: it is left out (counted in `unclean`) rather than shipped with a bystander visible."""
         data = self._open(contributor, item.blob_key, item.version)
         if item.kind == "voice":
             stats.voice += 1
             return self.media.voice(data)
         photo = self.media.photo(data, self._encoding(contributor, item))
+        if not photo.clean:
+            stats.unclean += 1
+            return None
         stats.photos += 1
         stats.faces_masked += photo.faces_masked
         stats.subject_not_found += 0 if photo.subject_kept else 1
-        stats.unclean += 0 if photo.clean else 1
         return photo.data
 
     def _open(self, contributor: Contributor, key: str, version: int) -> bytes:

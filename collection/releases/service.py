@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from anonymize import Pseudonymizer, ReleaseInfo, find_pii, new_release_key, verify_package
+from anonymize import (
+    Pseudonymizer,
+    ReleaseInfo,
+    find_pii,
+    new_release_key,
+    package_statement_sha256,
+    verify_package,
+)
 from anonymize.errors import AnonymizeError, ReleaseFormatError
 from collection.accounts.models import Role, User
 from collection.audit.log import Actor, AuditLog
@@ -303,6 +310,16 @@ class ReleaseService:
             raise ApprovalRefused(release.id, f"{withdrawn} contributor(s) withdrew since the build: build a new one")
         if not Path(release.package_path or "").exists():
             raise ApprovalRefused(release.id, "the package is no longer on disk")
+        if not self._is_built_package(release):
+            raise ApprovalRefused(release.id, "the package on disk is not the one that was built and verified")
+
+    @staticmethod
+    def _is_built_package(release: Release) -> bool:
+        """Whether the file at the release's path carries the signed statement recorded at the build."""
+        try:
+            return package_statement_sha256(release.package_path or "") == release.statement_sha256
+        except ReleaseFormatError:
+            return False
 
     # -- delivery --------------------------------------------------------------------------------------------------
     def download(self, actor: User, release: Release) -> Path:
@@ -316,6 +333,8 @@ class ReleaseService:
         path = Path(release.package_path or "")
         if not path.is_file():
             raise DeliveryRefused(release.id, "the package is not a single file on this server")
+        if not self._is_built_package(release):
+            raise DeliveryRefused(release.id, "the package on disk is not the one that was built and verified")
         self.audit.record(
             _actor(actor),
             "release.downloaded",

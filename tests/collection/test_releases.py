@@ -9,6 +9,7 @@ bystander is a face of the LFW subset shipped with scikit-image (a different per
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import json
@@ -503,3 +504,47 @@ def test_a_build_that_cannot_be_done_leaves_a_draft_with_the_reason(
     queue_build(queue, env.session, release, None)  # trying again clears the old reason
     env.session.commit()
     assert BUILD_ERROR not in release.build_summary
+
+
+class OneUnclean(ScrubOnly):
+    """Masking that could not clear a bystander from the second photo it sees."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def photo(self, data: bytes, subject_encoding: np.ndarray | None) -> ReleasedPhoto:
+        self.seen += 1
+        released = super().photo(data, subject_encoding)
+        return dataclasses.replace(released, clean=self.seen != 2)
+
+
+def test_a_photo_whose_masking_is_not_proven_clean_is_left_out(
+    env: Any, campaign: Any, consenting: Any, tmp_path: Path
+) -> None:
+    svc = service(env, tmp_path, media=OneUnclean())
+    release = draft(svc, campaign, fields=[])
+    svc.build(None, release, tmp_path / "pkg")
+    env.session.commit()
+    assert release.build_summary["unclean"] == 1 and release.build_summary["photos"] == 1
+    assert release.items == 1 and len(manifest(tmp_path / "pkg")) == 1
+    assert env.session.scalar(select(func.count()).select_from(ReleaseItem)) == 1
+
+
+def test_a_package_replaced_on_disk_after_the_build_is_neither_approved_nor_delivered(
+    env: Any, campaign: Any, consenting: Any, make_user: Any, tmp_path: Path
+) -> None:
+    svc = service(env, tmp_path)
+    admin, officer = make_user("admin"), make_user("compliance")
+    release, other = draft(svc, campaign, actor=admin), draft(svc, campaign, actor=admin)
+    svc.build(admin, release)
+    svc.build(admin, other)
+    env.session.commit()
+    original = Path(release.package_path).read_bytes()
+    Path(release.package_path).write_bytes(Path(other.package_path).read_bytes())  # a validly signed other package
+    with pytest.raises(ApprovalRefused, match="not the one that was built"):
+        svc.approve(officer, release)
+    Path(release.package_path).write_bytes(original)
+    svc.approve(officer, release)
+    Path(release.package_path).write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DeliveryRefused, match="not the one that was built"):
+        svc.download(officer, release)
