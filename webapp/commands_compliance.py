@@ -1,5 +1,7 @@
-"""`datadam retention run` (erase everything past retention) and `datadam compliance report` (the conformance
-checklist: a table on the terminal, the printable HTML with --out; exit status 1 when any line fails)."""
+"""`datadam retention run` (erase everything past retention), `datadam erasure reapply` (after restoring a
+database backup: erase again what the ledger copy outside the database says was erased) and `datadam compliance
+report` (the conformance checklist: a table on the terminal, the printable HTML with --out; exit status 1 when
+any line fails)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from flask.cli import with_appcontext
 from collection.compliance import ConformanceReport, Status
 from webapp.compliance_services import conformance, retention
 from webapp.db import get_session
+from webapp.services import erasure
 
 _LABEL = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.NOT_APPLICABLE: "N/A "}
 
@@ -37,6 +40,21 @@ def retention_run(dry_run: bool) -> None:
     for record in result.erased:
         click.echo(f"erased: subject {record.subject_id} campaign {record.campaign_id} at {record.completed_at}")
     click.echo(f"retention run {result.run.id}: {len(result.erased)} enrollments erased")
+
+
+@click.group("erasure")
+def erasure_group() -> None:
+    """The erasure ledger."""
+
+
+@erasure_group.command("reapply")
+@with_appcontext
+def erasure_reapply() -> None:
+    """Run after restoring a database backup: every erasure recorded in the ledger copy kept in the blob store
+    (which a database restore does not roll back) is carried out again where the restored data brought it back."""
+    again = erasure().reapply()
+    get_session().commit()
+    click.echo(f"erasure reapply: {again} erasure(s) carried out again")
 
 
 @click.group("compliance")
@@ -72,4 +90,5 @@ def _html(report: ConformanceReport) -> str:
 
 def register(app: Flask) -> None:
     app.cli.add_command(retention_group)
+    app.cli.add_command(erasure_group)
     app.cli.add_command(compliance_group)

@@ -140,6 +140,14 @@ def test_retention_run_and_the_conformance_report_from_the_command_line(
     assert result.exit_code == 0 and "1 enrollments erased" in result.output, result.output
     db_session.expire_all()
     assert db_session.query(Enrollment).filter_by(user_id=enrolled.id).one().state is EnrollmentState.ERASED
+    # a database backup from before the run is restored: the ledger copy outside the database erases it again
+    db_session.query(Enrollment).filter_by(user_id=enrolled.id).one().state = EnrollmentState.ACTIVE
+    db_session.commit()
+    result = runner.invoke(args=["erasure", "reapply"])
+    assert result.exit_code == 0 and "1 erasure(s) carried out again" in result.output, result.output
+    db_session.expire_all()
+    assert db_session.query(Enrollment).filter_by(user_id=enrolled.id).one().state is EnrollmentState.ERASED
+    assert "0 erasure(s)" in runner.invoke(args=["erasure", "reapply"]).output  # nothing left to do
 
     out = tmp_path / "report.html"
     result = runner.invoke(args=["compliance", "report", "--out", str(out)])
