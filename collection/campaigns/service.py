@@ -56,7 +56,7 @@ class Dashboard:
     quota: int
     sets_by_state: dict[str, int]
     brackets: list[BracketStats]
-    gate_failures: dict[str, int] = field(default_factory=dict)
+    gate_failures: dict[str, int] = field(default_factory=dict)  # "gate/reason" -> photos held that failed it
 
 
 def validate_brackets(brackets: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -173,5 +173,5 @@ class CampaignService:
         for _key, _state, gates in photos:
             for gate in (gates or {}).get("gates", []):
                 if not gate.get("passed", True):
-                    failures[gate.get("reason") or gate.get("name", "unknown")] += 1
+                    failures[f"{gate.get('name', 'unknown')}/{gate.get('reason') or ''}"] += 1
         return Dashboard(int(contributors), campaign.quota, dict(sets), brackets, dict(failures.most_common()))

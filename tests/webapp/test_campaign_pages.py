@@ -79,3 +79,25 @@ def test_a_campaign_is_created_from_the_form_even_with_blank_advanced_rules(
     assert resp.status_code == 302, re.findall(r'class="errors?"[^>]*>(.*?)</', resp.get_data(as_text=True), re.S)
     created = db_session.query(Campaign).filter_by(slug="voices-2026").one()
     assert created.status is CampaignStatus.DRAFT and created.brackets[0]["photos"] == 5
+
+
+def test_the_campaign_dashboard_speaks_the_operators_language(
+    client: Any, login: Any, make_user: Any, make_campaign: Any, db_session: Any, clock: Any
+) -> None:
+    from collection.contributions.models import Photo, PhotoSet, PhotoState
+    from tests.collection.flow_support import build_env, consent_and_enroll, publish_notice
+
+    campaign = make_campaign()
+    env = build_env(db_session, None, clock)
+    photo_set: PhotoSet = consent_and_enroll(env, make_user("contributor"), campaign, publish_notice(env, campaign))
+    failed = {"gates": [{"name": "face_found", "passed": False, "reason": "no_face"}]}
+    db_session.add(Photo(set_id=photo_set.id, campaign_id=campaign.id, user_id=photo_set.user_id, bracket="20-29",
+                         version=1, state=PhotoState.FAILED, blob_key="x", content_mac="0" * 64, gates=failed,
+                         created_at=clock.now()))
+    db_session.commit()
+    login(make_user("operator"))  # Korean
+    page = client.get(f"/operate/campaigns/{campaign.slug}").get_data(as_text=True)
+    assert "모집 중" in page and "<code>face_found/no_face</code>" in page
+    assert "사진에서 얼굴을 찾지 못했습니다" in page or "얼굴" in page.split("face_found/no_face")[0][-200:]
+    english = ("We could not find a face", "Sets: draft", ">failed 1<", ">open<")
+    assert not any(words in page for words in english), [w for w in english if w in page]

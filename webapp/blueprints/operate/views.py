@@ -12,6 +12,7 @@ from collection.errors import InvalidTransition
 from webapp.access import allow
 from webapp.blueprints.operate.forms import CampaignForm
 from webapp.db import get_session
+from webapp.gate_messages import gate_advice, photo_state_label, set_state_label
 from webapp.services import campaigns, consent
 
 bp = Blueprint("operate", __name__, url_prefix="/operate")
@@ -73,7 +74,13 @@ def new_campaign() -> Response | str:
 def campaign(slug: str) -> str:
     c = campaigns().by_slug(slug)
     return render_template(
-        "operate/campaign.html", campaign=c, stats=campaigns().dashboard(c), notice=consent().current_version(c.id)
+        "operate/campaign.html",
+        campaign=c,
+        stats=campaigns().dashboard(c),
+        notice=consent().current_version(c.id),
+        failure_text=lambda key: gate_advice(*key.split("/", 1)).text,
+        set_state_label=set_state_label,
+        photo_state_label=photo_state_label,
     )
 
 
