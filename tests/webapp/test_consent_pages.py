@@ -339,6 +339,9 @@ def test_withdrawing_one_matter_keeps_the_rest(app: Any, client: Any, campaign: 
     kinds = in_app(app, lambda s: s.active_kinds(contributor.subject_id, campaign.id))
     assert MatterKind.THIRD_PARTY_PROVISION not in kinds  # excluded from every future release
     assert in_app(app, lambda s: s.may_upload(contributor.subject_id, campaign.id))
+    latest = in_app(app, lambda s: s.latest_record(contributor.subject_id, campaign.id))
+    receipt = text(client.get(f"/me/consent/receipts/{latest.id}"))
+    assert "일부 철회를 기록함. 나머지 동의는 유효합니다" in receipt  # the remaining consents are shown in force
 
 
 # --- re-consent ------------------------------------------------------------------------------------------------

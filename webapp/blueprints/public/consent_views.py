@@ -35,7 +35,8 @@ class Standing(enum.StrEnum):
     IN_FORCE = "in_force"  # the latest event, and a consent (not a withdrawal)
     WITHDRAWN = "withdrawn"  # the next event withdrew some or all of its consents
     SUPERSEDED = "superseded"  # a later consent (e.g. a re-consent to a new version) replaced it
-    WITHDRAWAL = "withdrawal"  # the receipt itself records a withdrawal
+    WITHDRAWAL = "withdrawal"  # the receipt itself records a withdrawal of everything, or was followed by more
+    PARTLY_IN_FORCE = "partly_in_force"  # the latest event withdrew some consents; the others stay in force
     UNKNOWN = "unknown"  # signed by this installation's key but not in its records (e.g. erased)
 
 
@@ -43,7 +44,9 @@ def receipt_standing(service: ConsentService, record: ConsentRecord | None) -> S
     if record is None:
         return Standing.UNKNOWN
     if record.event == EventType.WITHDRAWN.value:
-        return Standing.WITHDRAWAL
+        latest = service.latest_record(record.subject_id, record.campaign_id)
+        still = latest is not None and latest.id == record.id and any(record.decisions.values())
+        return Standing.PARTLY_IN_FORCE if still else Standing.WITHDRAWAL
     if service.in_force(record.id):
         return Standing.IN_FORCE
     later = [r for r in service.records(record.subject_id, record.campaign_id) if r.sequence > record.sequence]
