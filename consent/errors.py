@@ -20,7 +20,10 @@ never an HTTP status: `webapp` maps them to responses in one place.
     ├── ReceiptError
     │   ├── ReceiptBuildError       inputs cannot make a lawful receipt (required matter declined, ...)
     │   └── ReceiptFormatError      a receipt read back does not follow the receipt schema
-    └── ConsentStateError           the operation does not fit the consent's current state
+    ├── ConsentStateError           the operation does not fit the consent's current state
+    └── SealedFieldError
+        ├── FieldKeyMissingError    no field key on the engine: sealed columns are neither written nor read
+        └── FieldDecryptionError    a sealed column value does not open (wrong master key, column or tampering)
 
 Verifying a receipt never raises for a bad receipt: `verify_receipt` returns a `Verification` with a reason.
 """
@@ -147,3 +150,23 @@ class ReceiptFormatError(ReceiptError):
 class ConsentStateError(ConsentError):
     """A consent operation that the current state does not allow (e.g. consenting to a superseded notice
     version, withdrawing what is not in force). The message says why."""
+
+
+class SealedFieldError(ConsentError):
+    """A problem with an encrypted database column (see `consent.sealed`)."""
+
+
+class FieldKeyMissingError(SealedFieldError):
+    """The engine has no field key: refusing to write personal data in clear or to read it."""
+
+    def __init__(self) -> None:
+        super().__init__("no field key installed on this database engine (see consent.sealed.install_field_cipher)")
+
+
+class FieldDecryptionError(SealedFieldError):
+    """A sealed value of `field` does not open; `reason` says why (never shows the value)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"cannot open a sealed value of {field}: {reason} (wrong master key or tampered value)")
+        self.field = field
+        self.reason = reason

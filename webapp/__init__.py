@@ -22,7 +22,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[CLOCK_KEY] = None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db.init_app(app, settings.database_url)
+    db.init_app(app, settings.database_url, settings.master_key_bytes)
     _refuse_outdated_schema(app)
     security.init_app(app, settings)
     auth.init_app(app)

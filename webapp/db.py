@@ -1,6 +1,7 @@
 """The database handle of the web app: one engine per app, one session per request, closed at teardown.
 
-Views and CLI commands commit (the edge commits); services only flush.
+Views and CLI commands commit (the edge commits); services only flush. The engine carries the field key of the
+sealed personal-data columns (`consent.sealed`), derived from the configured master key when the engine is built.
 """
 
 from __future__ import annotations
@@ -11,20 +12,28 @@ from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent.sealed import FieldCipher, install_field_cipher
+
 ENGINE_KEY = "datadam.engine"
 SESSIONMAKER_KEY = "datadam.sessionmaker"
 IMMEDIATE_OPTION = "datadam_sqlite_immediate"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the same transactional behaviour on SQLite as on PostgreSQL."""
+def make_engine(url: str, field_cipher: FieldCipher | None = None, **kwargs: Any) -> Engine:
+    """An engine with the same transactional behaviour on SQLite as on PostgreSQL.
+
+    Without `field_cipher` the engine refuses to write or read sealed personal-data columns (fine for
+    migrations, health checks and administration of the database itself)."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
         _sqlite_proper_transactions(engine)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+    if field_cipher is not None:
+        install_field_cipher(engine, field_cipher)
+    return engine
 
 
 def _sqlite_proper_transactions(engine: Engine) -> None:
@@ -51,8 +60,8 @@ def _sqlite_proper_transactions(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def init_app(app: Flask, url: str) -> None:
-    engine = make_engine(url)
+def init_app(app: Flask, url: str, master_key: bytes) -> None:
+    engine = make_engine(url, FieldCipher.from_master_key(master_key))
     app.extensions[ENGINE_KEY] = engine
     app.extensions[SESSIONMAKER_KEY] = sessionmaker(
         engine.execution_options(**{IMMEDIATE_OPTION: True}), expire_on_commit=False
