@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.db import Base, IdPk, Timestamp, UTCDateTime, str_enum
 from consent.notice import LANGUAGES, Notice, notice_from_dict, notice_sha256, notice_to_dict
+from consent.sealed import SealedText
 
 
 class StoredSigningKey(Base):
@@ -133,14 +134,17 @@ class ConsentRecord(Base):
 
 class SignatureName(Base):
     """A name typed as a signature (the contributor's, or the legal representative's) and the salt that opens
-    the commitment in the receipt. Personal data: erasure deletes these rows."""
+    the commitment in the receipt. Personal data: erasure deletes these rows.
+
+    Both are sealed at rest (`consent.sealed`): the salt too, since with the salt in clear a short name could be
+    found by trying candidates against the commitment in the receipt."""
 
     __tablename__ = "signature_names"
 
     record_id: Mapped[str] = mapped_column(ForeignKey("consent_records.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(10), primary_key=True)  # principal | guardian
-    name: Mapped[str] = mapped_column(String(200))
-    salt: Mapped[str] = mapped_column(String(64))  # hex
+    name: Mapped[str] = mapped_column(SealedText("signature_names.name"))
+    salt: Mapped[str] = mapped_column(SealedText("signature_names.salt"))  # hex
 
 
 class MatterConsent(Base):

@@ -3,6 +3,7 @@ DATADAM_TEST_DATABASE_URL is set), a rolled-back session per test, the app, its 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
@@ -17,6 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PG_URL = os.environ.get("DATADAM_TEST_DATABASE_URL", "")
 DEMO_PASSWORD = "correct horse battery"
+# The master key of the whole suite: the shared engine seals personal-data columns with it, so the app under test
+# (whose sessions run on that engine) is configured with it too. tests.collection.flow_support.MASTER is the same.
+MASTER_KEY = b"M" * 32
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
@@ -81,9 +85,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def engine(db_url: str) -> Iterator[Engine]:
+    from consent.sealed import FieldCipher
     from webapp.db import make_engine
 
-    eng = make_engine(db_url)
+    eng = make_engine(db_url, FieldCipher.from_master_key(MASTER_KEY))
     yield eng
     eng.dispose()
 
@@ -125,6 +130,7 @@ def app_settings(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) ->
         "data_dir": tmp_path / "var",
         "database_url": db_url,
         "job_backend": "sync",
+        "master_key": base64.b64encode(MASTER_KEY).decode(),
     }
     for marker in request.node.iter_markers("config"):
         overrides.update(marker.kwargs)
@@ -157,13 +163,15 @@ def runner(app: Any) -> Any:
 @pytest.fixture()
 def make_user(db_session: Session, clock: Any) -> Callable[..., Any]:
     """Create an account of any role directly through the account service (password: DEMO_PASSWORD)."""
-    from collection.accounts import AccountService, Role, SignupData
+    from collection.accounts import AccountService, Role, SignupData, email_blind_index
 
     counter = iter(range(1, 10_000))
 
     def make(role: str = "contributor", birth: dt.date = dt.date(1995, 3, 4), locale: str = "ko", **kw: Any) -> Any:
         n = next(counter)
-        service = AccountService(db_session, clock, b"k" * 32, hasher=FAST_HASHER)
+        service = AccountService(
+            db_session, clock, b"k" * 32, hasher=FAST_HASHER, email_index=email_blind_index(MASTER_KEY)
+        )
         email = kw.get("email", f"{role}{n}@example.com")
         if role == "contributor":
             user = service.sign_up(SignupData(email, DEMO_PASSWORD, kw.get("name", f"참여자 {n}"), birth, locale))
@@ -173,6 +181,17 @@ def make_user(db_session: Session, clock: Any) -> Callable[..., Any]:
         return user
 
     return make
+
+
+def user_by_email(session: Session, email: str) -> Any:
+    """The account holding `email`, found the way the app finds it: by the blind index of the sealed address."""
+    from sqlalchemy import select
+
+    from collection.accounts import User, email_blind_index
+    from collection.accounts.service import normalize_email
+
+    digest = email_blind_index(MASTER_KEY).digest(normalize_email(email))
+    return session.scalars(select(User).where(User.email_index == digest)).one()
 
 
 def csrf_token(client: Any, path: str = "/login") -> str:

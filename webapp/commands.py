@@ -28,7 +28,7 @@ def db() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    migrate.upgrade(settings().database_url, revision)
+    migrate.upgrade(settings().database_url, revision, settings().master_key_bytes)
     click.echo(f"database at {', '.join(migrate.current(webdb.engine(current_app))) or 'base'}")
 
 
@@ -37,7 +37,7 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION (e.g. -1 or base)."""
-    migrate.downgrade(settings().database_url, revision)
+    migrate.downgrade(settings().database_url, revision, settings().master_key_bytes)
     click.echo(f"database at {', '.join(migrate.current(webdb.engine(current_app))) or 'base'}")
 
 

@@ -13,19 +13,22 @@ from sqlalchemy import Engine
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, master_key: bytes | None = None) -> Config:
+    """`master_key` is for migrations that convert sealed columns; without it they read datadam's configuration."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["database_url"] = database_url
+    if master_key is not None:
+        cfg.attributes["master_key"] = master_key
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", master_key: bytes | None = None) -> None:
+    command.upgrade(alembic_config(database_url, master_key), revision)
 
 
-def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+def downgrade(database_url: str, revision: str, master_key: bytes | None = None) -> None:
+    command.downgrade(alembic_config(database_url, master_key), revision)
 
 
 def heads(database_url: str = "") -> tuple[str, ...]:

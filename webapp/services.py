@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from flask import current_app
 
-from collection.accounts import AccountService
+from collection.accounts import AccountService, email_blind_index
 from collection.accounts.service import ThrottlePolicy
 from collection.audit.log import AuditLog
 from collection.campaigns.service import CampaignService
@@ -51,7 +51,14 @@ def accounts() -> AccountService:
         lockout=dt.timedelta(minutes=s.login_lockout_minutes),
         ip_max_failures=s.login_ip_max_failures,
     )
-    return AccountService(get_session(), clock(), _derived_key("login-ip"), policy, password_hasher())
+    return AccountService(
+        get_session(),
+        clock(),
+        _derived_key("login-ip"),
+        policy,
+        password_hasher(),
+        email_index=email_blind_index(s.master_key_bytes),
+    )
 
 
 def password_hasher() -> PasswordHasher:

@@ -1,5 +1,8 @@
 """Account rows. A user's personal data (email, display name, birth date) lives only here; every other table
-and every audit event knows the person by `id` or the opaque `subject_id`."""
+and every audit event knows the person by `id` or the opaque `subject_id`.
+
+The personal fields are sealed at rest (`consent.sealed`). The email is found through `email_index`, a keyed
+blind index of the normalised address, which also carries the uniqueness constraint."""
 
 from __future__ import annotations
 
@@ -7,10 +10,13 @@ import datetime as dt
 import enum
 import secrets
 
-from sqlalchemy import Date, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.db import Base, IdPk, Timestamp, UTCDateTime, str_enum
+from consent.sealed import SealedDate, SealedText
+
+EMAIL_INDEX_PURPOSE = "users.email"  # names the key of the email blind index (see consent.sealed.BlindIndex)
 
 
 class Role(enum.StrEnum):
@@ -34,10 +40,11 @@ class User(Base):
 
     id: Mapped[IdPk]
     subject_id: Mapped[str] = mapped_column(String(40), unique=True, default=new_subject_id)
-    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    email: Mapped[str | None] = mapped_column(SealedText("users.email"))
+    email_index: Mapped[str | None] = mapped_column(String(64), unique=True)  # BlindIndex of the normalised email
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    display_name: Mapped[str | None] = mapped_column(String(100))
-    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    display_name: Mapped[str | None] = mapped_column(SealedText("users.display_name"))
+    birth_date: Mapped[dt.date | None] = mapped_column(SealedDate("users.birth_date"))
     role: Mapped[Role] = mapped_column(str_enum(Role))
     locale: Mapped[str] = mapped_column(String(5), default="ko")
     active: Mapped[bool] = mapped_column(default=True)
@@ -57,6 +64,7 @@ class User(Base):
     def erase_identity(self, when: dt.datetime) -> None:
         """Drop every personal field; the row stays so ledgers and payouts keep their pseudonymous references."""
         self.email = None
+        self.email_index = None
         self.password_hash = None
         self.display_name = None
         self.birth_date = None

@@ -4,7 +4,9 @@ per IP. The service flushes; the caller commits (also after a failed sign-in, so
 Every checked sign-in also goes into the tamper-evident audit log: `auth.signed_in`, or `auth.sign_in_failed` naming
 the account by id, or an unknown address only by a keyed hash; no password, email address or IP enters the log.
 A throttled attempt is refused before the password is checked and leaves neither an attempt row nor an event, so
-unauthenticated traffic cannot grow the append-only log past the throttle's limits."""
+unauthenticated traffic cannot grow the append-only log past the throttle's limits.
+
+The email is sealed at rest, so accounts are found (and kept unique) by its blind index (`email_index`)."""
 
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collection.accounts.models import LoginAttempt, Role, User
+from collection.accounts.models import EMAIL_INDEX_PURPOSE, LoginAttempt, Role, User
 from collection.audit.log import Actor, AuditLog
 from collection.errors import EmailTaken, InvalidCredentials, LoginThrottled, NotFound, WeakPassword
 from consent.clock import Clock
+from consent.sealed import BlindIndex
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -56,6 +59,11 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def email_blind_index(master_key: bytes) -> BlindIndex:
+    """The blind index of account emails, keyed by a key derived from the master key."""
+    return BlindIndex.from_master_key(master_key, EMAIL_INDEX_PURPOSE)
+
+
 def audit_actor(user: User) -> Actor:
     """The account as an audit actor: staff by row id, contributors by their opaque subject id (as everywhere)."""
     if user.role is Role.CONTRIBUTOR:
@@ -75,8 +83,11 @@ class AccountService:
         policy: ThrottlePolicy | None = None,
         hasher: PasswordHasher | None = None,
         audit: AuditLog | None = None,
+        *,
+        email_index: BlindIndex,
     ) -> None:
         self.session = session
+        self._email_index = email_index
         self.clock = clock
         self._ip_key = ip_key
         self.policy = policy or ThrottlePolicy()
@@ -104,6 +115,7 @@ class AccountService:
             raise EmailTaken()
         user = User(
             email=email,
+            email_index=self._email_index.digest(email),
             password_hash=self._hasher.hash(password),
             role=role,
             display_name=name,
@@ -117,7 +129,8 @@ class AccountService:
 
     # -- lookup -----------------------------------------------------------------------------------------------
     def find_by_email(self, email: str) -> User | None:
-        return self.session.scalar(select(User).where(User.email == normalize_email(email)))
+        digest = self._email_index.digest(normalize_email(email))
+        return self.session.scalar(select(User).where(User.email_index == digest))
 
     def get(self, user_id: str) -> User:
         user = self.session.get(User, user_id)

@@ -2,7 +2,8 @@
 
 Photo and voice bytes never live here: rows hold only random blob keys of encrypted objects (sealed under the
 contributor's data key), gate measurements and state. Personal fields (age at capture, capture date, the
-contributor's note) sit on rows that erasure deletes.
+contributor's note) sit on rows that erasure deletes; the capture date and the note are also sealed at rest
+(`consent.sealed`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consent.db import Base, IdPk, Timestamp, UTCDateTime, str_enum
+from consent.sealed import SealedText, SealedUTCDateTime
 
 
 class TransitionError(ValueError):
@@ -185,12 +187,12 @@ class Photo(Base):
     width: Mapped[int] = mapped_column(default=0)
     height: Mapped[int] = mapped_column(default=0)
     source_format: Mapped[str] = mapped_column(String(10), default="")
-    captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    captured_at: Mapped[dt.datetime | None] = mapped_column(SealedUTCDateTime("photos.captured_at"))
     age_years: Mapped[int | None] = mapped_column()
     age_source: Mapped[str | None] = mapped_column(String(16))  # "contributor" | "capture_date"
     gates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the gate report (no personal data)
     identity: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # verdict and score from the set gate
-    contributor_note: Mapped[str | None] = mapped_column(Text)
+    contributor_note: Mapped[str | None] = mapped_column(SealedText("photos.contributor_note"))
     review_reason: Mapped[str | None] = mapped_column(String(40))
     review_comment: Mapped[str | None] = mapped_column(Text)
     replaces_id: Mapped[str | None] = mapped_column(String(32))

@@ -28,6 +28,7 @@ from collection.job_queues import NullQueue
 from collection.jobs import HandlerRegistry
 from collection.storage import LocalBlobStore
 from consent.clock import FixedClock
+from consent.sealed import FieldCipher
 from consent.service import ConsentService, KeyStore, Signing
 from tests.collection.flow_support import MASTER, REQUIRED
 from tests.conftest import drop_database, worker_database
@@ -101,7 +102,7 @@ def test_erasure_leaves_no_trace(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     started = time.time() - 1
     url = canary_url
     upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(url, FieldCipher.from_master_key(MASTER))
     session = sessionmaker(engine, expire_on_commit=False)()
     clock = FixedClock(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC))
     blobs = LocalBlobStore(tmp_path / "blobs")
@@ -114,10 +115,10 @@ def test_erasure_leaves_no_trace(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     )
     erasure = ErasureService(session, clock, vault, blobs, consent, audit)
 
-    from collection.accounts import AccountService, SignupData
+    from collection.accounts import AccountService, SignupData, email_blind_index
     from collection.campaigns.models import Campaign, CampaignStatus
 
-    accounts = AccountService(session, clock, b"k" * 32)
+    accounts = AccountService(session, clock, b"k" * 32, email_index=email_blind_index(MASTER))
     user = accounts.sign_up(
         SignupData(f"{CANARY.lower()}@example.com", "long enough password", f"{CANARY} 김", dt.date(1990, 1, 1))
     )

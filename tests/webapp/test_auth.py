@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, csrf_token
+from tests.conftest import DEMO_PASSWORD, MASTER_KEY, csrf_token, user_by_email
 
 
 def _signup(client: Any, **over: Any) -> Any:
@@ -31,11 +31,11 @@ def _errors(resp: Any) -> list[str]:
 
 
 def test_signup_creates_a_contributor_and_signs_in(client: Any, db_session: Any) -> None:
-    from collection.accounts import Role, User
+    from collection.accounts import Role
 
     resp = _signup(client)
     assert resp.status_code == 302 and resp.headers["Location"] == "/me/"
-    user = db_session.query(User).filter_by(email="minji@example.com").one()
+    user = user_by_email(db_session, "minji@example.com")
     assert user.role is Role.CONTRIBUTOR and user.birth_date == dt.date(1998, 2, 3)
     assert user.password_hash.startswith("$argon2id$")
     assert "a long enough pw" not in user.password_hash
@@ -59,6 +59,28 @@ def test_signup_refuses_a_taken_email(client: Any, make_user: Any) -> None:
     assert any("이미 이 이메일" in e for e in _errors(resp))
 
 
+def test_the_email_is_sealed_yet_found_for_sign_in_and_the_duplicate_refusal(
+    client: Any, make_user: Any, db_session: Any
+) -> None:
+    from sqlalchemy import text
+
+    from collection.accounts import email_blind_index
+
+    user = make_user("contributor", email="Sealed.Person@Example.com")
+    stored = db_session.execute(text("SELECT email, email_index FROM users WHERE id = :id"), {"id": user.id}).one()
+    assert b"sealed.person" not in bytes(stored.email).lower()
+    assert stored.email_index == email_blind_index(MASTER_KEY).digest("sealed.person@example.com")
+
+    refused = _signup(client, email="SEALED.person@example.com")
+    assert refused.status_code == 200 and any("이미 이 이메일" in e for e in _errors(refused))
+    assert user_by_email(db_session, "sealed.person@example.com").id == user.id  # still exactly one
+
+    token = csrf_token(client, "/login")
+    form = {"email": "sealed.PERSON@example.com", "password": DEMO_PASSWORD, "csrf_token": token}
+    signed_in = client.post("/login", data=form)
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/me/"
+
+
 def test_login_wrong_password_then_lockout_with_minutes(client: Any, make_user: Any, clock: Any) -> None:
     user = make_user("operator")
     for _ in range(5):
@@ -75,11 +97,12 @@ def test_login_wrong_password_then_lockout_with_minutes(client: Any, make_user: 
 
 
 def test_throttle_per_network_across_accounts(db_session: Any, clock: Any, make_user: Any) -> None:
-    from collection.accounts import AccountService
+    from collection.accounts import AccountService, email_blind_index
     from collection.accounts.service import ThrottlePolicy
     from collection.errors import InvalidCredentials, LoginThrottled
 
-    service = AccountService(db_session, clock, b"k" * 32, ThrottlePolicy(max_failures=5, ip_max_failures=3))
+    policy = ThrottlePolicy(max_failures=5, ip_max_failures=3)
+    service = AccountService(db_session, clock, b"k" * 32, policy, email_index=email_blind_index(MASTER_KEY))
     for i in range(3):
         with pytest.raises(InvalidCredentials):
             service.authenticate(f"nobody{i}@example.com", "x", "203.0.113.9")
@@ -90,10 +113,11 @@ def test_throttle_per_network_across_accounts(db_session: Any, clock: Any, make_
 
 
 def test_ip_is_stored_only_as_a_keyed_hash(db_session: Any, clock: Any, make_user: Any) -> None:
-    from collection.accounts import AccountService, LoginAttempt
+    from collection.accounts import AccountService, LoginAttempt, email_blind_index
 
     user = make_user("contributor")
-    AccountService(db_session, clock, b"k" * 32).authenticate(user.email, DEMO_PASSWORD, "192.0.2.44")
+    service = AccountService(db_session, clock, b"k" * 32, email_index=email_blind_index(MASTER_KEY))
+    service.authenticate(user.email, DEMO_PASSWORD, "192.0.2.44")
     row = db_session.query(LoginAttempt).filter_by(user_id=user.id).one()
     assert "192.0.2.44" not in row.ip_hash and len(row.ip_hash) == 64
 

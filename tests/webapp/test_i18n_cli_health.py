@@ -9,7 +9,7 @@ from typing import Any
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, user_by_email
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "webapp" / "translations" / "ko" / "LC_MESSAGES"
 
@@ -70,7 +70,7 @@ def test_demo_birth_date_on_a_leap_day() -> None:
 
 
 def test_users_create(runner: Any, db_session: Any) -> None:
-    from collection.accounts import Role, User
+    from collection.accounts import Role
 
     res = runner.invoke(
         args=[
@@ -87,7 +87,7 @@ def test_users_create(runner: Any, db_session: Any) -> None:
         ]
     )
     assert res.exit_code == 0, res.output
-    assert db_session.query(User).filter_by(email="op@example.com").one().role is Role.OPERATOR
+    assert user_by_email(db_session, "op@example.com").role is Role.OPERATOR
     again = runner.invoke(
         args=[
             "users",
