@@ -104,6 +104,8 @@ EXPECTED: dict[str, set[str]] = {
             "suspension_lift",
             "conformance_report",
             "processing_records",
+            "audit_checkpoints",
+            "audit_checkpoint_file",
         )
     },
     "contribute.rights_page": {"contributor"},

@@ -531,7 +531,7 @@ def test_contributors_and_compliance_are_denied_every_operator_page(
         ("POST", f"/operate/payments/batches/{batch_id}/export"),
         ("POST", f"/operate/payments/batches/{batch_id}/paid"),
     ]
-    before = count(db_session, AuditEvent)
+    before = {e.id for e in db_session.query(AuditEvent)}
     for role in ("contributor", "compliance"):
         client = signed_in(app, contributor if role == "contributor" else make_user(role))
         token = csrf_token(client, "/")
@@ -541,7 +541,10 @@ def test_contributors_and_compliance_are_denied_every_operator_page(
     anonymous = app.test_client()
     for _method, url in (page for page in pages if page[0] == "GET"):  # posts stop at the CSRF check first
         assert "/login" in anonymous.get(url).headers.get("Location", ""), url
-    assert count(db_session, AuditEvent) == before  # nothing viewed, nothing changed
+    # nothing viewed, nothing changed: the only new events are the sign-ins and each denial itself
+    new = {e.action for e in db_session.query(AuditEvent) if e.id not in before}
+    assert new == {"auth.signed_in", "access.denied"}, new
+    assert db_session.query(AuditEvent).filter_by(action="access.denied").count() == 2 * len(pages)
     assert db_set(db_session, set_id).state is SetState.CHANGES_REQUESTED
 
 
