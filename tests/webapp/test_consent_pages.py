@@ -455,6 +455,59 @@ def test_publishing_then_versions_and_diff(app: Any, client: Any, campaign: Any,
     assert client.get(f"/operate/campaigns/{campaign.slug}/consent/diff?old=1&new=9").status_code == 404
 
 
+def test_operators_add_a_campaign_specific_optional_use_that_contributors_see_on_its_own(
+    app: Any, client: Any, campaign: Any, operator: Any, make_user: Any, login: Any
+) -> None:
+    url = f"/operate/campaigns/{campaign.slug}/consent/draft"
+    add = f"{url}/matters"
+    token = csrf_token(client, url)
+    fields = {"csrf_token": token, "matter_id": "follow-up", "summary_ko": "후속 연구 연락", "summary_en": "Follow-up"}
+    resp = client.post(add, data=fields)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("#matter-follow-up")
+    again = client.post(add, data=fields | {"summary_en": "Typed again"})
+    assert again.status_code == 400 and 'id="matter_id-err"' in text(again) and "Typed again" in text(again)
+    bad = client.post(add, data=fields | {"matter_id": "Not A Code"})
+    assert bad.status_code == 400 and 'id="matter_id-err"' in text(bad)
+
+    draft = in_app(app, lambda s: s.versions(campaign.id))[-1].notice
+    custom = draft.matter("follow-up")
+    assert custom.kind is MatterKind.CUSTOM and not custom.required
+    index = [m.id for m in draft.matters].index("follow-up")
+    page = text(client.get(url))
+    assert 'id="matter-follow-up"' in page and 'form="remove-follow-up"' in page
+    data = draft_form(client, url) | {
+        f"m{index}__full_text__ko": "연구가 끝난 뒤 후속 연구 참여를 묻기 위해 연락할 수 있습니다.",
+        f"m{index}__full_text__en": "We may contact you afterwards to ask about a follow-up study.",
+        f"m{index}__data_categories": "email",
+    }
+    published = client.post(url, data=data | {"publish": "1"})
+    assert published.status_code == 302, text(published)[:3000]
+
+    remove_required = client.post(f"{url}/matters/collection/remove", data={"csrf_token": csrf_token(client, url)})
+    assert remove_required.status_code == 404  # only campaign-specific optional uses can be removed
+
+    person = make_user("contributor", birth=ADULT)
+    login(person)
+    sign_page = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
+    assert "후속 연구 연락" in sign_page
+    resp = give(client, campaign.slug)  # not answered: declined, and nothing else changes
+    assert resp.status_code == 302
+    record = in_app(app, lambda s: s.record(receipt_id(resp)))
+    assert record.decisions["follow-up"] is False and record.decisions["collection"] is True
+
+
+def test_a_campaign_specific_use_can_be_removed_from_the_draft(
+    app: Any, client: Any, campaign: Any, operator: Any
+) -> None:
+    url = f"/operate/campaigns/{campaign.slug}/consent/draft"
+    fields = {"csrf_token": csrf_token(client, url), "matter_id": "survey", "summary_ko": "설문", "summary_en": "Survey"}
+    assert client.post(f"{url}/matters", data=fields).status_code == 302
+    removed = client.post(f"{url}/matters/survey/remove", data={"csrf_token": csrf_token(client, url)})
+    assert removed.status_code == 302
+    assert "survey" not in {m.id for m in in_app(app, lambda s: s.versions(campaign.id))[-1].notice.matters}
+    assert client.post(f"{url}/matters/survey/remove", data={"csrf_token": csrf_token(client, url)}).status_code == 404
+
+
 def test_the_pages_say_how_many_contributors_must_reconsent(
     app: Any, client: Any, campaign: Any, make_user: Any, login: Any
 ) -> None:

@@ -253,6 +253,18 @@ def slot_label(path: str, layout: NoticeLayout) -> Any:
 # --- diff and review ---------------------------------------------------------------------------------------
 
 
+class CustomMatterForm(FlaskForm):
+    """A campaign-specific optional use, added to the draft as its own matter (texts are then edited above)."""
+
+    matter_id = StringField(
+        _l("Code (in receipts)"),
+        validators=[InputRequired(), Length(max=64), Regexp(_SLUG.pattern + "$", message=_l(
+            "Use lower-case letters, digits, '-' and '_', starting with a letter or digit."))],
+    )
+    summary_ko = StringField(_l("What it is for (Korean)"), validators=[InputRequired(), Length(max=500)])
+    summary_en = StringField(_l("What it is for (English)"), validators=[InputRequired(), Length(max=500)])
+
+
 class DiffForm(Form):
     """Which two versions to compare, in which language (a GET form: no CSRF needed, nothing changes)."""
 

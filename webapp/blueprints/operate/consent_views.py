@@ -15,12 +15,14 @@ flagged with a reason; contacting the person is the compliance officer's job, wh
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from collection.accounts import Role
@@ -28,12 +30,22 @@ from collection.campaigns import Campaign
 from collection.campaigns.notice_template import default_notice, fit_to_campaign
 from consent.errors import ConsentStateError, NoticeFormatError, NoticeIncompleteError
 from consent.models import ConsentRecord, NoticeState, NoticeVersion
-from consent.notice import LANGUAGES, MissingItem, Notice, diff_notices, notice_sections
+from consent.notice import (
+    LANGUAGES,
+    LocalizedText,
+    Matter,
+    MatterKind,
+    MissingItem,
+    Notice,
+    diff_notices,
+    notice_sections,
+)
 from consent.service import ConsentService
 from webapp.access import allow
 from webapp.blueprints.operate.consent_forms import (
     KIND_LABELS,
     LANGUAGE_LABELS,
+    CustomMatterForm,
     DiffForm,
     NoticeFormBase,
     NoticeLayout,
@@ -149,7 +161,50 @@ def consent_draft(slug: str) -> Response | tuple[str, int] | str:
     return redirect(url_for("operate.consent_draft", slug=slug))
 
 
-def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, missing: list[dict[str, Any]]) -> str:
+@bp.post("/campaigns/<slug>/consent/draft/matters")
+@allow(*STAFF)
+def consent_draft_add_matter(slug: str) -> Response | tuple[str, int] | str:
+    """Add a campaign-specific optional use to the draft (an optional matter of its own, unticked for
+    contributors); its full text is written in the editor like every other matter's."""
+    campaign = _campaign_or_404(slug)
+    service = consent()
+    base = _base_notice(service, campaign)
+    custom = CustomMatterForm()
+    if custom.validate_on_submit():
+        if (custom.matter_id.data or "") in {m.id for m in base.matters}:
+            custom.matter_id.errors.append(_("Another matter of this document uses this code."))
+        else:
+            matter = Matter(
+                id=custom.matter_id.data or "",
+                kind=MatterKind.CUSTOM,
+                summary=LocalizedText(ko=custom.summary_ko.data or "", en=custom.summary_en.data or ""),
+            )
+            service.draft(campaign.id, dataclasses.replace(base, matters=(*base.matters, matter)))
+            get_session().commit()
+            flash(_("Optional use added. Write its full text below, then save."), "success")
+            return redirect(url_for("operate.consent_draft", slug=slug, _anchor=f"matter-{matter.id}"))
+    layout = NoticeLayout.of(base)
+    form = notice_form(layout, notice_formdata(base, layout))
+    return _draft_page(campaign, form, layout, [], custom), 400
+
+
+@bp.post("/campaigns/<slug>/consent/draft/matters/<matter_id>/remove")
+@allow(*STAFF)
+def consent_draft_remove_matter(slug: str, matter_id: str) -> Response:
+    campaign = _campaign_or_404(slug)
+    service = consent()
+    base = _base_notice(service, campaign)
+    matter = next((m for m in base.matters if m.id == matter_id), None)
+    if matter is None or matter.kind is not MatterKind.CUSTOM or not FlaskForm().validate_on_submit():
+        abort(404)
+    service.draft(campaign.id, dataclasses.replace(base, matters=tuple(m for m in base.matters if m.id != matter_id)))
+    get_session().commit()
+    flash(_("Optional use removed from the draft."), "success")
+    return redirect(url_for("operate.consent_draft", slug=slug))
+
+
+def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, missing: list[dict[str, Any]],
+                custom: CustomMatterForm | None = None) -> str:
     service = consent()
     draft = next((v for v in service.versions(campaign.id) if v.state is NoticeState.DRAFT), None)
     return render_template(
@@ -163,6 +218,8 @@ def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, 
         language_labels=LANGUAGE_LABELS,
         kind_labels=KIND_LABELS,
         asked=_asked_to_reconsent(service, campaign.id, draft.id if draft else ""),
+        custom=custom or CustomMatterForm(formdata=None),
+        remove_form=FlaskForm(),
     )
 
 
