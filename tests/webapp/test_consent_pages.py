@@ -500,7 +500,7 @@ def test_a_campaign_specific_use_can_be_removed_from_the_draft(
     app: Any, client: Any, campaign: Any, operator: Any
 ) -> None:
     url = f"/operate/campaigns/{campaign.slug}/consent/draft"
-    fields = {"csrf_token": csrf_token(client, url), "matter_id": "survey", "summary_ko": "설문", "summary_en": "Survey"}
+    fields = {"csrf_token": csrf_token(client, url), "matter_id": "survey", "summary_ko": "설문", "summary_en": "Poll"}
     assert client.post(f"{url}/matters", data=fields).status_code == 302
     removed = client.post(f"{url}/matters/survey/remove", data={"csrf_token": csrf_token(client, url)})
     assert removed.status_code == 302
