@@ -29,6 +29,7 @@ CollectionError
 │   ├── SetNotReady           photos or clips missing, failing or still being checked
 │   └── InvalidTransition     the object's state does not allow this step
 └── PaymentError              a payout step the ledger's state does not allow
+    └── InvalidPayoutAccount  an unknown bank code, a malformed account number or an empty holder name
 
 Messages and attributes hold pseudonymous ids only, never names, e-mail addresses, IPs or biometric data.
 """
@@ -244,3 +245,11 @@ class InvalidTransition(ContributionError):
 
 class PaymentError(CollectionError):
     """A payout operation that the ledger's state does not allow."""
+
+
+class InvalidPayoutAccount(PaymentError):
+    """A payout account the rules refuse; `field` names which part ("bank", "holder_name", "account_number")."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"invalid payout account: {field}")
+        self.field = field

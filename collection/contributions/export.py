@@ -1,6 +1,7 @@
 """The contributor's data export (right of access, GDPR Art. 15 / PIPA Art. 35): everything datadam holds about
 one person as a zip with a JSON index - photos decrypted, voice recordings, consent receipts (the stored signed
-bytes, verbatim), gate results, review decisions and appeals, payments and the account's own fields.
+bytes, verbatim), gate results, review decisions and appeals, payments, the payout account (bank, holder and
+full account number: it is the person's own data) and the account's own fields.
 
 The zip is written entry by entry to a file the caller provides (a temporary file in the web layer), so memory
 stays bounded by one object at a time however large the set. Staff identities are left out (a decision says what
@@ -27,7 +28,8 @@ from collection.campaigns.models import Campaign
 from collection.contributions.models import Enrollment, Photo, PhotoSet, VoiceClip
 from collection.contributions.uploads import UploadService
 from collection.errors import CryptoError, StorageError
-from collection.payments.models import LedgerEntry
+from collection.payments.banks import BY_CODE
+from collection.payments.models import LedgerEntry, PayoutAccount
 from collection.review.models import Appeal, PhotoDecision
 from consent.clock import Clock
 from consent.models import ConsentRecord
@@ -79,6 +81,7 @@ class DataExport:
             "campaigns": campaigns,
             "consent_receipts": receipts,
             "payments": payments,
+            "payout_account": self._payout_account(user),
             "files": writer.files,
             "unreadable": writer.unreadable,
             "not_included": ["face encodings (biometric templates derived for the checks)", "reviewer identities"],
@@ -241,6 +244,19 @@ class DataExport:
                 }
             )
         return out
+
+    def _payout_account(self, user: User) -> dict[str, Any] | None:
+        account = self.session.scalar(select(PayoutAccount).where(PayoutAccount.user_id == user.id))
+        if account is None:
+            return None
+        known = BY_CODE.get(account.bank_code)
+        return {
+            "bank_code": account.bank_code,
+            "bank_name": known.name_ko if known else None,
+            "account_holder": account.holder_name,
+            "account_number": account.account_number,
+            "updated_at": _iso(account.updated_at),
+        }
 
 
 def _account(user: User) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Payment rows: one ledger entry per accepted set (never two), grouped into payout batches for bank transfer."""
+"""Payment rows: one ledger entry per accepted set (never two), grouped into payout batches for bank transfer, and
+each contributor's payout account (the bank account the transfer goes to)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.db import Base, IdPk, Timestamp, UTCDateTime
+from consent.sealed import SealedText
 
 
 class LedgerEntry(Base):
@@ -33,3 +35,22 @@ class PayoutBatch(Base):
     total_krw: Mapped[int] = mapped_column(default=0)
     exported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class PayoutAccount(Base):
+    """Where a contributor is paid: one row per user, replaced in place when they change it. The holder's name
+    and the account number are personal data, sealed at rest (`consent.sealed`); the bank code is not. The row
+    is deleted with the account (`ErasureService.erase_account`), so an erased person's number survives nowhere."""
+
+    __tablename__ = "payout_accounts"
+
+    id: Mapped[IdPk]
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    bank_code: Mapped[str] = mapped_column(String(3))
+    holder_name: Mapped[str] = mapped_column(SealedText("payout_accounts.holder_name"))
+    account_number: Mapped[str] = mapped_column(SealedText("payout_accounts.account_number"))  # digits only
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[Timestamp]
+
+    def __repr__(self) -> str:
+        return f"<PayoutAccount {self.id} user={self.user_id} bank={self.bank_code}>"

@@ -1,6 +1,9 @@
 """Payments: accepted sets have one ledger entry each (a unique key makes a second impossible); operators group
 unpaid entries into payout batches, export them as CSV for bank transfer, and mark them paid. Repeating the
-export or the marking changes nothing: an entry is paid once."""
+export or the marking changes nothing: an entry is paid once.
+
+A transfer needs the payee's bank account, so an entry whose contributor has not saved a payout account waits
+outside every batch until they do. The bank file carries the account as it is when the file is written."""
 
 from __future__ import annotations
 
@@ -9,27 +12,55 @@ import io
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Exists, exists, func, select
 from sqlalchemy.orm import Session
 
 from collection.accounts.models import User
+from collection.accounts.service import audit_actor
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign
 from collection.contributions.models import PhotoSet, SetState
-from collection.errors import NotFound, PaymentError
-from collection.payments.models import LedgerEntry, PayoutBatch
+from collection.errors import InvalidPayoutAccount, NotFound, PaymentError
+from collection.payments.banks import BY_CODE, bank, normalize_account_number
+from collection.payments.models import LedgerEntry, PayoutAccount, PayoutBatch
 from consent.clock import Clock
 
-CSV_COLUMNS = ("batch", "entry", "account_id", "payee_name", "campaign", "amount_krw", "accepted_at")
+CSV_COLUMNS = (
+    "batch",
+    "entry",
+    "account_id",
+    "payee_name",
+    "campaign",
+    "amount_krw",
+    "accepted_at",
+    "bank_code",
+    "bank_name",
+    "account_holder",
+    "account_number",
+)
+HOLDER_NAME_MAX = 100
 
 
 @dataclass(frozen=True)
 class EntryLine:
-    """A ledger entry with what a payout page or file shows beside it (the payee's name, the campaign)."""
+    """A ledger entry with what a payout page or file shows beside it (the payee's name, the campaign, and the
+    payout account: empty strings when there is none, e.g. once the account was erased)."""
 
     entry: LedgerEntry
     payee_name: str
     campaign_slug: str
+    bank_code: str = ""
+    bank_name: str = ""
+    account_holder: str = ""
+    account_number: str = ""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Unpaid entries held back because their contributor has no payout account yet."""
+
+    entries: int
+    total_krw: int
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -56,11 +87,21 @@ class PaymentService:
         self.audit = audit
 
     def unbatched(self) -> list[LedgerEntry]:
-        q = select(LedgerEntry).where(LedgerEntry.batch_id.is_(None), LedgerEntry.paid_at.is_(None))
+        """Unpaid entries in no batch whose payee has a payout account: what the next batch takes."""
+        q = select(LedgerEntry).where(LedgerEntry.batch_id.is_(None), LedgerEntry.paid_at.is_(None), _has_account())
         return list(self.session.scalars(q.order_by(LedgerEntry.created_at)))
 
+    def waiting_for_account(self) -> Waiting:
+        """How many unpaid, unbatched entries (and how much) wait for their contributor's payout account."""
+        q = select(func.count(LedgerEntry.id), func.coalesce(func.sum(LedgerEntry.amount_krw), 0)).where(
+            LedgerEntry.batch_id.is_(None), LedgerEntry.paid_at.is_(None), ~_has_account()
+        )
+        count, total = self.session.execute(q).one()
+        return Waiting(int(count), int(total))
+
     def create_batch(self, operator: User) -> PayoutBatch:
-        """Put every unpaid, unbatched entry into a new batch. Raises PaymentError when there is none."""
+        """Put every unpaid, unbatched entry whose payee has a payout account into a new batch. Raises
+        PaymentError when there is none."""
         entries = self.unbatched()
         if not entries:
             raise PaymentError("nothing to pay: every accepted set is already in a batch")
@@ -106,7 +147,18 @@ class PaymentService:
             payee = self.session.get(User, entry.user_id)
             campaign = self.session.get(Campaign, entry.campaign_id)
             name = (payee.display_name if payee else None) or ""
-            result.append(EntryLine(entry, name, campaign.slug if campaign else entry.campaign_id))
+            slug = campaign.slug if campaign else entry.campaign_id
+            account = self.payout_account_of(entry.user_id)
+            if account is None:
+                result.append(EntryLine(entry, name, slug))
+                continue
+            known = BY_CODE.get(account.bank_code)
+            bank_name = known.name_ko if known else ""  # the bank file is read by a Korean bank
+            result.append(
+                EntryLine(
+                    entry, name, slug, account.bank_code, bank_name, account.holder_name, account.account_number
+                )
+            )
         return result
 
     def export_csv(self, operator: User, batch: PayoutBatch) -> str:
@@ -125,6 +177,10 @@ class PaymentService:
                     csv_cell(line.campaign_slug),
                     entry.amount_krw,
                     entry.created_at.date().isoformat(),
+                    line.bank_code,
+                    csv_cell(line.bank_name),
+                    csv_cell(line.account_holder),
+                    line.account_number,  # digits only (normalised when saved)
                 ]
             )
         if batch.exported_at is None:
@@ -163,3 +219,37 @@ class PaymentService:
         paid = sum(e.amount_krw for e in entries if e.paid_at is not None)
         total = sum(e.amount_krw for e in entries)
         return Earnings(total_krw=total, paid_krw=paid, pending_krw=total - paid, entries=entries)
+
+    # -- the contributor's payout account -------------------------------------------------------------------------
+    def payout_account(self, user: User) -> PayoutAccount | None:
+        return self.payout_account_of(user.id)
+
+    def payout_account_of(self, user_id: str) -> PayoutAccount | None:
+        return self.session.scalar(select(PayoutAccount).where(PayoutAccount.user_id == user_id))
+
+    def save_payout_account(self, user: User, bank_code: str, holder_name: str, account_number: str) -> PayoutAccount:
+        """Create or replace the contributor's payout account; the number is stored as digits only. Raises
+        InvalidPayoutAccount for an unknown bank, an empty or over-long holder name or a malformed number.
+        The audit event names the bank, never the holder or the number."""
+        bank(bank_code)
+        holder = " ".join(holder_name.split())
+        if not holder or len(holder) > HOLDER_NAME_MAX:
+            raise InvalidPayoutAccount("holder_name")
+        number = normalize_account_number(account_number)
+        now = self.clock.now()
+        account = self.payout_account(user)
+        action = "payout_account.changed"
+        if account is None:
+            account = PayoutAccount(user_id=user.id, created_at=now)
+            self.session.add(account)
+            action = "payout_account.created"
+        account.bank_code, account.holder_name, account.account_number = bank_code, holder, number
+        account.updated_at = now
+        self.session.flush()
+        self.audit.record(audit_actor(user), action, "payout_account", account.id, bank_code=bank_code)
+        self.session.flush()
+        return account
+
+
+def _has_account() -> Exists:
+    return exists(select(PayoutAccount.id).where(PayoutAccount.user_id == LedgerEntry.user_id))

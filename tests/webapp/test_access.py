@@ -110,6 +110,9 @@ EXPECTED: dict[str, set[str]] = {
     },
     "contribute.rights_page": {"contributor"},
     "contribute.rights_submit": {"contributor"},
+    # payout account (issue 4): where the contributor is paid
+    "contribute.payout_page": {"contributor"},
+    "contribute.payout_save": {"contributor"},
     # releases (issue 6): operators draft and build, compliance officers verify, approve and download
     **{f"operate.{n}": {"operator", "admin"} for n in ("releases", "release_new", "release_page", "release_build")},
     **{

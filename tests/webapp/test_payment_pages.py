@@ -1,6 +1,7 @@
 """The operator's payment pages through the test client: entries waiting for payment and their total, payout
 batches (every entry in one batch once), the bank-transfer CSV (attachment, UTF-8 with a BOM, the same on every
-download, no spreadsheet formulas from typed names), and marking paid (confirmed, and paid once however often)."""
+download, no spreadsheet formulas from typed names, each payee's bank account), entries whose contributor has
+no payout account waiting outside the batches, and marking paid (confirmed, and paid once however often)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,20 @@ def accepted(app: Any, clock: Any, make_user: Any, make_campaign: Any) -> dict[s
     people = []
     for start in (0, 20):
         contributor, set_id, photo_ids = submitted_set(app, clock, make_user, campaign, version, start=start)
+        save_account(app, contributor, number=f"110-234-5678{start:02d}")
         accept_set(app, operator, campaign, set_id, photo_ids)
         people.append((contributor, set_id))
     return {"campaign": campaign, "operator": operator, "people": people, "client": signed_in(app, operator)}
+
+
+def save_account(app: Any, user: Any, number: str, bank: str = "088", holder: str | None = None) -> None:
+    """The contributor's payout account, saved through the payment service as the contributor page does."""
+    from tests.webapp.test_review_pages import in_app
+    from webapp.db import get_session
+
+    with in_app(app) as s:
+        s.payments().save_payout_account(user, bank, holder or user.display_name, number)
+        get_session().commit()
 
 
 def post(client: Any, url: str, **data: str) -> Any:
@@ -78,6 +90,11 @@ def test_the_bank_file_is_an_attachment_excel_reads_as_utf8(accepted: dict[str, 
     assert sorted((r[0], r[2], r[3], r[4], r[5]) for r in rows[1:]) == sorted(
         (reference, c.id, c.display_name, accepted["campaign"].slug, "400000") for c in contributors.values()
     )
+    # the bank details a transfer needs: code, Korean bank name, holder, the number as digits only
+    assert sorted(tuple(r[7:]) for r in rows[1:]) == [
+        ("088", "신한은행", "홍길동0", "1102345678" + "00"),
+        ("088", "신한은행", "홍길동20", "1102345678" + "20"),
+    ]
     second = post(client, f"/operate/payments/batches/{batch_id}/export")
     assert second.data == first.data  # the same file every time
     exported = select(AuditEvent).where(AuditEvent.action == "payout.exported", AuditEvent.object_id == batch_id)
@@ -121,6 +138,7 @@ def test_a_formula_typed_as_a_name_is_not_run_by_the_spreadsheet(
 
     with in_app(app):
         get_session().merge(contributor).display_name = '=HYPERLINK("http://evil.example","x")'
+    save_account(app, contributor, "1002-345-678901", bank="020", holder="@SUM(A1)")
     accept_set(app, operator, campaign, set_id, photo_ids)
     client = signed_in(app, operator)
     batch_id = new_batch(client)
@@ -128,6 +146,7 @@ def test_a_formula_typed_as_a_name_is_not_run_by_the_spreadsheet(
         csv.reader(io.StringIO(post(client, f"/operate/payments/batches/{batch_id}/export").data.decode("utf-8-sig")))
     )
     assert rows[1][3] == '\'=HYPERLINK("http://evil.example","x")'
+    assert rows[1][7:] == ["020", "우리은행", "'@SUM(A1)", "1002345678901"]
 
 
 @pytest.mark.parametrize(
@@ -156,3 +175,41 @@ def test_the_contributor_sees_the_accepted_set_in_their_earnings(app: Any, accep
     table = table[: table.index("</table>")]
     headers = re.findall(r"<th>([^<]+)</th>", table)
     assert len(headers) == 3 and [f'data-label="{h}"' in table for h in headers] == [True] * 3
+
+
+def test_entries_without_a_payout_account_wait_outside_the_batches(
+    app: Any, clock: Any, make_user: Any, make_campaign: Any, db_session: Any
+) -> None:
+    campaign = make_campaign(payment_krw=250_000)
+    version = publish(app, campaign)
+    operator = make_user("operator", locale="en")
+    with_account, set_a, photos_a = submitted_set(app, clock, make_user, campaign, version, start=0)
+    without, set_b, photos_b = submitted_set(app, clock, make_user, campaign, version, start=20)
+    save_account(app, with_account, "3333-01-2345678")
+    for set_id, photo_ids in ((set_a, photos_a), (set_b, photos_b)):
+        accept_set(app, operator, campaign, set_id, photo_ids)
+    client = signed_in(app, operator)
+    body = page(client.get("/operate/payments"))
+    assert "1 entries (250,000 KRW) wait for the contributor's account details" in body
+    assert "Total (1 entries)" in body and "홍길동0" in body and "홍길동20" not in body
+
+    first = new_batch(client)
+    assert [e.user_id for e in db_session.scalars(select(LedgerEntry).where(LedgerEntry.batch_id == first))] == [
+        with_account.id
+    ]
+    resp = post(client, "/operate/payments/batches")  # only the waiting entry is left: no batch
+    assert "Nothing to pay yet: the waiting entries need their contributors' bank accounts." in flashes(
+        client.get(resp.headers["Location"])
+    )
+    assert count(db_session, PayoutBatch) == 1
+
+    save_account(app, without, "110-987-654321", bank="090")
+    assert "wait for the contributor's account details" not in page(client.get("/operate/payments"))
+    second = new_batch(client)  # takes the entry that waited, and nothing paid or batched before
+    db_session.expire_all()
+    assert [e.user_id for e in db_session.scalars(select(LedgerEntry).where(LedgerEntry.batch_id == second))] == [
+        without.id
+    ]
+    assert count(db_session, LedgerEntry, LedgerEntry.batch_id == first) == 1
+    body = page(client.get(f"/operate/payments/batches/{second}"))
+    assert "카카오뱅크" in body and "110987654321" in body

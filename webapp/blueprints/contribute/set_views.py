@@ -338,6 +338,7 @@ def _overview_helper() -> dict[str, Any]:
         for photo_set in contributions().sets_of(user):
             campaign = get_session().get(Campaign, photo_set.campaign_id)
             rows.append({"campaign": campaign, "set": photo_set, "state_label": set_state_label(photo_set.state.value)})
-        return {"sets": rows, "earnings": payments().earnings(user)}
+        service = payments()
+        return {"sets": rows, "earnings": service.earnings(user), "payout_account": service.payout_account(user)}
 
     return {"contributor_overview": contributor_overview}

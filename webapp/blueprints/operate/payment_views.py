@@ -1,6 +1,8 @@
 """The operator's payment pages: accepted sets waiting for payment (one ledger entry each), payout batches, the
-bank-transfer CSV of a batch and marking a batch paid. Repeating the export or the marking changes nothing: an
-entry is paid once (the payment service guarantees it; the pages say so).
+bank-transfer CSV of a batch (with each payee's bank account) and marking a batch paid. Entries whose
+contributor has not saved a payout account wait outside the batches; the page says how many. Repeating the
+export or the marking changes nothing: an entry is paid once (the payment service guarantees it; the pages say
+so).
 
 The CSV starts with a UTF-8 byte order mark so that Excel, which finance teams open it in, reads the payees'
 Hangul names as UTF-8 instead of guessing a legacy code page.
@@ -34,6 +36,7 @@ def payments_home() -> str:
         "operate/payments/index.html",
         lines=lines,
         total=sum(line.entry.amount_krw for line in lines),
+        waiting=service.waiting_for_account(),
         batches=service.batches(),
     )
 
@@ -41,10 +44,14 @@ def payments_home() -> str:
 @bp.post("/payments/batches")
 @allow(*OPERATORS)
 def payments_create_batch() -> Response:
+    service = payments()
     try:
-        batch = payments().create_batch(current_user.user)
+        batch = service.create_batch(current_user.user)
     except PaymentError:
-        flash(_("Nothing to pay: every accepted set is already in a batch."), "warning")
+        if service.waiting_for_account().entries:
+            flash(_("Nothing to pay yet: the waiting entries need their contributors' bank accounts."), "warning")
+        else:
+            flash(_("Nothing to pay: every accepted set is already in a batch."), "warning")
         return redirect(url_for("operate.payments_home"))
     get_session().commit()
     flash(_("Batch %(ref)s created. Download its file for the bank transfer.", ref=batch.reference), "success")
