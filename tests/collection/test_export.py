@@ -90,6 +90,7 @@ def history(env: Any, make_user: Any, make_campaign: Any) -> Any:
     env.contributions.submit(user, campaign)
     env.review.claim(second, photo_set)
     env.review.decide(second, photo_set, [], campaign)
+    env.payments.save_payout_account(user, "004", "김민지", "123456-78-901234")
     batch = env.payments.create_batch(first)
     env.payments.mark_paid(first, batch)
     env.session.commit()
@@ -168,6 +169,7 @@ def test_export_of_someone_who_never_joined_is_just_the_account(env: Any, make_u
     archive, index, summary = export(env, user)
     assert archive.namelist() == ["index.json"]
     assert index["campaigns"] == [] and index["payments"] == [] and index["consent_receipts"] == []
+    assert index["payout_account"] is None
     assert index["account"]["display_name"] == user.display_name and summary.photos == 0
 
 
@@ -210,3 +212,26 @@ def test_withdrawing_only_the_voice_matter_erases_the_recordings_and_keeps_the_p
     env.session.commit()
     assert list(env.blobs.iter_keys(voice_blob_prefix(photo_set.enrollment_id))) == []
     assert env.session.scalar(select(Photo.id).where(Photo.set_id == photo_set.id)) is not None
+
+
+def test_export_includes_the_payout_account_and_account_deletion_removes_it(env: Any, make_user: Any) -> None:
+    from collection.payments.models import PayoutAccount
+
+    user = make_user("contributor")
+    env.payments.save_payout_account(user, "088", "김민지", "110-234-567890")
+    env.session.commit()
+    _, index, _ = export(env, user)
+    payout = index["payout_account"]
+    assert (payout["bank_code"], payout["bank_name"], payout["account_holder"], payout["account_number"]) == (
+        "088",
+        "신한은행",
+        "김민지",
+        "110234567890",
+    )
+
+    env.erasure.erase_account(user)
+    env.session.commit()
+    assert env.session.scalar(select(PayoutAccount).where(PayoutAccount.user_id == user.id)) is None
+    assert env.payments.payout_account(user) is None
+    _, index, _ = export(env, user)
+    assert index["payout_account"] is None

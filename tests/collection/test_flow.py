@@ -88,6 +88,7 @@ def test_the_whole_loop(env: Any, ready: Any, make_user: Any) -> None:
     earnings = env.payments.earnings(user)
     assert earnings.pending_krw == campaign.payment_krw
 
+    env.payments.save_payout_account(user, "004", "김민지", "123456-78-901234")
     batch = env.payments.create_batch(operator)
     first, second = env.payments.export_csv(operator, batch), env.payments.export_csv(operator, batch)
     assert first == second and str(campaign.payment_krw) in first

@@ -1,8 +1,9 @@
 """The product's core loop in a real browser (headless Debian Chromium driven by Playwright) against the real app
 served on 127.0.0.1: a contributor on a phone signs up, signs the consent document, uploads photos into the age
 brackets, sees a gate result (a photo without a face fails with a reason in plain words, a real face passes),
-and sends the set; an operator on a desktop rejects one photo; the contributor replaces it; the operator
-accepts the set; the payout batch is exported as CSV and marked paid, and the contributor sees the payment.
+sends the set and adds the bank account they are paid to; an operator on a desktop rejects one photo; the
+contributor replaces it; the operator accepts the set; the payout batch is exported as CSV (with the bank
+account) and marked paid, and the contributor sees the payment.
 
 Only the operator account and the open campaign with its published notice are seeded; everything else is done
 through the pages, with the gate jobs running in the app's own background thread."""
@@ -200,6 +201,19 @@ def see_payment(page: Page, shots: Shots) -> None:
     shots.take(page, "phone-paid")
 
 
+def add_payout_account(page: Page, shots: Shots) -> None:
+    """From the dashboard's earnings notice to a saved bank account, shown masked."""
+    page.get_by_role("link", name="My contributions", exact=True).click()
+    page.get_by_role("link", name="Add a payout account").click()
+    page.get_by_label("Bank").select_option("090")
+    page.get_by_label("Account holder").fill(NAME)
+    page.get_by_label("Account number").fill("3333-01-2345678")
+    page.get_by_role("button", name="Save the payout account").click()
+    expect_flash(page, "Your payout account was saved.")
+    expect(fact(page, "Account number")).to_have_text("•••••••••5678")
+    shots.take(page, "phone-payout-account")
+
+
 # --- the operator's steps (desktop) --------------------------------------------------------------------------------
 def sign_in_operator(page: Page, live: LiveApp) -> None:
     page.goto(live.url("/login"))
@@ -288,6 +302,7 @@ def test_sign_up_to_payout_in_a_real_browser(
     see_a_failing_gate_then_remove_it(phone, live, shots, photos)
     upload_passing_photos(phone, live, shots, photos)
     send_for_review(phone)
+    add_payout_account(phone, shots)
 
     desktop = person("operator", DESKTOP)
     sign_in_operator(desktop, live)
@@ -296,4 +311,7 @@ def test_sign_up_to_payout_in_a_real_browser(
     accept_replacement(desktop, shots)
     rows = export_payout(desktop, shots, tmp_path)
     assert [(r["payee_name"], r["campaign"], r["amount_krw"]) for r in rows] == [(NAME, CAMPAIGN_SLUG, "30000")]
+    assert [(r["bank_code"], r["bank_name"], r["account_holder"], r["account_number"]) for r in rows] == [
+        ("090", "카카오뱅크", NAME, "3333012345678")
+    ]
     see_payment(phone, shots)

@@ -567,9 +567,10 @@ def accept_set(app: Any, operator: Any, campaign: Any, set_id: str, photo_ids: l
 
 def _accepted_and_batched(app: Any, clock: Any, make_user: Any, campaign: Any, version: Any, operator: Any) -> str:
     """Another contributor's set accepted by `operator` and put in a payout batch: the batch id."""
-    _, set_id, photo_ids = submitted_set(app, clock, make_user, campaign, version, start=40)
+    contributor, set_id, photo_ids = submitted_set(app, clock, make_user, campaign, version, start=40)
     accept_set(app, operator, campaign, set_id, photo_ids)
     with in_app(app) as s:
+        s.payments().save_payout_account(contributor, "004", "김민지", "123456-78-901234")
         return str(s.payments().create_batch(operator).id)
 
 
@@ -631,12 +632,19 @@ def test_the_whole_loop_rejection_replacement_reinspection_payment(
     assert [(d.photo_id, d.reviewer_id) for d in db_session.scalars(round_two)] == [(replacement, second.id)]
 
     payments = page(two.get("/operate/payments"))
+    assert "김민지" not in payments and "1 entries (400,000 KRW) wait for the contributor's account" in payments
+    me = signed_in(app, contributor)
+    fields = {"bank": "011", "holder_name": "김민지", "account_number": "302-1234-5678-91"}
+    assert me.post("/me/payout", data={"csrf_token": csrf_token(me, "/me/payout"), **fields}).status_code == 302
+    payments = page(two.get("/operate/payments"))
     assert "김민지" in payments and "400,000 KRW" in payments
     token = csrf_token(two, "/operate/payments")
     batch_id = two.post("/operate/payments/batches", data={"csrf_token": token}).headers["Location"].rsplit("/", 1)[1]
     csv_text = two.post(f"/operate/payments/batches/{batch_id}/export", data={"csrf_token": token}).data
     rows = [line.split(",") for line in csv_text.decode("utf-8-sig").splitlines()]
-    assert [(r[2], r[3], r[5]) for r in rows[1:]] == [(contributor.id, "김민지", "400000")]
+    assert [(r[2], r[3], r[5], *r[7:]) for r in rows[1:]] == [
+        (contributor.id, "김민지", "400000", "011", "NH농협은행", "김민지", "3021234567891")
+    ]
     paid = f"/operate/payments/batches/{batch_id}/paid"
     first_mark = two.post(paid, data={"csrf_token": token, "confirm": "y"})
     assert "Marked paid: 1 entries." in flashes(two.get(first_mark.headers["Location"]))
