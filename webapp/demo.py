@@ -14,7 +14,7 @@ from collection.accounts import Role, SignupData, User
 from collection.campaigns import Campaign, CampaignStatus
 from webapp.db import get_session
 from webapp.demo_media import face_photo
-from webapp.services import accounts, clock
+from webapp.services import accounts, clock, payments
 
 DEMO_PASSWORD = "datadam-demo-1234"
 DEMO_ACCOUNTS = (
@@ -203,6 +203,12 @@ def _ensure_waiting_set(contributor: User, campaign: Campaign) -> str:
     return photo_set.state.value
 
 
+def _ensure_payout_account(user: User, number: str) -> None:
+    """A made-up account, so an operator can pay the demo sets and download the bank file."""
+    if payments().payout_account(user) is None:
+        payments().save_payout_account(user, "088", user.display_name or "데모", number)
+
+
 def seed() -> list[str]:
     users = {email: _ensure_account(email, role, name) for email, role, name in DEMO_ACCOUNTS}
     operator = users["operator@demo.datadam"]
@@ -213,6 +219,10 @@ def seed() -> list[str]:
     held = _ensure_photos(users["contributor@demo.datadam"], campaign, {"0-9": 3, "20-29": 3, "30-39": 2}, 0)
     _run_pending_jobs()
     waiting = _ensure_waiting_set(users["contributor2@demo.datadam"], quick)
+    demo_accounts = (("contributor@demo.datadam", "110-123-456789"), ("contributor2@demo.datadam", "3333-01-2345678"))
+    for email, number in demo_accounts:
+        _ensure_payout_account(users[email], number)
+    get_session().commit()
     lines = [
         f"demo campaign: {campaign.slug} ({campaign.status.value})",
         f"demo consent: notice v{notice_version} published; the demo contributor holds a signed consent receipt",

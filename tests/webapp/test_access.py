@@ -38,6 +38,8 @@ EXPECTED: dict[str, set[str]] = {
     # consent (issue 3)
     "operate.consent_document": {"operator", "admin"},
     "operate.consent_draft": {"operator", "admin"},
+    "operate.consent_draft_add_matter": {"operator", "admin"},
+    "operate.consent_draft_remove_matter": {"operator", "admin"},
     "operate.consent_version": {"operator", "admin"},
     "operate.consent_diff": {"operator", "admin"},
     "operate.consent_review": {"operator", "admin"},
