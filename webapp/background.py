@@ -62,24 +62,31 @@ class Background:
         self._ticker: threading.Thread | None = None
 
     # -- periodic work: retention daily, audit checkpoints hourly ------------------------------------------------
+    # The services jobs run on their own session (the request-scoped ones live in webapp.services).
+    def _keys(self, session: Session, clock: Clock) -> KeyStore:
+        return KeyStore(session, self.settings.master_key_bytes, clock)
+
+    def _consent_and_vault(self, session: Session, clock: Clock) -> tuple[ConsentService, KeyVault]:
+        consent = ConsentService(session, clock, self._keys(session, clock), policy_url="")
+        return consent, KeyVault(session, MasterKey(self.settings.master_key_bytes), clock)
+
     def _retention_service(self, session: Session) -> RetentionService:
-        clock, key = self.clock(), self.settings.master_key_bytes
+        clock = self.clock()
         audit = AuditLog(session, clock)
-        consent = ConsentService(session, clock, KeyStore(session, key, clock), policy_url="")
-        erasure = ErasureService(session, clock, KeyVault(session, MasterKey(key), clock), self.blobs, consent, audit)
+        consent, vault = self._consent_and_vault(session, clock)
+        erasure = ErasureService(session, clock, vault, self.blobs, consent, audit)
         return RetentionService(session, clock, erasure, audit)
 
     def release_service(self, session: Session) -> ReleaseService:
-        clock, key = self.clock(), self.settings.master_key_bytes
-        consent = ConsentService(session, clock, KeyStore(session, key, clock), policy_url="")
-        vault = KeyVault(session, MasterKey(key), clock)
+        clock = self.clock()
+        consent, vault = self._consent_and_vault(session, clock)
         settings = ReleaseSettings(package_dir=self.settings.data_dir / "releases")
-        return ReleaseService(session, clock, consent, vault, self.blobs, AuditLog(session, clock), key, settings)
+        return ReleaseService(session, clock, consent, vault, self.blobs, AuditLog(session, clock),
+                              self.settings.master_key_bytes, settings)
 
     def _checkpoints(self, session: Session) -> CheckpointWriter:
-        s, clock = self.settings, self.clock()
-        folder = s.audit_checkpoint_dir or s.data_dir / "audit-checkpoints"
-        return CheckpointWriter(session, clock, KeyStore(session, s.master_key_bytes, clock), folder)
+        clock = self.clock()
+        return CheckpointWriter(session, clock, self._keys(session, clock), self.settings.checkpoint_folder)
 
     def _sweep_orphans(self) -> None:
         if isinstance(self.blobs, LocalBlobStore):

@@ -11,13 +11,9 @@ from flask.cli import with_appcontext
 
 from collection.audit.checkpoints import CheckpointWriter, verify
 from consent.service import KeyStore
+from webapp.compliance_services import checkpoint_dir
 from webapp.db import get_session
 from webapp.services import clock, settings
-
-
-def checkpoint_dir() -> Path:
-    s = settings()
-    return s.audit_checkpoint_dir or s.data_dir / "audit-checkpoints"
 
 
 @click.group("audit")

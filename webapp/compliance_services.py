@@ -18,8 +18,7 @@ from webapp.services import audit, background, clock, consent, erasure, settings
 
 
 def checkpoint_dir() -> Path:
-    s = settings()
-    return s.audit_checkpoint_dir or s.data_dir / "audit-checkpoints"
+    return settings().checkpoint_folder
 
 
 def rights() -> RightsService:

@@ -67,6 +67,11 @@ class Settings:
         return base64.b64decode(self.master_key)
 
     @property
+    def checkpoint_folder(self) -> Path:
+        """Where the signed audit checkpoints are written (configured, else under the data folder)."""
+        return self.audit_checkpoint_dir or self.data_dir / "audit-checkpoints"
+
+    @property
     def max_content_length(self) -> int:
         return self.max_upload_mb * 1024 * 1024
 

@@ -78,24 +78,12 @@ class ErasureService:
         enrollment.state = EnrollmentState.ERASED
         enrollment.withdrawn_at = enrollment.withdrawn_at or now
         self.consent.erase_signature_names(user.subject_id, enrollment.campaign_id)
-        record.blobs_deleted = sum(1 for _ in self.blobs.iter_keys(blob_prefix(enrollment.id)))
+        prefix = blob_prefix(enrollment.id)
+        record.blobs_deleted = sum(1 for _ in self.blobs.iter_keys(prefix))
         record.completed_at = now
-        self.session.add(record)
-        self.audit.record(
-            actor or Actor.system(),
-            "erasure.completed",
-            "enrollment",
-            enrollment.id,
-            reason=reason,
-            subject=user.subject_id,
-            rows=record.rows_deleted,
-            blobs=record.blobs_deleted,
-        )
-        self.session.flush()
+        self._ledger(record, enrollment, actor, prefix)
         packages = record_erasure(self.consent, user.subject_id, enrollment.campaign_id, reason)
-        blobs, prefix, entry = self.blobs, blob_prefix(enrollment.id), ledger_entry(record)
-        on_commit(self.session, lambda: (delete_prefix(blobs, prefix), blobs.put(LEDGER_PREFIX + record.id, entry),
-                                         delete_packages(packages)))
+        on_commit(self.session, lambda: delete_packages(packages))
         return record
 
     def erase_voice(self, enrollment: Enrollment, actor: Actor | None = None) -> ErasureRecord | None:
@@ -120,13 +108,19 @@ class ErasureService:
         record = ErasureRecord(subject_id=user.subject_id, user_id=user.id, campaign_id=enrollment.campaign_id,
                                reason=VOICE_WITHDRAWAL, requested_at=now, rows_deleted=len(clip_ids),
                                blobs_deleted=blob_count, completed_at=now)
+        self._ledger(record, enrollment, actor, prefix)
+        return record
+
+    def _ledger(self, record: ErasureRecord, enrollment: Enrollment, actor: Actor | None, prefix: str) -> None:
+        """Record a finished erasure (ledger row, audit event); after the commit delete the blobs under `prefix`
+        and copy the ledger entry outside the database."""
         self.session.add(record)
         self.audit.record(actor or Actor.system(), "erasure.completed", "enrollment", enrollment.id,
-                          reason=VOICE_WITHDRAWAL, subject=user.subject_id, rows=len(clip_ids), blobs=blob_count)
+                          reason=record.reason, subject=record.subject_id, rows=record.rows_deleted,
+                          blobs=record.blobs_deleted)
         self.session.flush()
         blobs, entry = self.blobs, ledger_entry(record)
         on_commit(self.session, lambda: (delete_prefix(blobs, prefix), blobs.put(LEDGER_PREFIX + record.id, entry)))
-        return record
 
     def _delete_rows(self, enrollment: Enrollment) -> int:
         photo_set = self.session.scalar(select(PhotoSet).where(PhotoSet.enrollment_id == enrollment.id))

@@ -182,7 +182,7 @@ def test_officers_see_the_checkpoints_verify_the_log_and_download_each_file(
     login(officer)
     assert "No checkpoint has been written yet" in text(client.get("/comply/audit", headers=EN))
     settings: Settings = app.extensions["datadam.settings"]
-    folder = settings.audit_checkpoint_dir or settings.data_dir / "audit-checkpoints"
+    folder = settings.checkpoint_folder
     clock = app.extensions["datadam.clock"]
     CheckpointWriter(db_session, clock, KeyStore(db_session, settings.master_key_bytes, clock), folder).write()
     db_session.commit()
