@@ -147,7 +147,7 @@ class FaceInfo:
     """One detected face, in original (orientation-corrected) pixel coordinates.
 
     `landmarks` are the 68 dlib points as (x, y); `encoding` is the 128-d dlib descriptor (biometric data:
-    never serialised by `to_dict`). `detector` says which detector found it ("hog" or "cnn").
+    never serialised by `to_dict`). `detector` says which detector found it ("hog", "blaze" or "cnn").
     """
 
     box: Box
