@@ -35,8 +35,8 @@ from quality_gates._faces import default_analyzer
 from quality_gates._occlusion import EYE_MODEL, MOUTH_MODEL, measure
 from quality_gates._rules import DEFAULT_RULES
 
-EYE_FEATURES = ("lens_dark", "lens_skin", "eye_interior", "eye_contrast", "haar_eyes", "cnn_only", "grey")
-MOUTH_FEATURES = ("lower_skin", "lower_dist", "lip_contrast", "lower_uniform", "lower_texture", "cnn_only", "grey")
+EYE_FEATURES = ("lens_dark", "lens_skin", "eye_interior", "eye_contrast", "haar_eyes", "hog_missed", "grey")
+MOUTH_FEATURES = ("lower_skin", "lower_dist", "lip_contrast", "lower_uniform", "lower_texture", "hog_missed", "grey")
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def collect(data_dir: Path, workers: int | None = None) -> list[Sample]:
     from quality_gates.evaluation import _map
 
     digest = hashlib.sha256(str(data_dir.resolve()).encode())
-    for module in ("_decode.py", "_faces.py", "_occlusion.py", "_eval_sets.py", "_fit_occlusion.py"):
+    for module in ("_decode.py", "_faces.py", "_blaze.py", "_occlusion.py", "_eval_sets.py", "_fit_occlusion.py"):
         digest.update(Path(__file__).with_name(module).read_bytes())
     cache = Path(tempfile.gettempdir()) / f"datadam-occlusion-{os.getuid()}-{digest.hexdigest()[:16]}.json"
     if cache.is_file():

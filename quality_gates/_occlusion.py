@@ -8,13 +8,15 @@ the eyes (roll removed, inter-eye distance normalised to `EYE_DIST` px) and comb
   each eye region (they find eyes behind clear glasses, not behind dark lenses);
 - nose/mouth: colour distance of the lower face from the skin above it, the share of lower-face pixels that
   look like that skin, lip colour against the cheeks and how uniform the lower face is;
-- detector: a face that the HOG detector missed and only the CNN found is more often covered.
+- detector: a face that the HOG detector missed and only a second detector (BlazeFace, dlib CNN) found is more
+  often covered.
 
 Scores are logistic combinations whose weights were fitted on the development sets in ../shared/data
 (mask_voc, rwmfd, cmu_faces, yale_faces, sunglasses_selfies, fgnet, cacd_vs). Grey images carry no colour
 evidence; the colour terms are then dropped rather than read as "no mask". `quality_gates._fit_occlusion`
 measures the same features on the protocol's images, refits both models and reports held-out figures; the
-weights below predate it and are kept because a refit was no better held out (see that module).
+weights below are its `fit` output, refitted when BlazeFace became the second detector (it finds most masked and
+soft webcam faces, which the earlier weights had never seen).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class OcclusionFeatures:
     lower_uniform: float
     lower_texture: float
     grey: bool
-    cnn_only: bool
+    hog_missed: bool
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.__dict__.items()}
@@ -151,7 +153,7 @@ def measure(pixels: np.ndarray, face: FaceInfo) -> OcclusionFeatures | None:
         haar_eyes=_haar_eyes(aligned.gray),
         **_lower_features(aligned, regions),
         grey=aligned.grey,
-        cnn_only=face.detector == "cnn",
+        hog_missed=face.detector != "hog",
     )
 
 
@@ -205,17 +207,17 @@ class OcclusionScores:
 
     eyes: float
     mouth: float
-    cnn_only: bool
+    hog_missed: bool
 
 
 # Logistic weights fitted on the development sets (see the module docstring): (bias, {feature: weight}).
-EYE_MODEL: tuple[float, dict[str, float]] = (0.477, {
-    "lens_dark": 3.8694, "lens_skin": -4.2551, "eye_interior": -1.2455, "eye_contrast": 0.3571,
-    "haar_eyes": -1.1564, "cnn_only": 1.0326, "grey": 0.0719,
+EYE_MODEL: tuple[float, dict[str, float]] = (1.281, {
+    "lens_dark": 2.5001, "lens_skin": -2.2303, "eye_interior": -2.5987, "eye_contrast": 1.3716,
+    "haar_eyes": -1.0975, "hog_missed": 1.0321, "grey": -1.0646,
 })
-MOUTH_MODEL: tuple[float, dict[str, float]] = (-1.960, {
-    "lower_skin": -7.8812, "lower_dist": 0.0162, "lip_contrast": -0.2049, "lower_uniform": 14.9117,
-    "lower_texture": 1.0185, "cnn_only": 0.0023, "grey": -2.3506,
+MOUTH_MODEL: tuple[float, dict[str, float]] = (-0.847, {
+    "lower_skin": -2.9127, "lower_dist": 0.0002, "lip_contrast": -0.1791, "lower_uniform": 3.0093,
+    "lower_texture": 0.6785, "hog_missed": 1.1118, "grey": -1.6766,
 })
 
 
@@ -228,4 +230,4 @@ def _logistic(model: tuple[float, dict[str, float]], values: dict[str, float]) -
 def score_occlusion(features: OcclusionFeatures) -> OcclusionScores:
     """Combine the measurements into eye-cover and mouth-cover probabilities."""
     values = features.as_dict()
-    return OcclusionScores(_logistic(EYE_MODEL, values), _logistic(MOUTH_MODEL, values), features.cnn_only)
+    return OcclusionScores(_logistic(EYE_MODEL, values), _logistic(MOUTH_MODEL, values), features.hog_missed)

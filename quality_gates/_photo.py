@@ -165,7 +165,7 @@ def occlusion_gate(ctx: _Context) -> GateResult:
 
 
 def occlusion_verdict(scores: OcclusionScores, rules: PhotoRules, threshold: Mapping[str, float]) -> GateResult:
-    measured = {"eye_cover": scores.eyes, "mouth_cover": scores.mouth, "cnn_only": scores.cnn_only}
+    measured = {"eye_cover": scores.eyes, "mouth_cover": scores.mouth, "hog_missed": scores.hog_missed}
     margin = rules.occlusion_review_margin
     if scores.mouth >= rules.mouth_cover_fail:
         return GateResult.fail("occlusion", "mouth_covered", measured, threshold)

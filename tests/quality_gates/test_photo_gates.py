@@ -113,11 +113,11 @@ def test_covers_fail_occlusion(synthetic_face, cover: str, reason: str) -> None:
     assert (gate.passed, gate.reason) == (False, reason)
 
 
-def test_cnn_only_face_counts_as_evidence_of_cover(synthetic_face) -> None:  # noqa: ANN001
+def test_hog_missed_face_counts_as_evidence_of_cover(synthetic_face) -> None:  # noqa: ANN001
     pixels, face = synthetic_face()
     hog = run(pixels, [face]).gate("occlusion")
     cnn = run(pixels, [dataclasses.replace(face, detector="cnn")]).gate("occlusion")
-    assert cnn.measured["cnn_only"] is True and hog.measured["cnn_only"] is False
+    assert cnn.measured["hog_missed"] is True and hog.measured["hog_missed"] is False
     assert cnn.measured["eye_cover"] > hog.measured["eye_cover"]
 
 
