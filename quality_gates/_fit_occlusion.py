@@ -1,16 +1,24 @@
-"""Fitting and cross-validating the occlusion models (`_occlusion.EYE_MODEL`, `MOUTH_MODEL`) on a folder laid out
-like ../shared/data. A maintenance entry point, like `_eval_identity fit`:
+"""Fitting and cross-validating the occlusion models (`models/occlusion.json`) on a folder laid out like
+../shared/data. A maintenance entry point, like `_eval_identity fit`:
 
-    python -m quality_gates._fit_occlusion cv  --data ../shared/data    # held-out figures, current vs refitted
-    python -m quality_gates._fit_occlusion fit --data ../shared/data    # source of the refitted models to paste
+    python -m quality_gates._fit_occlusion cv  --data ../shared/data          # held-out figures
+    python -m quality_gates._fit_occlusion fit --data ../shared/data --write  # refit models/occlusion.json
 
-Features are measured exactly as the occlusion gate measures them (the shared analyzer's dominant face, then
-`_occlusion.measure`), on the images the evaluation protocol prepares (`_eval_sets.occlusion_sets`). Only faces
+Features are measured exactly as the occlusion gate measures them (the shared analyzer's dominant face, its
+encoding, then `_occlusion.measure`), on the images the evaluation protocol prepares
+(`_eval_sets.occlusion_sets`), plus FG-NET and CACD-VS photos as clean faces of many ages and sources. Only faces
 the analyzer finds can be fitted; photos without a found face fail `face_found` in the product anyway.
 
 Labels: eyes covered = cmu_faces "sunglasses" and sunglasses_selfies; eyes clear = cmu_faces "open",
-yale_faces (every condition, clear glasses included) and mask_voc (webcam faces, eyes visible). Mouth covered =
-mask_voc masks and rwmfd; mouth clear = mask_voc without mask, cmu_faces, yale_faces and sunglasses_selfies.
+yale_faces (every condition, clear glasses included), mask_voc (webcam faces, eyes visible), fgnet and cacd_vs.
+Mouth covered = mask_voc masks and rwmfd; mouth clear = mask_voc without mask, cmu_faces, yale_faces,
+sunglasses_selfies, fgnet and cacd_vs.
+
+Two models per part are fitted: on the hand-made measurements alone, and on the measurements plus the face
+encoding; the gate uses the second only where the first is unsure (`_occlusion.UNSURE_BAND`), and `cv` reports
+that combination as the gate's figure. The encoding enters through its `ENCODING_DIMS` main directions
+(principal components of the training encodings, whitened), so the read-out has 16 free weights rather than
+128; the fitted weights are folded back onto the 128 encoding values, so the product needs no projection step.
 Held-out figures come from folds that keep each image set's people together as far as the labels allow
 (grouped by set and person where a person id exists, else by image), so a face is never judged by a model
 fitted on the same face.
@@ -30,13 +38,15 @@ from typing import Any
 import numpy as np
 
 from quality_gates._eval_identity import fit_logistic
-from quality_gates._eval_sets import EvalPhoto, occlusion_sets
+from quality_gates._eval_sets import EvalPhoto, column, load_rgb, occlusion_sets, read_labels
 from quality_gates._faces import default_analyzer
-from quality_gates._occlusion import EYE_MODEL, MOUTH_MODEL, measure
+from quality_gates._occlusion import MODEL_FILE, LinearModel, OcclusionModels, is_unsure, measure, occlusion_models
 from quality_gates._rules import DEFAULT_RULES
 
 EYE_FEATURES = ("lens_dark", "lens_skin", "eye_interior", "eye_contrast", "haar_eyes", "hog_missed", "grey")
 MOUTH_FEATURES = ("lower_skin", "lower_dist", "lip_contrast", "lower_uniform", "lower_texture", "hog_missed", "grey")
+ENCODING_DIMS = 16
+CLEAN_SETS = ("fgnet", "cacd_vs")
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class Sample:
     eyes: bool | None  # None: this set says nothing about the eyes
     mouth: bool | None
     features: dict[str, float]
+    embedding: list[float] | None = None
 
 
 def labels(photo: EvalPhoto) -> tuple[bool | None, bool | None]:
@@ -62,26 +73,46 @@ def labels(photo: EvalPhoto) -> tuple[bool | None, bool | None]:
         return False, photo.occluded
     if photo.set_name == "rwmfd":
         return None, True
+    if photo.set_name in CLEAN_SETS:
+        return False, False
     return None, None
 
 
 def _group(photo: EvalPhoto) -> str:
-    """The person where the file name carries one (cmu: `person_...`, yale: `NN_...`), else the image."""
+    """The person where the labels or file name carry one (cmu: `person_...`, yale: `NN_...`, fgnet: subject,
+    cacd_vs: the pair), else the image."""
     name = Path(photo.item_id.split("#")[0]).name
     if photo.set_name in ("cmu_faces", "yale_faces"):
         return f"{photo.set_name}:{name.split('_')[0]}"
+    if photo.set_name in CLEAN_SETS:
+        return f"{photo.set_name}:{photo.kind.split('/', 1)[-1]}"
     return f"{photo.set_name}:{photo.item_id.split('#')[0]}"
 
 
+def clean_faces(data_dir: Path) -> list[EvalPhoto]:
+    """FG-NET and CACD-VS photos as clean faces (kind `clean/<subject or pair>`), as found."""
+    photos = []
+    for row in read_labels(data_dir / "fgnet"):
+        photos.append(EvalPhoto("fgnet", row["path"], load_rgb(data_dir / row["path"]), False,
+                                f"clean/{column(row, 'subject')}"))
+    for row in read_labels(data_dir / "cacd_vs"):
+        for key in ("image_a", "image_b"):
+            photos.append(EvalPhoto("cacd_vs", row[key], load_rgb(data_dir / row[key]), False,
+                                    f"clean/{column(row, 'pair')}"))
+    return photos
+
+
 def _sample(photo: EvalPhoto) -> Sample | None:
-    faces = default_analyzer().analyze(photo.pixels, encode=False)
+    faces = default_analyzer().analyze(photo.pixels, encode=True)
     if not faces:
         return None
     features = measure(photo.pixels, faces[0])
     if features is None:
         return None
     eyes, mouth = labels(photo)
-    return Sample(photo.set_name, _group(photo), photo.kind, eyes, mouth, features.as_dict())
+    encoding = faces[0].encoding
+    return Sample(photo.set_name, _group(photo), photo.kind, eyes, mouth, features.as_dict(),
+                  None if encoding is None else [float(v) for v in encoding])
 
 
 def collect(data_dir: Path, workers: int | None = None) -> list[Sample]:
@@ -94,7 +125,7 @@ def collect(data_dir: Path, workers: int | None = None) -> list[Sample]:
     cache = Path(tempfile.gettempdir()) / f"datadam-occlusion-{os.getuid()}-{digest.hexdigest()[:16]}.json"
     if cache.is_file():
         return [Sample(**row) for row in json.loads(cache.read_text(encoding="utf-8"))]
-    photos = [p for photos in occlusion_sets(data_dir).values() for p in photos]
+    photos = [p for photos in occlusion_sets(data_dir).values() for p in photos] + clean_faces(data_dir)
     samples = [s for s in _map(_sample, photos, workers) if s is not None]
     cache.write_text(json.dumps([s.__dict__ for s in samples]), encoding="utf-8")
     return samples
@@ -105,20 +136,48 @@ def _matrix(samples: Sequence[Sample], names: Sequence[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(-1, len(names) + 1)
 
 
-def _probability(model: tuple[float, dict[str, float]], samples: Sequence[Sample]) -> np.ndarray:
-    bias, weights = model
-    z = np.array([bias + sum(w * s.features[n] for n, w in weights.items()) for s in samples])
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+def _probability(model: tuple[float, dict[str, float]] | LinearModel, samples: Sequence[Sample]) -> np.ndarray:
+    linear = model if isinstance(model, LinearModel) else LinearModel(*model)
+    return np.array([linear.probability(s.features, None if linear.encoding_weights is None
+                                        else np.asarray(s.embedding)) for s in samples])
 
 
-def fit(samples: Sequence[Sample], part: str, l2: float = 1.0) -> tuple[float, dict[str, float]]:
+@dataclass(frozen=True)
+class _Projection:
+    """Whitened principal directions of the training encodings."""
+
+    mean: np.ndarray
+    axes: np.ndarray  # (dims, 128), each row scaled so projected values have unit variance
+
+    @staticmethod
+    def fit(encodings: np.ndarray, dims: int) -> _Projection:
+        mean = encodings.mean(axis=0)
+        _, singular, vt = np.linalg.svd(encodings - mean, full_matrices=False)
+        scale = np.sqrt(max(len(encodings) - 1, 1)) / np.maximum(singular[:dims], 1e-9)
+        return _Projection(mean, vt[:dims] * scale[:, None])
+
+    def project(self, encodings: np.ndarray) -> np.ndarray:
+        return np.asarray((encodings - self.mean) @ self.axes.T)
+
+
+def fit(samples: Sequence[Sample], part: str, l2: float = 1.0, encoding_dims: int = 0) -> LinearModel:
     """Logistic model for `part` ("eyes" or "mouth") on the samples labelled for it, classes weighted equally
-    per set so one large set does not decide alone."""
+    per set so one large set does not decide alone. With `encoding_dims` > 0 the face encoding's main
+    directions join the measurements (samples without an encoding are then left out)."""
     names = EYE_FEATURES if part == "eyes" else MOUTH_FEATURES
-    used = [s for s in samples if getattr(s, part) is not None]
+    used = [s for s in samples if getattr(s, part) is not None and (encoding_dims == 0 or s.embedding is not None)]
     y = np.array([1.0 if getattr(s, part) else 0.0 for s in used])
-    coef = fit_logistic(_matrix(used, names), y, l2=l2, sample_weight=_balance(used, y))
-    return float(coef[0]), {n: float(c) for n, c in zip(names, coef[1:], strict=True)}
+    x = _matrix(used, names)
+    projection = None
+    if encoding_dims:
+        projection = _Projection.fit(np.asarray([s.embedding for s in used], dtype=np.float64), encoding_dims)
+        x = np.hstack([x, projection.project(np.asarray([s.embedding for s in used], dtype=np.float64))])
+    coef = fit_logistic(x, y, l2=l2, sample_weight=_balance(used, y))
+    weights = {n: float(c) for n, c in zip(names, coef[1:len(names) + 1], strict=True)}
+    if projection is None:
+        return LinearModel(float(coef[0]), weights)
+    on_encoding = coef[len(names) + 1:] @ projection.axes
+    return LinearModel(float(coef[0] - on_encoding @ projection.mean), weights, on_encoding)
 
 
 def _balance(samples: Sequence[Sample], y: np.ndarray) -> np.ndarray:
@@ -136,15 +195,16 @@ def _folds(samples: Sequence[Sample], k: int, seed: int = 5) -> list[set[str]]:
     return [{groups[i] for i in order[f::k]} for f in range(k)]
 
 
-def held_out(samples: Sequence[Sample], k: int = 5, l2: float = 1.0) -> dict[str, np.ndarray]:
+def held_out(samples: Sequence[Sample], k: int = 5, l2: float = 1.0, encoding_dims: int = 0,
+             seed: int = 5) -> dict[str, np.ndarray]:
     """Out-of-fold probabilities of both refitted models for every sample."""
     eyes, mouth = np.zeros(len(samples)), np.zeros(len(samples))
-    for test in _folds(samples, k):
+    for test in _folds(samples, k, seed):
         train = [s for s in samples if s.group not in test]
         idx = [i for i, s in enumerate(samples) if s.group in test]
         part = [samples[i] for i in idx]
-        eyes[idx] = _probability(fit(train, "eyes", l2), part)
-        mouth[idx] = _probability(fit(train, "mouth", l2), part)
+        eyes[idx] = _probability(fit(train, "eyes", l2, encoding_dims), part)
+        mouth[idx] = _probability(fit(train, "mouth", l2, encoding_dims), part)
     return {"eyes": eyes, "mouth": mouth}
 
 
@@ -163,12 +223,36 @@ def report(samples: Sequence[Sample], eyes: np.ndarray, mouth: np.ndarray) -> di
     return out
 
 
-def model_source(eye: tuple[float, dict[str, float]], mouth: tuple[float, dict[str, float]]) -> str:
-    def one(name: str, model: tuple[float, dict[str, float]]) -> str:
-        body = ", ".join(f'"{k}": {v:.4f}' for k, v in model[1].items())
-        return f"{name}: tuple[float, dict[str, float]] = ({model[0]:.3f}, {{\n    {body},\n}})\n"
+def gate_scores(measured: dict[str, np.ndarray], with_encoding: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What the gate decides from both models' probabilities: the measurements' own unless either is unsure."""
+    unsure = np.asarray(is_unsure(measured["eyes"])) | np.asarray(is_unsure(measured["mouth"]))
+    return {part: np.where(unsure, with_encoding[part], measured[part]) for part in ("eyes", "mouth")}
 
-    return one("EYE_MODEL", eye) + one("MOUTH_MODEL", mouth)
+
+def fit_models(samples: Sequence[Sample], l2: float = 1.0, encoding_dims: int = ENCODING_DIMS) -> OcclusionModels:
+    return OcclusionModels((fit(samples, "eyes", l2), fit(samples, "mouth", l2)),
+                           (fit(samples, "eyes", l2, encoding_dims), fit(samples, "mouth", l2, encoding_dims)))
+
+
+def model_file(samples: Sequence[Sample], l2: float = 1.0, encoding_dims: int = ENCODING_DIMS) -> dict[str, Any]:
+    """The content of `models/occlusion.json`: both pairs of models and what they were fitted on."""
+    counts: dict[str, int] = {}
+    for s in samples:
+        if s.embedding is not None:
+            counts[s.set_name] = counts.get(s.set_name, 0) + 1
+    return {
+        "about": "occlusion models, written by python -m quality_gates._fit_occlusion fit --write",
+        "encoding_dims": encoding_dims, "l2": l2, "faces_per_set": dict(sorted(counts.items())),
+        **fit_models(samples, l2, encoding_dims).to_dict(),
+    }
+
+
+def shipped_scores(samples: Sequence[Sample], models: OcclusionModels) -> dict[str, np.ndarray]:
+    """The shipped models' gate scores for samples (in sample: they were fitted on these)."""
+    measured = {"eyes": _probability(models.measured[0], samples), "mouth": _probability(models.measured[1], samples)}
+    encoded = {"eyes": _probability(models.with_encoding[0], samples),
+               "mouth": _probability(models.with_encoding[1], samples)}
+    return gate_scores(measured, encoded)
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - maintenance entry point
@@ -178,15 +262,32 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - mainte
     parser.add_argument("action", choices=("cv", "fit"))
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--l2", type=float, default=1.0)
+    parser.add_argument("--dims", type=int, default=ENCODING_DIMS, help="encoding directions used")
+    parser.add_argument("--write", action="store_true", help=f"fit: write {MODEL_FILE.name}")
     args = parser.parse_args(argv)
-    samples = collect(args.data)
+    samples = [s for s in collect(args.data) if s.embedding is not None]
     if args.action == "fit":
-        print(model_source(fit(samples, "eyes", args.l2), fit(samples, "mouth", args.l2)))
+        content = model_file(samples, args.l2, args.dims)
+        print(json.dumps({k: v for k, v in content.items() if k not in ("measurements", "with_encoding")}))
+        if args.write:
+            MODEL_FILE.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+            occlusion_models.cache_clear()
+            print(f"wrote {MODEL_FILE}")
         return 0
-    cv = held_out(samples, l2=args.l2)
-    current = report(samples, _probability(EYE_MODEL, samples), _probability(MOUTH_MODEL, samples))
-    print(json.dumps({"faces": len(samples), "current_model_in_sample": current,
-                      "refitted_held_out": report(samples, cv["eyes"], cv["mouth"])}, indent=2))
+    measured = held_out(samples, l2=args.l2)
+    encoded = held_out(samples, l2=args.l2, encoding_dims=args.dims)
+    gate = gate_scores(measured, encoded)
+    unsure = np.asarray(is_unsure(measured["eyes"])) | np.asarray(is_unsure(measured["mouth"]))
+    out: dict[str, Any] = {
+        "faces": len(samples), "encoder_needed_share": round(float(unsure.mean()), 4),
+        "held_out": {"measurements": report(samples, measured["eyes"], measured["mouth"]),
+                     "with_encoding": report(samples, encoded["eyes"], encoded["mouth"]),
+                     "gate": report(samples, gate["eyes"], gate["mouth"])},
+    }
+    if MODEL_FILE.is_file():
+        shipped = shipped_scores(samples, occlusion_models())
+        out["shipped_gate_in_sample"] = report(samples, shipped["eyes"], shipped["mouth"])
+    print(json.dumps(out, indent=2))
     return 0
 
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from quality_gates import FaceInfo
+from quality_gates import FaceInfo, _occlusion
+from quality_gates._occlusion import ENCODING_SIZE, LinearModel
 
 TEMPLATE = np.array((
     (-1.085, 0.014), (-1.063, 0.310), (-1.025, 0.598), (-0.980, 0.892),
@@ -98,7 +99,20 @@ def encode(pixels: np.ndarray, fmt: str = "JPEG", **params: object) -> bytes:
 
 
 @pytest.fixture
-def synthetic_face() -> Callable[..., tuple[np.ndarray, FaceInfo]]:
+def encoding_blind_occlusion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The occlusion gate's encoding-aware models with the encoding's weights set to zero.
+
+    A drawn face has no real dlib encoding (its preset one is zeros), so gate-logic tests on drawn faces score
+    the hand-made measurements only; the shipped models are tested on real photos.
+    """
+    shipped = _occlusion.occlusion_models()
+    eyes, mouth = (LinearModel(m.bias, m.weights, np.zeros(ENCODING_SIZE)) for m in shipped.measured)
+    blind = _occlusion.OcclusionModels(shipped.measured, (eyes, mouth))
+    monkeypatch.setattr(_occlusion, "occlusion_models", lambda *a: blind)
+
+
+@pytest.fixture
+def synthetic_face(encoding_blind_occlusion: None) -> Callable[..., tuple[np.ndarray, FaceInfo]]:
     """make(cover=None, size=(480, 600), eye_dist=90, roll=0, detector="hog") -> (pixels, face)."""
 
     def make(cover: str | None = None, size: tuple[int, int] = (480, 600), eye_dist: float = 90.0,

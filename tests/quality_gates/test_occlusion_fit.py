@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from quality_gates import _fit_occlusion as fo
 from quality_gates._eval_sets import EvalPhoto
+from quality_gates._occlusion import ENCODING_SIZE, occlusion_models
 
 
 def photo(set_name: str, item: str, occluded: bool, kind: str) -> EvalPhoto:
@@ -23,6 +26,8 @@ def photo(set_name: str, item: str, occluded: bool, kind: str) -> EvalPhoto:
         (photo("mask_voc", "mask_voc/images/2.jpg#0", True, "with_mask"), (False, True)),
         (photo("mask_voc", "mask_voc/images/2.jpg#1", False, "without_mask"), (False, False)),
         (photo("rwmfd", "rwmfd/0000/0001.jpg", True, "mask_scene"), (None, True)),
+        (photo("fgnet", "fgnet/images/001A02.JPG", False, "clean/1"), (False, False)),
+        (photo("cacd_vs", "cacd_vs/images/0001_0.jpg", False, "clean/0001"), (False, False)),
     ],
 )
 def test_labels_follow_the_sets(p: EvalPhoto, expected: tuple[bool | None, bool | None]) -> None:
@@ -33,28 +38,34 @@ def test_people_stay_together_in_folds() -> None:
     assert fo._group(photo("cmu_faces", "cmu_faces/an2i_up_sad_open.png", False, "open/up")) == "cmu_faces:an2i"
     assert fo._group(photo("mask_voc", "mask_voc/images/2.jpg#1", False, "without_mask")) == \
         "mask_voc:mask_voc/images/2.jpg"
+    assert fo._group(photo("fgnet", "fgnet/images/001A02.JPG", False, "clean/1")) == "fgnet:1"
 
 
-def synthetic(n: int = 120, seed: int = 3) -> list[fo.Sample]:
-    """Dark lenses mean sunglasses, skin-like lower faces mean no mask (with noise)."""
+def synthetic(n: int = 120, seed: int = 3, eye_signal: float = 0.3) -> list[fo.Sample]:
+    """Dark lenses mean sunglasses, skin-like lower faces mean no mask (with noise); the encodings carry the
+    sunglasses along one direction (with strength `eye_signal`) among random variation."""
     rng = np.random.default_rng(seed)
+    direction = rng.normal(size=ENCODING_SIZE)
+    direction /= np.linalg.norm(direction)
     samples = []
     for i in range(n):
         eyes, mouth = bool(i % 2), bool(i % 3 == 0)
         features = {name: float(rng.normal(0.5, 0.1)) for name in (*fo.EYE_FEATURES, *fo.MOUTH_FEATURES)}
         features["lens_dark"] = float(rng.normal(0.8 if eyes else 0.2, 0.1))
         features["lower_skin"] = float(rng.normal(0.2 if mouth else 0.8, 0.1))
+        encoding = rng.normal(0, 0.1, ENCODING_SIZE) + (eye_signal if eyes else -eye_signal) * direction
         set_name = ("cmu_faces", "mask_voc", "yale_faces")[i % 3]
-        samples.append(fo.Sample(set_name, f"{set_name}:{i // 4}", "x", eyes, mouth, features))
+        samples.append(fo.Sample(set_name, f"{set_name}:{i // 4}", "x", eyes, mouth, features,
+                                 [float(v) for v in encoding]))
     return samples
 
 
 def test_fit_learns_the_evidence_and_held_out_scores_separate_the_classes() -> None:
     samples = synthetic()
-    bias, weights = fo.fit(samples, "eyes")
-    assert weights["lens_dark"] > 1.0 and set(weights) == set(fo.EYE_FEATURES)
-    _, mouth = fo.fit(samples, "mouth")
-    assert mouth["lower_skin"] < -1.0
+    eyes_model = fo.fit(samples, "eyes")
+    assert eyes_model.weights["lens_dark"] > 1.0 and set(eyes_model.weights) == set(fo.EYE_FEATURES)
+    assert eyes_model.encoding_weights is None
+    assert fo.fit(samples, "mouth").weights["lower_skin"] < -1.0
     scores = fo.held_out(samples)
     eyes = np.array([s.eyes for s in samples])
     assert scores["eyes"][eyes].min() > scores["eyes"][~eyes].max() - 0.5
@@ -69,8 +80,37 @@ def test_report_counts_review_as_caught() -> None:
                    "cmu_faces/open": {"faces": 1, "false_reject": 1.0}}
 
 
-def test_model_source_is_python_that_recreates_the_models() -> None:
-    eye, mouth = (0.5, {"lens_dark": 2.0}), (-1.0, {"lower_skin": -3.0})
-    namespace: dict[str, object] = {}
-    exec(fo.model_source(eye, mouth), namespace)  # noqa: S102 - our own generated source
-    assert namespace["EYE_MODEL"] == eye and namespace["MOUTH_MODEL"] == mouth
+def test_encoding_directions_add_what_the_measurements_miss() -> None:
+    """Lens darkness made useless (pure noise): only the encoding still tells sunglasses apart."""
+    samples = synthetic(eye_signal=0.3)
+    rng = np.random.default_rng(9)
+    for s in samples:
+        s.features["lens_dark"] = float(rng.normal(0.5, 0.1))
+    eyes = np.array([s.eyes for s in samples])
+    blind = fo.held_out(samples)["eyes"]
+    seeing = fo.held_out(samples, encoding_dims=4)["eyes"]
+    assert ((blind >= 0.5) == eyes).mean() < 0.75
+    assert ((seeing >= 0.5) == eyes).mean() > 0.95
+    model = fo.fit(samples, "eyes", encoding_dims=4)
+    assert model.encoding_weights is not None and model.encoding_weights.shape == (ENCODING_SIZE,)
+    # The folded 128 weights give the same probability as the projection they came from.
+    assert model.probability(samples[1].features, np.asarray(samples[1].embedding)) > 0.9
+    assert model.probability(samples[0].features, np.asarray(samples[0].embedding)) < 0.1
+
+
+def test_model_file_round_trips_through_the_loader(tmp_path) -> None:  # noqa: ANN001
+    content = fo.model_file(synthetic(), encoding_dims=4)
+    path = tmp_path / "occlusion.json"
+    path.write_text(json.dumps(content), encoding="utf-8")
+    models = occlusion_models(path)
+    assert content["faces_per_set"] == {"cmu_faces": 40, "mask_voc": 40, "yale_faces": 40}
+    assert models.to_dict() == {k: content[k] for k in ("measurements", "with_encoding")}
+    assert models.measured[0].encoding_weights is None and models.with_encoding[0].encoding_weights is not None
+
+
+def test_gate_scores_take_the_encoding_models_only_where_the_measurements_are_unsure() -> None:
+    measured = {"eyes": np.array([0.02, 0.5, 0.95, 0.02]), "mouth": np.array([0.01, 0.01, 0.01, 0.3])}
+    encoded = {"eyes": np.array([0.9, 0.9, 0.1, 0.8]), "mouth": np.array([0.9, 0.2, 0.9, 0.7])}
+    gate = fo.gate_scores(measured, encoded)
+    assert gate["eyes"].tolist() == [0.02, 0.9, 0.95, 0.8]
+    assert gate["mouth"].tolist() == [0.01, 0.2, 0.01, 0.7]

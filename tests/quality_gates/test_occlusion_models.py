@@ -1,0 +1,99 @@
+"""The shipped occlusion models: they load with the expected shape, the encoding is read only when the
+measurements are unsure, and broken model files are refused with a clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quality_gates._occlusion import (
+    ENCODING_SIZE,
+    MODEL_FILE,
+    UNSURE_BAND,
+    OcclusionFeatures,
+    is_unsure,
+    occlusion_models,
+    score_occlusion,
+)
+from quality_gates.errors import ModelUnavailable
+
+
+def test_shipped_models_have_both_pairs() -> None:
+    models = occlusion_models()
+    for model in models.measured:
+        assert model.encoding_weights is None
+    for model in models.with_encoding:
+        assert model.encoding_weights is not None and model.encoding_weights.shape == (ENCODING_SIZE,)
+        assert np.isfinite(model.encoding_weights).all() and np.abs(model.encoding_weights).max() > 0.1
+    for eyes, mouth in (models.measured, models.with_encoding):
+        assert eyes.weights["lens_dark"] > 0 and mouth.weights["lower_skin"] < 0
+    about = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    assert about["encoding_dims"] == 16 and sum(about["faces_per_set"].values()) > 1000
+
+
+def features(**overrides: float) -> OcclusionFeatures:
+    base = dict(lens_dark=0.02, lens_skin=0.6, eye_interior=0.8, eye_contrast=0.6, haar_eyes=2, lower_skin=0.85,
+                lower_dist=5.0, lip_contrast=6.0, lower_uniform=0.1, lower_texture=1.0, grey=False,
+                hog_missed=False)
+    return OcclusionFeatures(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+class Counting:
+    def __init__(self, value: np.ndarray | None) -> None:
+        self.value, self.calls = value, 0
+
+    def __call__(self) -> np.ndarray | None:
+        self.calls += 1
+        return self.value
+
+
+def unsure_features() -> OcclusionFeatures:
+    """Lens darkness scanned until the measurements' eye score falls inside the unsure band."""
+    eyes = occlusion_models().measured[0]
+    for dark in np.linspace(0, 1, 401):
+        candidate = features(lens_dark=float(dark), haar_eyes=1, lens_skin=0.3)
+        if is_unsure(eyes.probability(candidate.as_dict())):
+            return candidate
+    raise AssertionError("no lens darkness gives an unsure eye score")
+
+
+def test_a_sure_measurement_never_runs_the_encoder() -> None:
+    clear = features()
+    scores = score_occlusion(clear, (source := Counting(np.zeros(ENCODING_SIZE))))
+    assert source.calls == 0 and not scores.appearance
+    assert scores.eyes < UNSURE_BAND[0] and scores.mouth < UNSURE_BAND[0]
+
+
+def test_an_unsure_measurement_reads_the_encoding_which_moves_the_score() -> None:
+    unsure = unsure_features()
+    weights = occlusion_models().with_encoding[0].encoding_weights
+    assert weights is not None
+    toward = 0.3 * weights / np.linalg.norm(weights)
+    low = score_occlusion(unsure, (source := Counting(-toward)))
+    high = score_occlusion(unsure, toward)
+    assert source.calls == 1 and low.appearance and high.appearance and high.eyes > low.eyes
+    # No encoding to be had (or not a face encoding): the measurements' own score stands.
+    for missing in (None, Counting(None), np.zeros(3), np.full(ENCODING_SIZE, np.nan)):
+        plain = score_occlusion(unsure, missing)
+        assert not plain.appearance and is_unsure(plain.eyes)
+
+
+@pytest.mark.parametrize("content", [
+    "not json",
+    json.dumps({"measurements": {"eyes": {"bias": 0, "weights": {}}}}),
+    json.dumps({"measurements": {"eyes": {"bias": 0, "weights": {"nonsense": 1}}, "mouth": {"bias": 0, "weights": {}}},
+                "with_encoding": {}}),
+    json.dumps({"measurements": {"eyes": {"bias": 0, "weights": {}}, "mouth": {"bias": 0, "weights": {}}},
+                "with_encoding": {"eyes": {"bias": 0, "weights": {}, "encoding_weights": [1, 2]},
+                                  "mouth": {"bias": 0, "weights": {}}}}),
+])
+def test_a_broken_model_file_is_a_clear_error(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "occlusion.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ModelUnavailable, match="occlusion"):
+        occlusion_models(path)
+    with pytest.raises(ModelUnavailable):
+        occlusion_models(tmp_path / "missing.json")
