@@ -2,9 +2,11 @@
 
 Order: decode -> face_found -> (face_size, pose, occlusion, sharpness, exposure on the dominant face). When no
 usable face is found the face gates do not run: the photo fails `face_found`, which is never read as "fine".
-Faces are analysed at the decoded (possibly reduced) resolution and reported in original pixels; only the
-dominant face of a photo that failed no gate gets its 128-d encoding (for the identity gate). The duplicate
-gate is separate (`check_duplicate`) because it needs the hashes of other photos, which the caller holds.
+Faces are analysed at the decoded (possibly reduced) resolution and reported in original pixels. The dominant
+face's 128-d encoding is computed at most once: when the occlusion gate's measurements are unsure (it then
+reads the encoding too), or for the identity gate when no gate failed. It is kept on the report only when no
+gate failed. The duplicate gate is separate (`check_duplicate`) because it needs the hashes of other photos,
+which the caller holds.
 """
 
 from __future__ import annotations
@@ -26,11 +28,27 @@ from quality_gates._rules import DEFAULT_RULES, PhotoRules
 from quality_gates.errors import ImageDecodeError
 
 
+class _LazyEncoding:
+    """The dominant face's encoding, computed on the first call only (the encoder costs ~120 ms)."""
+
+    def __init__(self, analyzer: FaceAnalyzer, pixels: np.ndarray, face: FaceInfo) -> None:
+        self._analyzer, self._pixels, self._face = analyzer, pixels, face
+        self.computed = False
+        self._value: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray | None:
+        if not self.computed:
+            self._value = self._analyzer.encode(self._pixels, self._face)
+            self.computed = True
+        return self._value
+
+
 @dataclass(frozen=True)
 class _Context:
     image: DecodedImage
     face: FaceInfo  # dominant face in decoded-pixel coordinates
     rules: PhotoRules
+    encoding: _LazyEncoding
 
 
 def check_photo(
@@ -77,8 +95,10 @@ def _check_decoded(image: DecodedImage, rules: PhotoRules, analyzer: FaceAnalyze
     found = face_found_gate(faces, rules)
     gates.append(found)
     if found.passed:
-        ctx = _Context(image, faces[0], rules)
+        ctx = _Context(image, faces[0], rules, _LazyEncoding(analyzer, image.pixels, faces[0]))
         gates.extend(gate(ctx) for name, gate in _FACE_GATES.items() if name in rules.gates)
+        if ctx.encoding.computed:
+            faces[0] = dataclasses.replace(faces[0], encoding=ctx.encoding())
     faces = _encode_dominant(image, faces, gates, analyzer)
     return PhotoReport.from_gates(
         tuple(gates), faces=tuple(to_original(f, image.scale) for f in faces),
@@ -89,12 +109,17 @@ def _check_decoded(image: DecodedImage, rules: PhotoRules, analyzer: FaceAnalyze
 
 def _encode_dominant(image: DecodedImage, faces: list[FaceInfo], gates: list[GateResult],
                      analyzer: FaceAnalyzer) -> list[FaceInfo]:
-    """Encode the dominant face only, and only when no gate failed.
+    """The dominant face keeps its encoding only when no gate failed (computed here if the occlusion gate did
+    not already need it).
 
-    The 128-d encoding is biometric data and costs as much as the rest of the gates together; a rejected
-    photo never reaches the identity gate, and bystanders are never compared, so neither is encoded.
+    The 128-d encoding is biometric data; a rejected photo never reaches the identity gate, so its encoding is
+    dropped, and bystanders are never encoded at all.
     """
-    if not faces or combine_verdicts(gates) is Verdict.FAIL:
+    if not faces:
+        return faces
+    if combine_verdicts(gates) is Verdict.FAIL:
+        return [dataclasses.replace(faces[0], encoding=None), *faces[1:]]
+    if faces[0].encoding is not None:
         return faces
     return [dataclasses.replace(faces[0], encoding=analyzer.encode(image.pixels, faces[0])), *faces[1:]]
 
@@ -160,12 +185,13 @@ def occlusion_gate(ctx: _Context) -> GateResult:
                  "review_margin": rules.occlusion_review_margin}
     if features is None:
         return GateResult.needs_review("occlusion", "unmeasurable", {}, threshold)
-    scores = score_occlusion(features)
+    scores = score_occlusion(features, ctx.encoding)
     return occlusion_verdict(scores, rules, threshold)
 
 
 def occlusion_verdict(scores: OcclusionScores, rules: PhotoRules, threshold: Mapping[str, float]) -> GateResult:
-    measured = {"eye_cover": scores.eyes, "mouth_cover": scores.mouth, "hog_missed": scores.hog_missed}
+    measured = {"eye_cover": scores.eyes, "mouth_cover": scores.mouth, "hog_missed": scores.hog_missed,
+                "appearance": scores.appearance}
     margin = rules.occlusion_review_margin
     if scores.mouth >= rules.mouth_cover_fail:
         return GateResult.fail("occlusion", "mouth_covered", measured, threshold)

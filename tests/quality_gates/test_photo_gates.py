@@ -15,6 +15,7 @@ from quality_gates import (
     FakeFaceAnalyzer,
     PhotoRules,
     Verdict,
+    _occlusion,
     check_duplicate,
     check_photo,
     hamming,
@@ -185,14 +186,29 @@ def test_duplicate_gate_thresholds() -> None:
     assert check_duplicate(base, [], rules).measured["compared"] == 0
 
 
-def test_only_the_dominant_face_of_an_unfailed_photo_is_encoded(synthetic_face) -> None:  # noqa: ANN001
+def test_dominant_face_encoded_once_and_dropped_from_a_failed_photo(synthetic_face) -> None:  # noqa: ANN001
     pixels, face = synthetic_face()
     bystander = face_from_points(landmarks(60, 60, 25))
     analyzer = FakeFaceAnalyzer([face, bystander])
     report = check_photo(pixels, analyzer=analyzer)
-    assert report.passed and analyzer.encoded == 1
+    assert report.passed and analyzer.encoded == 1  # for the identity gate; the occlusion gate was sure without it
     assert report.faces[0].encoding is not None and report.faces[1].encoding is None
+    assert report.gate("occlusion").measured["appearance"] is False
     covered, covered_face = synthetic_face(cover="sunglasses")
-    rejecting = FakeFaceAnalyzer([dataclasses.replace(covered_face, encoding=None)])
-    assert not check_photo(covered, analyzer=rejecting).passed
-    assert rejecting.encoded == 0
+    rejecting = FakeFaceAnalyzer([covered_face])
+    failed = check_photo(covered, analyzer=rejecting)
+    assert not failed.passed and rejecting.encoded <= 1 and failed.faces[0].encoding is None
+
+
+def test_unsure_occlusion_reads_the_encoding_and_a_failed_photo_does_not_keep_it(
+        synthetic_face, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    unsure = _occlusion.LinearModel(0.0, {}, None)  # probability 0.5, whatever is measured
+    covering, clear = _occlusion.LinearModel(5.0, {}, np.zeros(128)), _occlusion.LinearModel(-5.0, {}, np.zeros(128))
+    models = _occlusion.OcclusionModels((unsure, unsure), (covering, clear))
+    monkeypatch.setattr(_occlusion, "occlusion_models", lambda *a: models)
+    pixels, face = synthetic_face()
+    analyzer = FakeFaceAnalyzer([face])
+    report = check_photo(pixels, analyzer=analyzer)
+    gate = report.gate("occlusion")
+    assert (gate.passed, gate.reason, gate.measured["appearance"]) == (False, "eyes_covered", True)
+    assert analyzer.encoded == 1 and report.faces[0].encoding is None
