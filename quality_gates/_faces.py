@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from quality_gates import _blaze
 from quality_gates._report import FaceInfo
-from quality_gates._resnet import CHIP_PADDING, CHIP_SIZE, FaceResNet, load_resnet
+from quality_gates._resnet import CHIP_PADDING, CHIP_SIZE, FaceAppearance, FaceResNet, load_resnet
 from quality_gates.errors import ModelUnavailable
 
 DETECT_MAX_SIDE = 720
@@ -50,6 +50,10 @@ class FaceAnalyzer(Protocol):
         """The 128-d encoding of a face already found (with its 68 landmarks) in `pixels`."""
         ...
 
+    def appearance(self, pixels: np.ndarray, face: FaceInfo) -> FaceAppearance | None:
+        """The encoding and the local region descriptors of a face already found (None without landmarks)."""
+        ...
+
 
 @dataclass
 class _Models:
@@ -58,11 +62,12 @@ class _Models:
     shape: Any
     encoder: FaceResNet
 
-    def encode(self, crop: np.ndarray, shape: Any) -> np.ndarray:
+    def describe(self, crop: np.ndarray, shape: Any) -> FaceAppearance:
         """dlib's face chip (150 px, padding 0.25) through the encoder network."""
         import dlib
 
-        return self.encoder.encode(np.asarray(dlib.get_face_chip(crop, shape, size=CHIP_SIZE, padding=CHIP_PADDING)))
+        chip = np.asarray(dlib.get_face_chip(crop, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
+        return self.encoder.describe(chip)
 
 
 _models: _Models | None = None
@@ -165,6 +170,10 @@ class DlibFaceAnalyzer:
 
     def encode(self, pixels: np.ndarray, face: FaceInfo) -> np.ndarray | None:
         """Encoding from the face's own landmarks (no second landmark pass); None without landmarks."""
+        appearance = self.appearance(pixels, face)
+        return None if appearance is None else appearance.encoding
+
+    def appearance(self, pixels: np.ndarray, face: FaceInfo) -> FaceAppearance | None:
         if len(face.landmarks) != 68:
             return None
         import dlib
@@ -174,8 +183,7 @@ class DlibFaceAnalyzer:
         points = [dlib.point(round((x - origin[0]) * factor), round((y - origin[1]) * factor))
                   for x, y in face.landmarks]
         rect = dlib.rectangle(*(round(v) for v in _to_crop((left, top, right, bottom), origin, factor)))
-        shape = dlib.full_object_detection(rect, points)
-        return _load_models().encode(crop, shape)
+        return _load_models().describe(crop, dlib.full_object_detection(rect, points))
 
     def _detect(self, pixels: np.ndarray) -> list[_Detection]:
         # HOG's window is 80 px: on a copy whose longer side is 720 px that is 11% of the longer side, i.e. 15%
@@ -220,7 +228,7 @@ class DlibFaceAnalyzer:
                                                              origin, factor)))
         shape = models.shape(crop, rect)
         points = tuple((p.x / factor + origin[0], p.y / factor + origin[1]) for p in shape.parts())
-        encoding = models.encode(crop, shape) if encode else None
+        encoding = models.describe(crop, shape).encoding if encode else None
         box = _clip_box(det, pixels.shape)
         return FaceInfo(box, points, encoding, det.detector, det.score)
 
@@ -284,6 +292,13 @@ class FakeFaceAnalyzer:
         """The preset face's encoding (the one with the same box)."""
         self.encoded += 1
         return self._encodings.get(face.box)
+
+    def appearance(self, pixels: np.ndarray, face: FaceInfo) -> FaceAppearance | None:
+        """The preset encoding, with all-zero region descriptors (None when the face has no preset encoding)."""
+        encoding = self.encode(pixels, face)
+        if encoding is None:
+            return None
+        return FaceAppearance(encoding, np.zeros(128), np.zeros(128))
 
 
 _default_analyzer: DlibFaceAnalyzer | None = None

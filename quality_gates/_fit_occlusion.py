@@ -5,7 +5,7 @@
     python -m quality_gates._fit_occlusion fit --data ../shared/data --write  # refit models/occlusion.json
 
 Features are measured exactly as the occlusion gate measures them (the shared analyzer's dominant face, its
-encoding, then `_occlusion.measure`), on the images the evaluation protocol prepares
+appearance vectors, then `_occlusion.measure`), on the images the evaluation protocol prepares
 (`_eval_sets.occlusion_sets`), plus FG-NET and CACD-VS photos as clean faces of many ages and sources. Only faces
 the analyzer finds can be fitted; photos without a found face fail `face_found` in the product anyway.
 
@@ -14,14 +14,12 @@ yale_faces (every condition, clear glasses included), mask_voc (webcam faces, ey
 Mouth covered = mask_voc masks and rwmfd; mouth clear = mask_voc without mask, cmu_faces, yale_faces,
 sunglasses_selfies, fgnet and cacd_vs.
 
-Two models per part are fitted: on the hand-made measurements alone, and on the measurements plus the face
-encoding; the gate uses the second only where the first is unsure (`_occlusion.UNSURE_BAND`), and `cv` reports
-that combination as the gate's figure. The encoding enters through its `ENCODING_DIMS` main directions
-(principal components of the training encodings, whitened), so the read-out has 16 free weights rather than
-128; the fitted weights are folded back onto the 128 encoding values, so the product needs no projection step.
-Held-out figures come from folds that keep each image set's people together as far as the labels allow
-(grouped by set and person where a person id exists, else by image), so a face is never judged by a model
-fitted on the same face.
+Two models per part are fitted: on the hand-made measurements alone, and on the measurements plus the part's
+region descriptor from the face-recognition network (`_resnet.FaceAppearance`: eye band for the eyes, nose-and-
+mouth band for the mouth); the gate uses the second only where the first is unsure (`_occlusion.UNSURE_BAND`),
+and `cv` reports that combination as the gate's figure. A descriptor enters through its `VECTOR_DIMS` main
+directions (principal components over the training faces, whitened), so the read-out has 16 free weights rather
+than 128; the fitted weights are folded back onto the 128 values, so the product needs no projection step.
 """
 
 from __future__ import annotations
@@ -40,12 +38,21 @@ import numpy as np
 from quality_gates._eval_identity import fit_logistic
 from quality_gates._eval_sets import EvalPhoto, column, load_rgb, occlusion_sets, read_labels
 from quality_gates._faces import default_analyzer
-from quality_gates._occlusion import MODEL_FILE, LinearModel, OcclusionModels, is_unsure, measure, occlusion_models
+from quality_gates._occlusion import (
+    MODEL_FILE,
+    VECTOR_NAMES,
+    LinearModel,
+    OcclusionModels,
+    is_unsure,
+    measure,
+    occlusion_models,
+)
 from quality_gates._rules import DEFAULT_RULES
 
 EYE_FEATURES = ("lens_dark", "lens_skin", "eye_interior", "eye_contrast", "haar_eyes", "hog_missed", "grey")
 MOUTH_FEATURES = ("lower_skin", "lower_dist", "lip_contrast", "lower_uniform", "lower_texture", "hog_missed", "grey")
-ENCODING_DIMS = 16
+VECTOR_DIMS = 16
+PART_VECTORS = {"eyes": ("eye_region",), "mouth": ("mouth_region",)}
 CLEAN_SETS = ("fgnet", "cacd_vs")
 
 
@@ -57,7 +64,7 @@ class Sample:
     eyes: bool | None  # None: this set says nothing about the eyes
     mouth: bool | None
     features: dict[str, float]
-    embedding: list[float] | None = None
+    vectors: dict[str, list[float]] | None = None  # `_occlusion.VECTOR_NAMES`: encoding and region descriptors
 
 
 def labels(photo: EvalPhoto) -> tuple[bool | None, bool | None]:
@@ -103,16 +110,17 @@ def clean_faces(data_dir: Path) -> list[EvalPhoto]:
 
 
 def _sample(photo: EvalPhoto) -> Sample | None:
-    faces = default_analyzer().analyze(photo.pixels, encode=True)
+    analyzer = default_analyzer()
+    faces = analyzer.analyze(photo.pixels, encode=False)
     if not faces:
         return None
     features = measure(photo.pixels, faces[0])
     if features is None:
         return None
     eyes, mouth = labels(photo)
-    encoding = faces[0].encoding
-    return Sample(photo.set_name, _group(photo), photo.kind, eyes, mouth, features.as_dict(),
-                  None if encoding is None else [float(v) for v in encoding])
+    seen = analyzer.appearance(photo.pixels, faces[0])
+    vectors = None if seen is None else {name: [float(v) for v in seen.vector(name)] for name in VECTOR_NAMES}
+    return Sample(photo.set_name, _group(photo), photo.kind, eyes, mouth, features.as_dict(), vectors)
 
 
 def collect(data_dir: Path, workers: int | None = None) -> list[Sample]:
@@ -120,7 +128,8 @@ def collect(data_dir: Path, workers: int | None = None) -> list[Sample]:
     from quality_gates.evaluation import _map
 
     digest = hashlib.sha256(str(data_dir.resolve()).encode())
-    for module in ("_decode.py", "_faces.py", "_blaze.py", "_occlusion.py", "_eval_sets.py", "_fit_occlusion.py"):
+    for module in ("_decode.py", "_faces.py", "_blaze.py", "_resnet.py", "_occlusion.py", "_eval_sets.py",
+                   "_fit_occlusion.py"):
         digest.update(Path(__file__).with_name(module).read_bytes())
     cache = Path(tempfile.gettempdir()) / f"datadam-occlusion-{os.getuid()}-{digest.hexdigest()[:16]}.json"
     if cache.is_file():
@@ -138,46 +147,53 @@ def _matrix(samples: Sequence[Sample], names: Sequence[str]) -> np.ndarray:
 
 def _probability(model: tuple[float, dict[str, float]] | LinearModel, samples: Sequence[Sample]) -> np.ndarray:
     linear = model if isinstance(model, LinearModel) else LinearModel(*model)
-    return np.array([linear.probability(s.features, None if linear.encoding_weights is None
-                                        else np.asarray(s.embedding)) for s in samples])
+    return np.array([linear.probability(s.features, _arrays(s) if linear.vector_weights else None) for s in samples])
+
+
+def _arrays(sample: Sample) -> dict[str, np.ndarray]:
+    return {name: np.asarray(values, dtype=np.float64) for name, values in (sample.vectors or {}).items()}
 
 
 @dataclass(frozen=True)
 class _Projection:
-    """Whitened principal directions of the training encodings."""
+    """Whitened principal directions of one appearance vector over the training samples."""
 
     mean: np.ndarray
     axes: np.ndarray  # (dims, 128), each row scaled so projected values have unit variance
 
     @staticmethod
-    def fit(encodings: np.ndarray, dims: int) -> _Projection:
-        mean = encodings.mean(axis=0)
-        _, singular, vt = np.linalg.svd(encodings - mean, full_matrices=False)
-        scale = np.sqrt(max(len(encodings) - 1, 1)) / np.maximum(singular[:dims], 1e-9)
+    def fit(vectors: np.ndarray, dims: int) -> _Projection:
+        mean = vectors.mean(axis=0)
+        _, singular, vt = np.linalg.svd(vectors - mean, full_matrices=False)
+        scale = np.sqrt(max(len(vectors) - 1, 1)) / np.maximum(singular[:dims], 1e-9)
         return _Projection(mean, vt[:dims] * scale[:, None])
 
-    def project(self, encodings: np.ndarray) -> np.ndarray:
-        return np.asarray((encodings - self.mean) @ self.axes.T)
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        return np.asarray((vectors - self.mean) @ self.axes.T)
 
 
-def fit(samples: Sequence[Sample], part: str, l2: float = 1.0, encoding_dims: int = 0) -> LinearModel:
+def fit(samples: Sequence[Sample], part: str, l2: float = 1.0, vector_dims: int = 0) -> LinearModel:
     """Logistic model for `part` ("eyes" or "mouth") on the samples labelled for it, classes weighted equally
-    per set so one large set does not decide alone. With `encoding_dims` > 0 the face encoding's main
-    directions join the measurements (samples without an encoding are then left out)."""
+    per set so one large set does not decide alone. With `vector_dims` > 0 the main directions of the part's
+    region descriptor (`PART_VECTORS`) join the measurements (samples without one are then left out)."""
     names = EYE_FEATURES if part == "eyes" else MOUTH_FEATURES
-    used = [s for s in samples if getattr(s, part) is not None and (encoding_dims == 0 or s.embedding is not None)]
+    used = [s for s in samples if getattr(s, part) is not None and (vector_dims == 0 or s.vectors)]
     y = np.array([1.0 if getattr(s, part) else 0.0 for s in used])
-    x = _matrix(used, names)
-    projection = None
-    if encoding_dims:
-        projection = _Projection.fit(np.asarray([s.embedding for s in used], dtype=np.float64), encoding_dims)
-        x = np.hstack([x, projection.project(np.asarray([s.embedding for s in used], dtype=np.float64))])
-    coef = fit_logistic(x, y, l2=l2, sample_weight=_balance(used, y))
+    columns = [_matrix(used, names)]
+    projections: dict[str, _Projection] = {}
+    for vector in PART_VECTORS[part] if vector_dims else ():
+        values = np.asarray([(s.vectors or {})[vector] for s in used], dtype=np.float64)
+        projections[vector] = _Projection.fit(values, vector_dims)
+        columns.append(projections[vector].project(values))
+    coef = fit_logistic(np.hstack(columns), y, l2=l2, sample_weight=_balance(used, y))
     weights = {n: float(c) for n, c in zip(names, coef[1:len(names) + 1], strict=True)}
-    if projection is None:
-        return LinearModel(float(coef[0]), weights)
-    on_encoding = coef[len(names) + 1:] @ projection.axes
-    return LinearModel(float(coef[0] - on_encoding @ projection.mean), weights, on_encoding)
+    bias, folded, start = float(coef[0]), {}, len(names) + 1
+    for vector, projection in projections.items():
+        on_vector = coef[start:start + vector_dims] @ projection.axes
+        bias -= float(on_vector @ projection.mean)
+        folded[vector] = on_vector
+        start += vector_dims
+    return LinearModel(bias, weights, folded)
 
 
 def _balance(samples: Sequence[Sample], y: np.ndarray) -> np.ndarray:
@@ -195,7 +211,7 @@ def _folds(samples: Sequence[Sample], k: int, seed: int = 5) -> list[set[str]]:
     return [{groups[i] for i in order[f::k]} for f in range(k)]
 
 
-def held_out(samples: Sequence[Sample], k: int = 5, l2: float = 1.0, encoding_dims: int = 0,
+def held_out(samples: Sequence[Sample], k: int = 5, l2: float = 1.0, vector_dims: int = 0,
              seed: int = 5) -> dict[str, np.ndarray]:
     """Out-of-fold probabilities of both refitted models for every sample."""
     eyes, mouth = np.zeros(len(samples)), np.zeros(len(samples))
@@ -203,8 +219,8 @@ def held_out(samples: Sequence[Sample], k: int = 5, l2: float = 1.0, encoding_di
         train = [s for s in samples if s.group not in test]
         idx = [i for i, s in enumerate(samples) if s.group in test]
         part = [samples[i] for i in idx]
-        eyes[idx] = _probability(fit(train, "eyes", l2, encoding_dims), part)
-        mouth[idx] = _probability(fit(train, "mouth", l2, encoding_dims), part)
+        eyes[idx] = _probability(fit(train, "eyes", l2, vector_dims), part)
+        mouth[idx] = _probability(fit(train, "mouth", l2, vector_dims), part)
     return {"eyes": eyes, "mouth": mouth}
 
 
@@ -223,35 +239,35 @@ def report(samples: Sequence[Sample], eyes: np.ndarray, mouth: np.ndarray) -> di
     return out
 
 
-def gate_scores(measured: dict[str, np.ndarray], with_encoding: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def gate_scores(measured: dict[str, np.ndarray], with_appearance: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What the gate decides from both models' probabilities: the measurements' own unless either is unsure."""
     unsure = np.asarray(is_unsure(measured["eyes"])) | np.asarray(is_unsure(measured["mouth"]))
-    return {part: np.where(unsure, with_encoding[part], measured[part]) for part in ("eyes", "mouth")}
+    return {part: np.where(unsure, with_appearance[part], measured[part]) for part in ("eyes", "mouth")}
 
 
-def fit_models(samples: Sequence[Sample], l2: float = 1.0, encoding_dims: int = ENCODING_DIMS) -> OcclusionModels:
+def fit_models(samples: Sequence[Sample], l2: float = 1.0, vector_dims: int = VECTOR_DIMS) -> OcclusionModels:
     return OcclusionModels((fit(samples, "eyes", l2), fit(samples, "mouth", l2)),
-                           (fit(samples, "eyes", l2, encoding_dims), fit(samples, "mouth", l2, encoding_dims)))
+                           (fit(samples, "eyes", l2, vector_dims), fit(samples, "mouth", l2, vector_dims)))
 
 
-def model_file(samples: Sequence[Sample], l2: float = 1.0, encoding_dims: int = ENCODING_DIMS) -> dict[str, Any]:
+def model_file(samples: Sequence[Sample], l2: float = 1.0, vector_dims: int = VECTOR_DIMS) -> dict[str, Any]:
     """The content of `models/occlusion.json`: both pairs of models and what they were fitted on."""
     counts: dict[str, int] = {}
     for s in samples:
-        if s.embedding is not None:
+        if s.vectors:
             counts[s.set_name] = counts.get(s.set_name, 0) + 1
     return {
         "about": "occlusion models, written by python -m quality_gates._fit_occlusion fit --write",
-        "encoding_dims": encoding_dims, "l2": l2, "faces_per_set": dict(sorted(counts.items())),
-        **fit_models(samples, l2, encoding_dims).to_dict(),
+        "vector_dims": vector_dims, "l2": l2, "faces_per_set": dict(sorted(counts.items())),
+        **fit_models(samples, l2, vector_dims).to_dict(),
     }
 
 
 def shipped_scores(samples: Sequence[Sample], models: OcclusionModels) -> dict[str, np.ndarray]:
     """The shipped models' gate scores for samples (in sample: they were fitted on these)."""
     measured = {"eyes": _probability(models.measured[0], samples), "mouth": _probability(models.measured[1], samples)}
-    encoded = {"eyes": _probability(models.with_encoding[0], samples),
-               "mouth": _probability(models.with_encoding[1], samples)}
+    encoded = {"eyes": _probability(models.with_appearance[0], samples),
+               "mouth": _probability(models.with_appearance[1], samples)}
     return gate_scores(measured, encoded)
 
 
@@ -262,26 +278,26 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - mainte
     parser.add_argument("action", choices=("cv", "fit"))
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--l2", type=float, default=1.0)
-    parser.add_argument("--dims", type=int, default=ENCODING_DIMS, help="encoding directions used")
+    parser.add_argument("--dims", type=int, default=VECTOR_DIMS, help="directions used per region descriptor")
     parser.add_argument("--write", action="store_true", help=f"fit: write {MODEL_FILE.name}")
     args = parser.parse_args(argv)
-    samples = [s for s in collect(args.data) if s.embedding is not None]
+    samples = [s for s in collect(args.data) if s.vectors]
     if args.action == "fit":
         content = model_file(samples, args.l2, args.dims)
-        print(json.dumps({k: v for k, v in content.items() if k not in ("measurements", "with_encoding")}))
+        print(json.dumps({k: v for k, v in content.items() if k not in ("measurements", "with_appearance")}))
         if args.write:
             MODEL_FILE.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
             occlusion_models.cache_clear()
             print(f"wrote {MODEL_FILE}")
         return 0
     measured = held_out(samples, l2=args.l2)
-    encoded = held_out(samples, l2=args.l2, encoding_dims=args.dims)
+    encoded = held_out(samples, l2=args.l2, vector_dims=args.dims)
     gate = gate_scores(measured, encoded)
     unsure = np.asarray(is_unsure(measured["eyes"])) | np.asarray(is_unsure(measured["mouth"]))
     out: dict[str, Any] = {
         "faces": len(samples), "encoder_needed_share": round(float(unsure.mean()), 4),
         "held_out": {"measurements": report(samples, measured["eyes"], measured["mouth"]),
-                     "with_encoding": report(samples, encoded["eyes"], encoded["mouth"]),
+                     "with_appearance": report(samples, encoded["eyes"], encoded["mouth"]),
                      "gate": report(samples, gate["eyes"], gate["mouth"])},
     }
     if MODEL_FILE.is_file():

@@ -10,11 +10,12 @@ the eyes (roll removed, inter-eye distance normalised to `EYE_DIST` px) and comb
   look like that skin, lip colour against the cheeks and how uniform the lower face is;
 - detector: a face that the HOG detector missed and only a second detector (BlazeFace, dlib CNN) found is more
   often covered;
-- appearance: the face's 128-d dlib encoding. The encoder was trained on millions of faces and its output
-  carries what the face looks like, sunglasses and masks included; a linear read-out of its 16 main directions
-  adds what the hand-made measurements miss (held out by person: sunglasses recall 0.87 -> 0.94 on cmu_faces,
-  clear-glasses faces flagged 22% -> 11% on yale_faces, see `_fit_occlusion`). The encoder costs ~120 ms, so
-  it is read only when the measurements alone are unsure (`UNSURE_BAND`).
+- appearance: what dlib's face-recognition network (trained on millions of faces) sees in the region: its
+  128-filter level, averaged over the eye band and over the nose-and-mouth band of the aligned chip
+  (`_resnet.FaceAppearance`). A linear read-out of each band's 16 main directions adds what the hand-made
+  measurements miss (held out by person: sunglasses recall 0.88 -> 0.96 on cmu_faces and 0.75 -> 0.91 on
+  selfies, unmasked faces flagged 42% -> 27%, see `_fit_occlusion`). The network runs (~25 ms) only when the
+  measurements alone are unsure (`UNSURE_BAND`), and its identity encoding is not used here.
 
 Scores are logistic combinations whose weights were fitted on the development sets in ../shared/data
 (mask_voc, rwmfd, cmu_faces, yale_faces, sunglasses_selfies, and fgnet and cacd_vs as clean faces). Grey images
@@ -29,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ import cv2
 import numpy as np
 
 from quality_gates._report import FaceInfo
+from quality_gates._resnet import FaceAppearance
 from quality_gates.errors import ModelUnavailable
 
 MODEL_FILE = Path(__file__).with_name("models") / "occlusion.json"
@@ -217,7 +219,7 @@ def _lower_features(face: _Aligned, regions: dict[str, np.ndarray]) -> dict[str,
 @dataclass(frozen=True)
 class OcclusionScores:
     """Probabilities (0..1) that the eyes / the nose and mouth are covered; `appearance` says whether the face's
-    encoding was read (the measurements alone were unsure)."""
+    appearance vectors were read (the measurements alone were unsure)."""
 
     eyes: float
     mouth: float
@@ -226,60 +228,72 @@ class OcclusionScores:
 
 
 # The measurements decide alone when both of their probabilities are outside this band; inside it the face's
-# encoding is read too. Held out by person on the development sets, this gives the figures of always reading it
-# (sunglasses recall 0.94-0.96 on cmu_faces, 0.83-0.85 on selfies) while 2 faces in 3 skip the ~120 ms encoder.
+# appearance is read too. Held out by person on the development sets this loses nothing against always reading
+# it (and flags fewer clean faces), while 2 faces in 3 skip the network.
 UNSURE_BAND = (0.1, 0.9)
+
+
+VECTOR_NAMES = ("encoding", "eye_region", "mouth_region")
+Vectors = Mapping[str, np.ndarray] | FaceAppearance
+
+
+def _vector(vectors: Vectors, name: str) -> np.ndarray:
+    return vectors.vector(name) if isinstance(vectors, FaceAppearance) else vectors[name]
 
 
 @dataclass(frozen=True)
 class LinearModel:
-    """A logistic model on the measurements and, optionally, on the 128-d face encoding."""
+    """A logistic model on the measurements and, optionally, on 128-d appearance vectors (`VECTOR_NAMES`)."""
 
     bias: float
     weights: Mapping[str, float]
-    encoding_weights: np.ndarray | None = None
+    vector_weights: Mapping[str, np.ndarray] = field(default_factory=dict)
 
-    def probability(self, values: Mapping[str, float], encoding: np.ndarray | None = None) -> float:
+    def probability(self, values: Mapping[str, float], vectors: Vectors | None = None) -> float:
         z = self.bias + sum(w * values[name] for name, w in self.weights.items())
-        if self.encoding_weights is not None:
-            if encoding is None:
-                raise ValueError("this model needs the face encoding")
-            z += float(self.encoding_weights @ encoding)
+        for name, weights in self.vector_weights.items():
+            if vectors is None:
+                raise ValueError("this model needs the face's appearance vectors")
+            z += float(weights @ _vector(vectors, name))
         return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"bias": round(self.bias, 6),
                                "weights": {k: round(v, 6) for k, v in self.weights.items()}}
-        if self.encoding_weights is not None:
-            out["encoding_weights"] = [round(float(v), 6) for v in self.encoding_weights]
+        if self.vector_weights:
+            out["vector_weights"] = {name: [round(float(v), 6) for v in weights]
+                                     for name, weights in self.vector_weights.items()}
         return out
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any], with_encoding: bool) -> LinearModel:
+    def from_dict(data: Mapping[str, Any], with_vectors: bool) -> LinearModel:
         weights = {str(k): float(v) for k, v in data["weights"].items()}
         unknown = set(weights) - set(OcclusionFeatures.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}")
-        raw = data.get("encoding_weights")
-        if (raw is not None) != with_encoding:
-            raise ValueError("encoding_weights " + ("missing" if with_encoding else "not expected"))
-        encoding = None if raw is None else np.asarray(raw, dtype=np.float64)
-        if encoding is not None and encoding.shape != (ENCODING_SIZE,):
-            raise ValueError(f"encoding_weights must have {ENCODING_SIZE} values, not {encoding.shape}")
-        return LinearModel(float(data["bias"]), weights, encoding)
+        raw = data.get("vector_weights") or {}
+        if bool(raw) != with_vectors:
+            raise ValueError("vector_weights " + ("missing" if with_vectors else "not expected"))
+        vectors = {}
+        for name, values in raw.items():
+            vector = np.asarray(values, dtype=np.float64)
+            if name not in VECTOR_NAMES or vector.shape != (ENCODING_SIZE,):
+                raise ValueError(f"vector_weights[{name!r}]: one of {VECTOR_NAMES}, {ENCODING_SIZE} values")
+            vectors[name] = vector
+        return LinearModel(float(data["bias"]), weights, vectors)
 
 
 @dataclass(frozen=True)
 class OcclusionModels:
-    """(eyes, mouth) on the measurements alone, and (eyes, mouth) on the measurements plus the encoding."""
+    """(eyes, mouth) on the measurements alone, and (eyes, mouth) on the measurements plus appearance vectors."""
 
     measured: tuple[LinearModel, LinearModel]
-    with_encoding: tuple[LinearModel, LinearModel]
+    with_appearance: tuple[LinearModel, LinearModel]
 
     def to_dict(self) -> dict[str, Any]:
         return {"measurements": {"eyes": self.measured[0].to_dict(), "mouth": self.measured[1].to_dict()},
-                "with_encoding": {"eyes": self.with_encoding[0].to_dict(),
-                                  "mouth": self.with_encoding[1].to_dict()}}
+                "with_appearance": {"eyes": self.with_appearance[0].to_dict(),
+                                    "mouth": self.with_appearance[1].to_dict()}}
 
 
 @cache
@@ -287,10 +301,10 @@ def occlusion_models(path: Path = MODEL_FILE) -> OcclusionModels:
     """The fitted models from `models/occlusion.json` (read once per process)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        measured, encoded = data["measurements"], data["with_encoding"]
+        measured, seen = data["measurements"], data["with_appearance"]
         return OcclusionModels(
             (LinearModel.from_dict(measured["eyes"], False), LinearModel.from_dict(measured["mouth"], False)),
-            (LinearModel.from_dict(encoded["eyes"], True), LinearModel.from_dict(encoded["mouth"], True)),
+            (LinearModel.from_dict(seen["eyes"], True), LinearModel.from_dict(seen["mouth"], True)),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelUnavailable("occlusion", f"{path}: {exc}") from exc
@@ -302,20 +316,25 @@ def is_unsure(probability: float | np.ndarray) -> bool | np.ndarray:
     return (probability >= low) & (probability <= high)
 
 
-EncodingSource = np.ndarray | Callable[[], "np.ndarray | None"] | None
+AppearanceSource = FaceAppearance | Callable[[], "FaceAppearance | None"] | None
 
 
-def score_occlusion(features: OcclusionFeatures, encoding: EncodingSource = None) -> OcclusionScores:
+def _usable(appearance: FaceAppearance | None) -> bool:
+    return appearance is not None and all(
+        np.shape(appearance.vector(name)) == (ENCODING_SIZE,) and np.isfinite(appearance.vector(name)).all()
+        for name in VECTOR_NAMES)
+
+
+def score_occlusion(features: OcclusionFeatures, appearance: AppearanceSource = None) -> OcclusionScores:
     """Eye-cover and mouth-cover probabilities: the measurements' own when they are sure; otherwise, when the
-    face's encoding is available (an array, or a callable computing it on demand), the encoding-aware models'."""
+    face's appearance is available (given, or a callable computing it on demand), the appearance-aware models'."""
     models = occlusion_models()
     values = features.as_dict()
     eyes, mouth = (m.probability(values) for m in models.measured)
-    if encoding is None or not (is_unsure(eyes) or is_unsure(mouth)):
+    if appearance is None or not (is_unsure(eyes) or is_unsure(mouth)):
         return OcclusionScores(eyes, mouth, features.hog_missed)
-    vector = encoding() if callable(encoding) else encoding
-    if vector is None or np.shape(vector) != (ENCODING_SIZE,) or not np.isfinite(vector).all():
+    seen = appearance() if callable(appearance) else appearance
+    if seen is None or not _usable(seen):
         return OcclusionScores(eyes, mouth, features.hog_missed)
-    vector = np.asarray(vector, dtype=np.float64)
-    eyes, mouth = (m.probability(values, vector) for m in models.with_encoding)
+    eyes, mouth = (m.probability(values, seen) for m in models.with_appearance)
     return OcclusionScores(eyes, mouth, features.hog_missed, True)

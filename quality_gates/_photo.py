@@ -3,10 +3,10 @@
 Order: decode -> face_found -> (face_size, pose, occlusion, sharpness, exposure on the dominant face). When no
 usable face is found the face gates do not run: the photo fails `face_found`, which is never read as "fine".
 Faces are analysed at the decoded (possibly reduced) resolution and reported in original pixels. The dominant
-face's 128-d encoding is computed at most once: when the occlusion gate's measurements are unsure (it then
-reads the encoding too), or for the identity gate when no gate failed. It is kept on the report only when no
-gate failed. The duplicate gate is separate (`check_duplicate`) because it needs the hashes of other photos,
-which the caller holds.
+face goes through the face-recognition network at most once: when the occlusion gate's measurements are unsure
+(it then reads the network's region descriptors) or for the identity gate when no gate failed. Its 128-d
+encoding is kept on the report only when no gate failed. The duplicate gate is separate (`check_duplicate`)
+because it needs the hashes of other photos, which the caller holds.
 """
 
 from __future__ import annotations
@@ -24,23 +24,28 @@ from quality_gates._occlusion import OcclusionScores, align_face, measure, score
 from quality_gates._pose import estimate_pose
 from quality_gates._quality import exposure, sharpness
 from quality_gates._report import FaceInfo, GateResult, PhotoReport, Verdict, combine_verdicts
+from quality_gates._resnet import FaceAppearance
 from quality_gates._rules import DEFAULT_RULES, PhotoRules
 from quality_gates.errors import ImageDecodeError
 
 
-class _LazyEncoding:
-    """The dominant face's encoding, computed on the first call only (the encoder costs ~120 ms)."""
+class _LazyAppearance:
+    """The dominant face's appearance (encoding and region descriptors), computed on the first call only."""
 
     def __init__(self, analyzer: FaceAnalyzer, pixels: np.ndarray, face: FaceInfo) -> None:
         self._analyzer, self._pixels, self._face = analyzer, pixels, face
         self.computed = False
-        self._value: np.ndarray | None = None
+        self._value: FaceAppearance | None = None
 
-    def __call__(self) -> np.ndarray | None:
+    def __call__(self) -> FaceAppearance | None:
         if not self.computed:
-            self._value = self._analyzer.encode(self._pixels, self._face)
+            self._value = self._analyzer.appearance(self._pixels, self._face)
             self.computed = True
         return self._value
+
+    @property
+    def encoding(self) -> np.ndarray | None:
+        return None if self._value is None else self._value.encoding
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class _Context:
     image: DecodedImage
     face: FaceInfo  # dominant face in decoded-pixel coordinates
     rules: PhotoRules
-    encoding: _LazyEncoding
+    appearance: _LazyAppearance
 
 
 def check_photo(
@@ -95,10 +100,10 @@ def _check_decoded(image: DecodedImage, rules: PhotoRules, analyzer: FaceAnalyze
     found = face_found_gate(faces, rules)
     gates.append(found)
     if found.passed:
-        ctx = _Context(image, faces[0], rules, _LazyEncoding(analyzer, image.pixels, faces[0]))
+        ctx = _Context(image, faces[0], rules, _LazyAppearance(analyzer, image.pixels, faces[0]))
         gates.extend(gate(ctx) for name, gate in _FACE_GATES.items() if name in rules.gates)
-        if ctx.encoding.computed:
-            faces[0] = dataclasses.replace(faces[0], encoding=ctx.encoding())
+        if ctx.appearance.computed:
+            faces[0] = dataclasses.replace(faces[0], encoding=ctx.appearance.encoding)
     faces = _encode_dominant(image, faces, gates, analyzer)
     return PhotoReport.from_gates(
         tuple(gates), faces=tuple(to_original(f, image.scale) for f in faces),
@@ -185,7 +190,7 @@ def occlusion_gate(ctx: _Context) -> GateResult:
                  "review_margin": rules.occlusion_review_margin}
     if features is None:
         return GateResult.needs_review("occlusion", "unmeasurable", {}, threshold)
-    scores = score_occlusion(features, ctx.encoding)
+    scores = score_occlusion(features, ctx.appearance)
     return occlusion_verdict(scores, rules, threshold)
 
 

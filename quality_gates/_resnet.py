@@ -32,6 +32,11 @@ from quality_gates.errors import ModelUnavailable
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
+# Local appearance for the occlusion gate: the output of the 128-filter level (an 8x8 map over the aligned chip),
+# averaged over the rows of the eyes and of the nose and mouth (fractions of the map's height).
+REGION_AFTER_BLOCK = 9
+EYE_ROWS = (0.25, 0.55)
+MOUTH_ROWS = (0.6, 0.95)
 _RECORDS = ("input_rgb_image_sized", "con_4", "affine_", "relu_", "add_prev_", "avg_pool_2", "max_pool_2", "fc_2")
 
 
@@ -140,9 +145,29 @@ def _add_padded(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class FaceAppearance:
+    """What the network sees in one face: the 128-d identity encoding (biometric data) and two 128-d local
+    descriptors from its middle (eye band, nose-and-mouth band) that keep what covers those regions."""
+
+    encoding: np.ndarray
+    eye_region: np.ndarray
+    mouth_region: np.ndarray
+
+    def vector(self, name: str) -> np.ndarray:
+        value: np.ndarray = getattr(self, name)
+        return value
+
+
+def _band(feature_map: np.ndarray, rows: tuple[float, float]) -> np.ndarray:
+    height = feature_map.shape[1]
+    top, bottom = int(round(height * rows[0])), int(round(height * rows[1]))
+    return np.asarray(feature_map[:, top:max(bottom, top + 1)].mean(axis=(1, 2)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
 class FaceResNet:
     """The encoder: `encode(chip)` for a 150x150x3 uint8 RGB face chip (dlib's `get_face_chip` with padding
-    0.25) returns the 128-d encoding as float64."""
+    0.25) returns the 128-d encoding as float64; `describe(chip)` adds the local region descriptors."""
 
     mean: np.ndarray  # (3, 1, 1)
     stem: _Conv
@@ -151,13 +176,20 @@ class FaceResNet:
     projection: np.ndarray  # (256, 128)
 
     def encode(self, chip: np.ndarray) -> np.ndarray:
+        return self.describe(chip).encoding
+
+    def describe(self, chip: np.ndarray) -> FaceAppearance:
         if chip.shape != (CHIP_SIZE, CHIP_SIZE, 3):
             raise ValueError(f"a face chip is {CHIP_SIZE}x{CHIP_SIZE}x3, not {chip.shape}")
         x = (chip.transpose(2, 0, 1).astype(np.float32) - self.mean) / np.float32(256.0)
         x = _pool(np.maximum(self.stem_affine(self.stem(x)), 0), 3, 2, np.max)
-        for block in self.blocks:
+        middle = x
+        for index, block in enumerate(self.blocks):
             x = block(x)
-        return np.asarray(x.mean(axis=(1, 2)) @ self.projection, dtype=np.float64)
+            if index == REGION_AFTER_BLOCK:
+                middle = x
+        encoding = np.asarray(x.mean(axis=(1, 2)) @ self.projection, dtype=np.float64)
+        return FaceAppearance(encoding, _band(middle, EYE_ROWS), _band(middle, MOUTH_ROWS))
 
 
 def _records(data: bytes) -> list[tuple[int, str]]:

@@ -100,13 +100,14 @@ def encode(pixels: np.ndarray, fmt: str = "JPEG", **params: object) -> bytes:
 
 @pytest.fixture
 def encoding_blind_occlusion(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The occlusion gate's encoding-aware models with the encoding's weights set to zero.
+    """The occlusion gate's appearance-aware models with the region descriptors' weights set to zero.
 
-    A drawn face has no real dlib encoding (its preset one is zeros), so gate-logic tests on drawn faces score
-    the hand-made measurements only; the shipped models are tested on real photos.
+    A drawn face has no real network appearance (the fake analyzer gives zeros), so gate-logic tests on drawn
+    faces score the hand-made measurements only; the shipped models are tested on real photos.
     """
     shipped = _occlusion.occlusion_models()
-    eyes, mouth = (LinearModel(m.bias, m.weights, np.zeros(ENCODING_SIZE)) for m in shipped.measured)
+    eyes, mouth = (LinearModel(m.bias, m.weights, {vector: np.zeros(ENCODING_SIZE)})
+                   for m, vector in zip(shipped.measured, ("eye_region", "mouth_region"), strict=True))
     blind = _occlusion.OcclusionModels(shipped.measured, (eyes, mouth))
     monkeypatch.setattr(_occlusion, "occlusion_models", lambda *a: blind)
 

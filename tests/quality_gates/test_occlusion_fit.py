@@ -42,8 +42,8 @@ def test_people_stay_together_in_folds() -> None:
 
 
 def synthetic(n: int = 120, seed: int = 3, eye_signal: float = 0.3) -> list[fo.Sample]:
-    """Dark lenses mean sunglasses, skin-like lower faces mean no mask (with noise); the encodings carry the
-    sunglasses along one direction (with strength `eye_signal`) among random variation."""
+    """Dark lenses mean sunglasses, skin-like lower faces mean no mask (with noise); the eye-region descriptors
+    carry the sunglasses along one direction (with strength `eye_signal`) among random variation."""
     rng = np.random.default_rng(seed)
     direction = rng.normal(size=ENCODING_SIZE)
     direction /= np.linalg.norm(direction)
@@ -53,10 +53,11 @@ def synthetic(n: int = 120, seed: int = 3, eye_signal: float = 0.3) -> list[fo.S
         features = {name: float(rng.normal(0.5, 0.1)) for name in (*fo.EYE_FEATURES, *fo.MOUTH_FEATURES)}
         features["lens_dark"] = float(rng.normal(0.8 if eyes else 0.2, 0.1))
         features["lower_skin"] = float(rng.normal(0.2 if mouth else 0.8, 0.1))
-        encoding = rng.normal(0, 0.1, ENCODING_SIZE) + (eye_signal if eyes else -eye_signal) * direction
+        eye_region = rng.normal(0, 0.1, ENCODING_SIZE) + (eye_signal if eyes else -eye_signal) * direction
+        vectors = {"encoding": rng.normal(0, 0.1, ENCODING_SIZE).tolist(), "eye_region": eye_region.tolist(),
+                   "mouth_region": rng.normal(0, 0.1, ENCODING_SIZE).tolist()}
         set_name = ("cmu_faces", "mask_voc", "yale_faces")[i % 3]
-        samples.append(fo.Sample(set_name, f"{set_name}:{i // 4}", "x", eyes, mouth, features,
-                                 [float(v) for v in encoding]))
+        samples.append(fo.Sample(set_name, f"{set_name}:{i // 4}", "x", eyes, mouth, features, vectors))
     return samples
 
 
@@ -64,7 +65,7 @@ def test_fit_learns_the_evidence_and_held_out_scores_separate_the_classes() -> N
     samples = synthetic()
     eyes_model = fo.fit(samples, "eyes")
     assert eyes_model.weights["lens_dark"] > 1.0 and set(eyes_model.weights) == set(fo.EYE_FEATURES)
-    assert eyes_model.encoding_weights is None
+    assert not eyes_model.vector_weights
     assert fo.fit(samples, "mouth").weights["lower_skin"] < -1.0
     scores = fo.held_out(samples)
     eyes = np.array([s.eyes for s in samples])
@@ -80,32 +81,33 @@ def test_report_counts_review_as_caught() -> None:
                    "cmu_faces/open": {"faces": 1, "false_reject": 1.0}}
 
 
-def test_encoding_directions_add_what_the_measurements_miss() -> None:
-    """Lens darkness made useless (pure noise): only the encoding still tells sunglasses apart."""
+def test_region_directions_add_what_the_measurements_miss() -> None:
+    """Lens darkness made useless (pure noise): only the eye-region descriptor still tells sunglasses apart."""
     samples = synthetic(eye_signal=0.3)
     rng = np.random.default_rng(9)
     for s in samples:
         s.features["lens_dark"] = float(rng.normal(0.5, 0.1))
     eyes = np.array([s.eyes for s in samples])
     blind = fo.held_out(samples)["eyes"]
-    seeing = fo.held_out(samples, encoding_dims=4)["eyes"]
+    seeing = fo.held_out(samples, vector_dims=4)["eyes"]
     assert ((blind >= 0.5) == eyes).mean() < 0.75
     assert ((seeing >= 0.5) == eyes).mean() > 0.95
-    model = fo.fit(samples, "eyes", encoding_dims=4)
-    assert model.encoding_weights is not None and model.encoding_weights.shape == (ENCODING_SIZE,)
+    model = fo.fit(samples, "eyes", vector_dims=4)
+    assert set(model.vector_weights) == {"eye_region"}
+    assert model.vector_weights["eye_region"].shape == (ENCODING_SIZE,)
     # The folded 128 weights give the same probability as the projection they came from.
-    assert model.probability(samples[1].features, np.asarray(samples[1].embedding)) > 0.9
-    assert model.probability(samples[0].features, np.asarray(samples[0].embedding)) < 0.1
+    assert model.probability(samples[1].features, fo._arrays(samples[1])) > 0.9
+    assert model.probability(samples[0].features, fo._arrays(samples[0])) < 0.1
 
 
 def test_model_file_round_trips_through_the_loader(tmp_path) -> None:  # noqa: ANN001
-    content = fo.model_file(synthetic(), encoding_dims=4)
+    content = fo.model_file(synthetic(), vector_dims=4)
     path = tmp_path / "occlusion.json"
     path.write_text(json.dumps(content), encoding="utf-8")
     models = occlusion_models(path)
     assert content["faces_per_set"] == {"cmu_faces": 40, "mask_voc": 40, "yale_faces": 40}
-    assert models.to_dict() == {k: content[k] for k in ("measurements", "with_encoding")}
-    assert models.measured[0].encoding_weights is None and models.with_encoding[0].encoding_weights is not None
+    assert models.to_dict() == {k: content[k] for k in ("measurements", "with_appearance")}
+    assert not models.measured[0].vector_weights and set(models.with_appearance[1].vector_weights) == {"mouth_region"}
 
 
 def test_gate_scores_take_the_encoding_models_only_where_the_measurements_are_unsure() -> None:

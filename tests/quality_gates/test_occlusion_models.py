@@ -1,5 +1,5 @@
-"""The shipped occlusion models: they load with the expected shape, the encoding is read only when the
-measurements are unsure, and broken model files are refused with a clear error."""
+"""The shipped occlusion models: they load with the expected shape, the network's appearance is read only when
+the measurements are unsure, and broken model files are refused with a clear error."""
 
 from __future__ import annotations
 
@@ -18,20 +18,20 @@ from quality_gates._occlusion import (
     occlusion_models,
     score_occlusion,
 )
+from quality_gates._resnet import FaceAppearance
 from quality_gates.errors import ModelUnavailable
 
 
 def test_shipped_models_have_both_pairs() -> None:
     models = occlusion_models()
-    for model in models.measured:
-        assert model.encoding_weights is None
-    for model in models.with_encoding:
-        assert model.encoding_weights is not None and model.encoding_weights.shape == (ENCODING_SIZE,)
-        assert np.isfinite(model.encoding_weights).all() and np.abs(model.encoding_weights).max() > 0.1
-    for eyes, mouth in (models.measured, models.with_encoding):
-        assert eyes.weights["lens_dark"] > 0 and mouth.weights["lower_skin"] < 0
+    assert not models.measured[0].vector_weights and not models.measured[1].vector_weights
+    eyes, mouth = models.with_appearance
+    assert set(eyes.vector_weights) == {"eye_region"} and set(mouth.vector_weights) == {"mouth_region"}
+    for weights in (eyes.vector_weights["eye_region"], mouth.vector_weights["mouth_region"]):
+        assert weights.shape == (ENCODING_SIZE,) and np.isfinite(weights).all() and np.abs(weights).max() > 0.1
+    assert models.measured[0].weights["lens_dark"] > 0 and models.measured[1].weights["lower_skin"] < 0
     about = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
-    assert about["encoding_dims"] == 16 and sum(about["faces_per_set"].values()) > 1000
+    assert about["vector_dims"] == 16 and sum(about["faces_per_set"].values()) > 1000
 
 
 def features(**overrides: float) -> OcclusionFeatures:
@@ -41,11 +41,16 @@ def features(**overrides: float) -> OcclusionFeatures:
     return OcclusionFeatures(**{**base, **overrides})  # type: ignore[arg-type]
 
 
+def appearance(eye_region: np.ndarray | None = None) -> FaceAppearance:
+    zeros = np.zeros(ENCODING_SIZE)
+    return FaceAppearance(zeros + 0.05, zeros if eye_region is None else eye_region, zeros)
+
+
 class Counting:
-    def __init__(self, value: np.ndarray | None) -> None:
+    def __init__(self, value: FaceAppearance | None) -> None:
         self.value, self.calls = value, 0
 
-    def __call__(self) -> np.ndarray | None:
+    def __call__(self) -> FaceAppearance | None:
         self.calls += 1
         return self.value
 
@@ -60,35 +65,41 @@ def unsure_features() -> OcclusionFeatures:
     raise AssertionError("no lens darkness gives an unsure eye score")
 
 
-def test_a_sure_measurement_never_runs_the_encoder() -> None:
-    clear = features()
-    scores = score_occlusion(clear, (source := Counting(np.zeros(ENCODING_SIZE))))
+def test_a_sure_measurement_never_runs_the_network() -> None:
+    scores = score_occlusion(features(), (source := Counting(appearance())))
     assert source.calls == 0 and not scores.appearance
     assert scores.eyes < UNSURE_BAND[0] and scores.mouth < UNSURE_BAND[0]
 
 
-def test_an_unsure_measurement_reads_the_encoding_which_moves_the_score() -> None:
+def test_an_unsure_measurement_reads_the_region_which_moves_the_score() -> None:
     unsure = unsure_features()
-    weights = occlusion_models().with_encoding[0].encoding_weights
-    assert weights is not None
-    toward = 0.3 * weights / np.linalg.norm(weights)
-    low = score_occlusion(unsure, (source := Counting(-toward)))
-    high = score_occlusion(unsure, toward)
+    weights = occlusion_models().with_appearance[0].vector_weights["eye_region"]
+    toward = 0.5 * weights / np.linalg.norm(weights)
+    low = score_occlusion(unsure, (source := Counting(appearance(-toward))))
+    high = score_occlusion(unsure, appearance(toward))
     assert source.calls == 1 and low.appearance and high.appearance and high.eyes > low.eyes
-    # No encoding to be had (or not a face encoding): the measurements' own score stands.
-    for missing in (None, Counting(None), np.zeros(3), np.full(ENCODING_SIZE, np.nan)):
+    # No appearance to be had, or vectors that are not the network's: the measurements' own score stands.
+    broken = FaceAppearance(np.zeros(3), np.zeros(ENCODING_SIZE), np.zeros(ENCODING_SIZE))
+    for missing in (None, Counting(None), broken, appearance(np.full(ENCODING_SIZE, np.nan))):
         plain = score_occlusion(unsure, missing)
         assert not plain.appearance and is_unsure(plain.eyes)
+
+
+def file_with(seen: dict[str, object]) -> str:
+    measured = {"eyes": {"bias": 0, "weights": {}}, "mouth": {"bias": 0, "weights": {}}}
+    return json.dumps({"measurements": measured, "with_appearance": seen})
 
 
 @pytest.mark.parametrize("content", [
     "not json",
     json.dumps({"measurements": {"eyes": {"bias": 0, "weights": {}}}}),
-    json.dumps({"measurements": {"eyes": {"bias": 0, "weights": {"nonsense": 1}}, "mouth": {"bias": 0, "weights": {}}},
-                "with_encoding": {}}),
-    json.dumps({"measurements": {"eyes": {"bias": 0, "weights": {}}, "mouth": {"bias": 0, "weights": {}}},
-                "with_encoding": {"eyes": {"bias": 0, "weights": {}, "encoding_weights": [1, 2]},
-                                  "mouth": {"bias": 0, "weights": {}}}}),
+    file_with({"eyes": {"bias": 0, "weights": {"nonsense": 1}, "vector_weights": {"eye_region": [0] * 128}},
+               "mouth": {"bias": 0, "weights": {}, "vector_weights": {"mouth_region": [0] * 128}}}),
+    file_with({"eyes": {"bias": 0, "weights": {}, "vector_weights": {"eye_region": [1, 2]}},
+               "mouth": {"bias": 0, "weights": {}, "vector_weights": {"mouth_region": [0] * 128}}}),
+    file_with({"eyes": {"bias": 0, "weights": {}, "vector_weights": {"nose_ring": [0] * 128}},
+               "mouth": {"bias": 0, "weights": {}, "vector_weights": {"mouth_region": [0] * 128}}}),
+    file_with({"eyes": {"bias": 0, "weights": {}}, "mouth": {"bias": 0, "weights": {}}}),
 ])
 def test_a_broken_model_file_is_a_clear_error(tmp_path: Path, content: str) -> None:
     path = tmp_path / "occlusion.json"

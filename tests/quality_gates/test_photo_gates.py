@@ -202,8 +202,9 @@ def test_dominant_face_encoded_once_and_dropped_from_a_failed_photo(synthetic_fa
 
 def test_unsure_occlusion_reads_the_encoding_and_a_failed_photo_does_not_keep_it(
         synthetic_face, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    unsure = _occlusion.LinearModel(0.0, {}, None)  # probability 0.5, whatever is measured
-    covering, clear = _occlusion.LinearModel(5.0, {}, np.zeros(128)), _occlusion.LinearModel(-5.0, {}, np.zeros(128))
+    unsure = _occlusion.LinearModel(0.0, {})  # probability 0.5, whatever is measured
+    covering = _occlusion.LinearModel(5.0, {}, {"eye_region": np.zeros(128)})
+    clear = _occlusion.LinearModel(-5.0, {}, {"mouth_region": np.zeros(128)})
     models = _occlusion.OcclusionModels((unsure, unsure), (covering, clear))
     monkeypatch.setattr(_occlusion, "occlusion_models", lambda *a: models)
     pixels, face = synthetic_face()

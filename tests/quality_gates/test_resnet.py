@@ -32,9 +32,12 @@ def test_encodings_match_dlibs_on_a_real_face(model_path: str) -> None:
     shape = predictor(image, faces[0])
     reference = np.asarray(dlib.face_recognition_model_v1(model_path).compute_face_descriptor(image, shape))
     chip = np.asarray(dlib.get_face_chip(image, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
-    ours = load_resnet(model_path).encode(chip)
+    seen = load_resnet(model_path).describe(chip)
+    ours = seen.encoding
     assert ours.shape == (128,) and ours.dtype == np.float64
     assert np.abs(ours - reference).max() < 1e-5
+    assert seen.eye_region.shape == seen.mouth_region.shape == (128,)
+    assert np.linalg.norm(seen.eye_region - seen.mouth_region) > 0.1  # two different parts of the face
     # A different face gives a different encoding (the network is not returning a constant).
     other = np.asarray(dlib.get_face_chip(np.ascontiguousarray(image[:, ::-1]), predictor(
         np.ascontiguousarray(image[:, ::-1]), detector(np.ascontiguousarray(image[:, ::-1]), 0)[0])))
