@@ -235,14 +235,16 @@ class DataExport:
         out = []
         for entry in self.session.scalars(q):
             campaign = self.session.get(Campaign, entry.campaign_id)
-            out.append(
-                {
-                    "campaign": campaign.slug if campaign else entry.campaign_id,
-                    "amount_krw": entry.amount_krw,
-                    "accepted_at": _iso(entry.created_at),
-                    "paid_at": _iso(entry.paid_at),
-                }
-            )
+            row: dict[str, Any] = {
+                "campaign": campaign.slug if campaign else entry.campaign_id,
+                "amount_krw": entry.amount_krw,
+                "accepted_at": _iso(entry.created_at),
+                "paid_at": _iso(entry.paid_at),
+            }
+            if entry.payee_bank_code:  # the account copied when the entry joined a payout batch
+                row["paid_to"] = {"bank_code": entry.payee_bank_code, "account_holder": entry.payee_holder,
+                                  "account_number": entry.payee_account_number}
+            out.append(row)
         return out
 
     def _payout_account(self, user: User) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ from collection.contributions.uploads import blob_prefix, voice_blob_prefix
 from collection.crypto import KeyVault
 from collection.erasure.models import ErasureRecord
 from collection.jobs import Job, JobState
-from collection.payments.models import PayoutAccount
+from collection.payments.models import LedgerEntry, PayoutAccount
 from collection.releases.withdrawals import delete_packages, record_erasure
 from collection.storage import BlobStore, delete_prefix
 from consent.clock import Clock
@@ -151,11 +151,14 @@ class ErasureService:
                 job.last_error = "erased"
 
     def erase_account(self, user: User, reason: str = "account_deletion") -> list[ErasureRecord]:
-        """Erase every enrollment, the payout account (bank details are personal data with no use once the
-        person is gone; ledger entries keep only the pseudonymous user id) and the account's own fields."""
+        """Erase every enrollment, the payout account and its copies on ledger entries (bank details are personal
+        data with no use once the person is gone; ledger entries keep only the pseudonymous user id) and the
+        account's own fields."""
         enrollments = list(self.session.scalars(select(Enrollment).where(Enrollment.user_id == user.id)))
         records = [self.erase_enrollment(e, reason) for e in enrollments if e.state is not EnrollmentState.ERASED]
         self.session.execute(delete(PayoutAccount).where(PayoutAccount.user_id == user.id))
+        for entry in self.session.scalars(select(LedgerEntry).where(LedgerEntry.user_id == user.id)):
+            entry.clear_payee()  # the copies taken for payout batches go with the account
         user.erase_identity(self.clock.now())
         self.session.flush()
         return records

@@ -13,6 +13,10 @@ from consent.sealed import SealedText
 
 
 class LedgerEntry(Base):
+    """One accepted set's payment. When the entry joins a payout batch the payee's account is copied onto it
+    (`payee_*`, holder and number sealed): the batch's bank file then says the same thing on every download, even
+    if the contributor changes their account afterwards. Erasing the account clears the copy."""
+
     __tablename__ = "ledger_entries"
 
     id: Mapped[IdPk]
@@ -23,6 +27,12 @@ class LedgerEntry(Base):
     created_at: Mapped[Timestamp]
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("payout_batches.id"), index=True)
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    payee_bank_code: Mapped[str | None] = mapped_column(String(3))
+    payee_holder: Mapped[str | None] = mapped_column(SealedText("ledger_entries.payee_holder"))
+    payee_account_number: Mapped[str | None] = mapped_column(SealedText("ledger_entries.payee_account_number"))
+
+    def clear_payee(self) -> None:
+        self.payee_bank_code = self.payee_holder = self.payee_account_number = None
 
 
 class PayoutBatch(Base):

@@ -3,7 +3,10 @@ unpaid entries into payout batches, export them as CSV for bank transfer, and ma
 export or the marking changes nothing: an entry is paid once.
 
 A transfer needs the payee's bank account, so an entry whose contributor has not saved a payout account waits
-outside every batch until they do. The bank file carries the account as it is when the file is written."""
+outside every batch until they do. When an entry joins a batch the account is copied onto it, so the batch's bank
+file is the same on every download even if the contributor changes their account in between (a changed account
+takes effect from the next batch). Entries batched before that copy existed (migration 0008) fall back to the
+current account."""
 
 from __future__ import annotations
 
@@ -116,6 +119,11 @@ class PaymentService:
         self.session.flush()
         for entry in entries:
             entry.batch_id = batch.id
+            account = self.payout_account_of(entry.user_id)
+            if account is not None:  # always, by `unbatched`; checked again in case it was erased meanwhile
+                entry.payee_bank_code = account.bank_code
+                entry.payee_holder = account.holder_name
+                entry.payee_account_number = account.account_number
         self.audit.record(
             Actor(operator.id, operator.role.value),
             "payout.batch_created",
@@ -141,25 +149,30 @@ class PaymentService:
         return list(self.session.scalars(q))
 
     def lines(self, entries: list[LedgerEntry]) -> list[EntryLine]:
-        """Each entry with its payee's name (empty once the account is erased) and its campaign's slug."""
+        """Each entry with its payee's name (empty once the account is erased), its campaign's slug and the
+        payout account: the copy taken when it joined its batch, else (not batched yet, or batched before the
+        copy existed) the payee's current account."""
         result = []
         for entry in entries:
             payee = self.session.get(User, entry.user_id)
             campaign = self.session.get(Campaign, entry.campaign_id)
             name = (payee.display_name if payee else None) or ""
             slug = campaign.slug if campaign else entry.campaign_id
-            account = self.payout_account_of(entry.user_id)
+            account = self._account_for(entry)
             if account is None:
                 result.append(EntryLine(entry, name, slug))
                 continue
-            known = BY_CODE.get(account.bank_code)
+            code, holder, number = account
+            known = BY_CODE.get(code)
             bank_name = known.name_ko if known else ""  # the bank file is read by a Korean bank
-            result.append(
-                EntryLine(
-                    entry, name, slug, account.bank_code, bank_name, account.holder_name, account.account_number
-                )
-            )
+            result.append(EntryLine(entry, name, slug, code, bank_name, holder, number))
         return result
+
+    def _account_for(self, entry: LedgerEntry) -> tuple[str, str, str] | None:
+        if entry.payee_bank_code and entry.payee_holder is not None and entry.payee_account_number is not None:
+            return entry.payee_bank_code, entry.payee_holder, entry.payee_account_number
+        account = self.payout_account_of(entry.user_id)
+        return None if account is None else (account.bank_code, account.holder_name, account.account_number)
 
     def export_csv(self, operator: User, batch: PayoutBatch) -> str:
         """The bank-transfer file of a batch (the same every time it is exported)."""
