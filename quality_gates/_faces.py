@@ -46,12 +46,9 @@ class FaceAnalyzer(Protocol):
         """Boxes from the second (CNN) detector only; no landmarks."""
         ...
 
-    def encode(self, pixels: np.ndarray, face: FaceInfo) -> np.ndarray | None:
-        """The 128-d encoding of a face already found (with its 68 landmarks) in `pixels`."""
-        ...
-
     def appearance(self, pixels: np.ndarray, face: FaceInfo) -> FaceAppearance | None:
-        """The encoding and the local region descriptors of a face already found (None without landmarks)."""
+        """The 128-d encoding and the local region descriptors of a face already found (with its 68 landmarks)
+        in `pixels`; None without landmarks."""
         ...
 
 
@@ -168,12 +165,8 @@ class DlibFaceAnalyzer:
     def detect_cnn(self, pixels: np.ndarray) -> list[FaceInfo]:
         return [_box_only(d) for d in self._cnn(pixels)]
 
-    def encode(self, pixels: np.ndarray, face: FaceInfo) -> np.ndarray | None:
-        """Encoding from the face's own landmarks (no second landmark pass); None without landmarks."""
-        appearance = self.appearance(pixels, face)
-        return None if appearance is None else appearance.encoding
-
     def appearance(self, pixels: np.ndarray, face: FaceInfo) -> FaceAppearance | None:
+        """From the face's own landmarks (no second landmark pass); None without landmarks."""
         if len(face.landmarks) != 68:
             return None
         import dlib
@@ -288,14 +281,11 @@ class FakeFaceAnalyzer:
     def detect_cnn(self, pixels: np.ndarray) -> list[FaceInfo]:
         return list(self._cnn_faces)
 
-    def encode(self, pixels: np.ndarray, face: FaceInfo) -> np.ndarray | None:
-        """The preset face's encoding (the one with the same box)."""
-        self.encoded += 1
-        return self._encodings.get(face.box)
-
     def appearance(self, pixels: np.ndarray, face: FaceInfo) -> FaceAppearance | None:
-        """The preset encoding, with all-zero region descriptors (None when the face has no preset encoding)."""
-        encoding = self.encode(pixels, face)
+        """The preset face's encoding (the one with the same box), with all-zero region descriptors; None when
+        that face has no preset encoding. `encoded` counts the calls."""
+        self.encoded += 1
+        encoding = self._encodings.get(face.box)
         if encoding is None:
             return None
         return FaceAppearance(encoding, np.zeros(128), np.zeros(128))

@@ -47,6 +47,7 @@ from quality_gates._occlusion import (
     measure,
     occlusion_models,
 )
+from quality_gates._resnet import FaceAppearance
 from quality_gates._rules import DEFAULT_RULES
 
 EYE_FEATURES = ("lens_dark", "lens_skin", "eye_interior", "eye_contrast", "haar_eyes", "hog_missed", "grey")
@@ -145,13 +146,15 @@ def _matrix(samples: Sequence[Sample], names: Sequence[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(-1, len(names) + 1)
 
 
-def _probability(model: tuple[float, dict[str, float]] | LinearModel, samples: Sequence[Sample]) -> np.ndarray:
-    linear = model if isinstance(model, LinearModel) else LinearModel(*model)
-    return np.array([linear.probability(s.features, _arrays(s) if linear.vector_weights else None) for s in samples])
+def _probability(model: LinearModel, samples: Sequence[Sample]) -> np.ndarray:
+    return np.array([model.probability(s.features, _appearance(s) if model.vector_weights else None)
+                     for s in samples])
 
 
-def _arrays(sample: Sample) -> dict[str, np.ndarray]:
-    return {name: np.asarray(values, dtype=np.float64) for name, values in (sample.vectors or {}).items()}
+def _appearance(sample: Sample) -> FaceAppearance | None:
+    if not sample.vectors:
+        return None
+    return FaceAppearance(**{name: np.asarray(values, dtype=np.float64) for name, values in sample.vectors.items()})
 
 
 @dataclass(frozen=True)

@@ -234,13 +234,6 @@ UNSURE_BAND = (0.1, 0.9)
 
 
 VECTOR_NAMES = ("encoding", "eye_region", "mouth_region")
-Vectors = Mapping[str, np.ndarray] | FaceAppearance
-
-
-def _vector(vectors: Vectors, name: str) -> np.ndarray:
-    return vectors.vector(name) if isinstance(vectors, FaceAppearance) else vectors[name]
-
-
 @dataclass(frozen=True)
 class LinearModel:
     """A logistic model on the measurements and, optionally, on 128-d appearance vectors (`VECTOR_NAMES`)."""
@@ -249,12 +242,12 @@ class LinearModel:
     weights: Mapping[str, float]
     vector_weights: Mapping[str, np.ndarray] = field(default_factory=dict)
 
-    def probability(self, values: Mapping[str, float], vectors: Vectors | None = None) -> float:
+    def probability(self, values: Mapping[str, float], appearance: FaceAppearance | None = None) -> float:
         z = self.bias + sum(w * values[name] for name, w in self.weights.items())
         for name, weights in self.vector_weights.items():
-            if vectors is None:
+            if appearance is None:
                 raise ValueError("this model needs the face's appearance vectors")
-            z += float(weights @ _vector(vectors, name))
+            z += float(weights @ appearance.vector(name))
         return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,18 +34,14 @@ class _LazyAppearance:
 
     def __init__(self, analyzer: FaceAnalyzer, pixels: np.ndarray, face: FaceInfo) -> None:
         self._analyzer, self._pixels, self._face = analyzer, pixels, face
-        self.computed = False
+        self._computed = False
         self._value: FaceAppearance | None = None
 
     def __call__(self) -> FaceAppearance | None:
-        if not self.computed:
+        if not self._computed:
             self._value = self._analyzer.appearance(self._pixels, self._face)
-            self.computed = True
+            self._computed = True
         return self._value
-
-    @property
-    def encoding(self) -> np.ndarray | None:
-        return None if self._value is None else self._value.encoding
 
 
 @dataclass(frozen=True)
@@ -99,12 +95,11 @@ def _check_decoded(image: DecodedImage, rules: PhotoRules, analyzer: FaceAnalyze
                                       "height": image.original_size[1]})]
     found = face_found_gate(faces, rules)
     gates.append(found)
-    if found.passed:
-        ctx = _Context(image, faces[0], rules, _LazyAppearance(analyzer, image.pixels, faces[0]))
+    appearance = _LazyAppearance(analyzer, image.pixels, faces[0]) if faces else None
+    if found.passed and appearance is not None:
+        ctx = _Context(image, faces[0], rules, appearance)
         gates.extend(gate(ctx) for name, gate in _FACE_GATES.items() if name in rules.gates)
-        if ctx.appearance.computed:
-            faces[0] = dataclasses.replace(faces[0], encoding=ctx.appearance.encoding)
-    faces = _encode_dominant(image, faces, gates, analyzer)
+    faces = _keep_encoding(faces, gates, appearance)
     return PhotoReport.from_gates(
         tuple(gates), faces=tuple(to_original(f, image.scale) for f in faces),
         width=image.original_size[0], height=image.original_size[1], format=image.format,
@@ -112,21 +107,18 @@ def _check_decoded(image: DecodedImage, rules: PhotoRules, analyzer: FaceAnalyze
     )
 
 
-def _encode_dominant(image: DecodedImage, faces: list[FaceInfo], gates: list[GateResult],
-                     analyzer: FaceAnalyzer) -> list[FaceInfo]:
-    """The dominant face keeps its encoding only when no gate failed (computed here if the occlusion gate did
-    not already need it).
+def _keep_encoding(faces: list[FaceInfo], gates: list[GateResult],
+                   appearance: _LazyAppearance | None) -> list[FaceInfo]:
+    """The dominant face carries its encoding only when no gate failed (computed now if the occlusion gate did
+    not already need the network).
 
-    The 128-d encoding is biometric data; a rejected photo never reaches the identity gate, so its encoding is
-    dropped, and bystanders are never encoded at all.
+    The 128-d encoding is biometric data; a rejected photo never reaches the identity gate, so it keeps none, and
+    bystanders are never encoded at all.
     """
-    if not faces:
+    if not faces or appearance is None or combine_verdicts(gates) is Verdict.FAIL:
         return faces
-    if combine_verdicts(gates) is Verdict.FAIL:
-        return [dataclasses.replace(faces[0], encoding=None), *faces[1:]]
-    if faces[0].encoding is not None:
-        return faces
-    return [dataclasses.replace(faces[0], encoding=analyzer.encode(image.pixels, faces[0])), *faces[1:]]
+    seen = appearance()
+    return [dataclasses.replace(faces[0], encoding=None if seen is None else seen.encoding), *faces[1:]]
 
 
 def to_original(face: FaceInfo, scale: float) -> FaceInfo:

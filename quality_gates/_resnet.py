@@ -22,8 +22,10 @@ The reader finds those records in order and checks that they form exactly the ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -128,10 +130,10 @@ class _Block:
         return np.maximum(_add_padded(shortcut, y), 0)
 
 
-def _pool(x: np.ndarray, size: int, stride: int, reduce: np.ufunc | object) -> np.ndarray:
+def _pool(x: np.ndarray, size: int, stride: int, reduce: Callable[..., Any]) -> np.ndarray:
     rows, cols = 1 + (x.shape[1] - size) // stride, 1 + (x.shape[2] - size) // stride
     windows = sliding_window_view(x, (size, size), axis=(1, 2))[:, ::stride, ::stride][:, :rows, :cols]
-    return np.asarray(reduce(windows, axis=(3, 4)))  # type: ignore[operator]
+    return np.asarray(reduce(windows, axis=(3, 4)))
 
 
 def _add_padded(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -166,17 +168,14 @@ def _band(feature_map: np.ndarray, rows: tuple[float, float]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FaceResNet:
-    """The encoder: `encode(chip)` for a 150x150x3 uint8 RGB face chip (dlib's `get_face_chip` with padding
-    0.25) returns the 128-d encoding as float64; `describe(chip)` adds the local region descriptors."""
+    """The network: `describe(chip)` for a 150x150x3 uint8 RGB face chip (dlib's `get_face_chip` with padding
+    0.25) returns the 128-d encoding as float64 and the local region descriptors."""
 
     mean: np.ndarray  # (3, 1, 1)
     stem: _Conv
     stem_affine: _Affine
     blocks: tuple[_Block, ...]
     projection: np.ndarray  # (256, 128)
-
-    def encode(self, chip: np.ndarray) -> np.ndarray:
-        return self.describe(chip).encoding
 
     def describe(self, chip: np.ndarray) -> FaceAppearance:
         if chip.shape != (CHIP_SIZE, CHIP_SIZE, 3):

@@ -96,8 +96,8 @@ def test_region_directions_add_what_the_measurements_miss() -> None:
     assert set(model.vector_weights) == {"eye_region"}
     assert model.vector_weights["eye_region"].shape == (ENCODING_SIZE,)
     # The folded 128 weights give the same probability as the projection they came from.
-    assert model.probability(samples[1].features, fo._arrays(samples[1])) > 0.9
-    assert model.probability(samples[0].features, fo._arrays(samples[0])) < 0.1
+    assert model.probability(samples[1].features, fo._appearance(samples[1])) > 0.9
+    assert model.probability(samples[0].features, fo._appearance(samples[0])) < 0.1
 
 
 def test_model_file_round_trips_through_the_loader(tmp_path) -> None:  # noqa: ANN001

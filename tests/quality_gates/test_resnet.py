@@ -41,12 +41,12 @@ def test_encodings_match_dlibs_on_a_real_face(model_path: str) -> None:
     # A different face gives a different encoding (the network is not returning a constant).
     other = np.asarray(dlib.get_face_chip(np.ascontiguousarray(image[:, ::-1]), predictor(
         np.ascontiguousarray(image[:, ::-1]), detector(np.ascontiguousarray(image[:, ::-1]), 0)[0])))
-    assert 0.01 < np.linalg.norm(load_resnet(model_path).encode(other) - ours) < 0.6  # mirrored: same person
+    assert 0.01 < np.linalg.norm(load_resnet(model_path).describe(other).encoding - ours) < 0.6  # mirrored: same person
 
 
 def test_a_chip_of_the_wrong_size_is_refused(model_path: str) -> None:
     with pytest.raises(ValueError, match="150x150x3"):
-        load_resnet(model_path).encode(np.zeros((100, 100, 3), np.uint8))
+        load_resnet(model_path).describe(np.zeros((100, 100, 3), np.uint8))
 
 
 def test_files_that_are_not_the_network_are_refused(tmp_path: Path, model_path: str) -> None:
