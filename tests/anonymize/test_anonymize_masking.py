@@ -139,3 +139,22 @@ def test_anonymize_photo_scrubs_masks_and_rechecks_the_encoded_file(original: np
         released = np.asarray(decoded.convert("RGB"))
     subject = FaceBox(*photo.mask.subject_box, "subject")
     assert [b for b in lbp_faces(released) if b.overlap(subject) < 0.5] == []
+
+
+def test_a_40_px_bystander_in_a_large_photo_is_masked() -> None:
+    """A phone-sized photo (3000 x 2250) is searched whole: a face of 40 px (scikit-image's astronaut, reduced)
+    would fall below dlib's 80 px window at 2x on a copy reduced to 2000 px."""
+    astronaut = skdata.astronaut()  # her face is ~90 px wide in the 512 px original
+    small = cv2.resize(astronaut, None, fx=40 / 90, fy=40 / 90, interpolation=cv2.INTER_AREA)
+    canvas = np.random.default_rng(3).integers(90, 150, size=(2250, 3000, 3), dtype=np.uint8)
+    canvas[300:800, 300:800] = cv2.resize(_face(0, 500), (500, 500))[..., None]
+    top, left = 1500, 2200
+    canvas[top : top + small.shape[0], left : left + small.shape[1]] = small
+    face_centre = (top + round(121 * 40 / 90), left + round(220 * 40 / 90))
+
+    result = mask_bystanders(canvas)
+
+    assert result.subject_box is not None and FaceBox(*result.subject_box, "s").overlap(
+        FaceBox(300, 300, 800, 800, "lfw")) > 0.5
+    assert (result.image[face_centre] == FILL).all()
+    assert result.clean
