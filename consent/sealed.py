@@ -1,9 +1,10 @@
 """Field-level encryption of personal data in database columns, and keyed blind indexes for looking it up.
 
 Blobs are sealed per contributor by `collection.crypto`; this module seals the personal data that sits in
-ordinary columns (typed signature names, account email, name and birth date, photo capture times and notes), so
-a database dump or backup shows none of it. It lives in `consent`, the lowest persistent layer, so both
-`consent` and `collection` models can use the column types.
+ordinary columns (typed signature names, account email, name and birth date, photo capture times and notes, and
+the free text people write about a contributor: review comments, appeals and their answers, rights requests and
+their resolution notes), so a database dump or backup shows none of it. It lives in `consent`, the lowest
+persistent layer, so both `consent` and `collection` models can use the column types.
 
 Keys: every key here is derived (HKDF-SHA256) from the installation's 32-byte master key, which comes from
 configuration and never from the database. The field key never sits in a module global: it is attached to the

@@ -1,6 +1,6 @@
 """Migrations: one head; upgrade -> downgrade -> upgrade; no drift between models and migrations; the data
-conversion of 0006 (sealing personal-data columns) both ways. On SQLite, and on PostgreSQL when
-DATADAM_TEST_DATABASE_URL is set (in a database of its own)."""
+conversion of 0006 (sealing personal-data columns) and 0009 (sealing free text) both ways. On SQLite, and on
+PostgreSQL when DATADAM_TEST_DATABASE_URL is set (in a database of its own)."""
 
 from __future__ import annotations
 
@@ -227,5 +227,82 @@ def test_0006_seals_existing_rows_and_downgrade_restores_them(fresh_url: str) ->
     engine = make_engine(fresh_url)
     assert "uq_users_email" in {c["name"] for c in inspect(engine).get_unique_constraints("users")}
     engine.dispose()
+    migrate.upgrade(fresh_url, "head", master_key=MASTER)
+    assert _drift(fresh_url) == []
+
+
+# -- 0009: free text people write about themselves sealed in place --------------------------------------------
+FREE_TEXT = {
+    ("rights_requests", "details"): "PLAINDETAILS-Jd4 my daughter's photos",
+    ("rights_requests", "resolution_note"): "PLAINRESOLUTION-Rn7",
+    ("photo_decisions", "comment"): "PLAINCOMMENT-Cm2",
+    ("appeals", "note"): "PLAINAPPEAL-Ap9 it is me after surgery",
+    ("appeals", "answer"): "PLAINANSWER-An3",
+    ("photos", "review_comment"): "PLAINREVIEW-Rv6",
+}
+
+
+def _plain_free_text_at_0008(url: str) -> None:
+    from collection.crypto import DataKey, MasterKey
+
+    engine = make_engine(url)
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    text_of = {column: value for (_table, column), value in FREE_TEXT.items()}
+    with engine.begin() as conn:
+        _insert(conn, meta, "users", id="u1", subject_id="sub_1", role="contributor")
+        _insert(conn, meta, "users", id="u2", subject_id="sub_2", role="operator")
+        _insert(conn, meta, "campaigns", id="c1", slug="c1", created_by="u2")
+        _insert(conn, meta, "enrollments", id="e1", campaign_id="c1", user_id="u1")
+        _insert(conn, meta, "photo_sets", id="s1", enrollment_id="e1", campaign_id="c1", user_id="u1")
+        _insert(conn, meta, "photos", id="p1", set_id="s1", campaign_id="c1", user_id="u1", state="rejected",
+                review_comment=text_of["review_comment"])
+        _insert(conn, meta, "photos", id="p2", set_id="s1", campaign_id="c1", user_id="u1", state="checking")
+        _insert(conn, meta, "photo_decisions", id="d1", photo_id="p1", set_id="s1", reviewer_id="u2",
+                decision="reject", comment=text_of["comment"])
+        _insert(conn, meta, "appeals", id="a1", photo_id="p1", set_id="s1", decision_id="d1", state="open",
+                note=text_of["note"], answer=text_of["answer"])
+        _insert(conn, meta, "rights_requests", id="q1", subject_id="sub_1", user_id="u1", kind="deletion", state="open",
+                details=text_of["details"], resolution_note=text_of["resolution_note"])
+        _insert(conn, meta, "rights_requests", id="q2", subject_id="sub_1", user_id="u1", kind="access", state="open",
+                details="")
+        wrapped = MasterKey(MASTER).wrap(DataKey.generate())
+        _insert(conn, meta, "contributor_keys", contributor_id="e1", wrapped_key=wrapped, created_at=NOW)
+    engine.dispose()
+
+
+def test_0009_seals_free_text_and_downgrade_restores_it(fresh_url: str) -> None:
+    from collection.compliance.models import RightsRequest
+    from collection.contributions.models import Photo
+    from collection.review.models import Appeal, PhotoDecision
+    from consent.sealed import FieldCipher
+
+    migrate.upgrade(fresh_url, "0008")
+    _plain_free_text_at_0008(fresh_url)
+    with pytest.raises(RuntimeError, match="master key does not match"):
+        migrate.upgrade(fresh_url, "head", master_key=b"W" * 32)
+    assert "PLAINAPPEAL" in _raw_dump(fresh_url)
+
+    migrate.upgrade(fresh_url, "head", master_key=MASTER)
+    assert _drift(fresh_url) == []
+    dump = _raw_dump(fresh_url)
+    for value in FREE_TEXT.values():
+        assert value.split()[0] not in dump
+    engine = make_engine(fresh_url, FieldCipher.from_master_key(MASTER))
+    with Session(engine) as session:
+        request = session.get_one(RightsRequest, "q1")
+        assert (request.details, request.resolution_note) == (
+            FREE_TEXT[("rights_requests", "details")], FREE_TEXT[("rights_requests", "resolution_note")])
+        assert session.get_one(RightsRequest, "q2").details == ""
+        appeal = session.get_one(Appeal, "a1")
+        assert (appeal.note, appeal.answer) == (FREE_TEXT[("appeals", "note")], FREE_TEXT[("appeals", "answer")])
+        assert session.get_one(PhotoDecision, "d1").comment == FREE_TEXT[("photo_decisions", "comment")]
+        assert session.get_one(Photo, "p1").review_comment == FREE_TEXT[("photos", "review_comment")]
+        assert session.get_one(Photo, "p2").review_comment is None
+    engine.dispose()
+
+    migrate.downgrade(fresh_url, "0008", master_key=MASTER)
+    dump = _raw_dump(fresh_url)
+    assert all(value in dump for value in FREE_TEXT.values())
     migrate.upgrade(fresh_url, "head", master_key=MASTER)
     assert _drift(fresh_url) == []

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.db import Base, IdPk, Timestamp, UTCDateTime, str_enum
+from consent.sealed import SealedText
 
 RIGHTS_SLA = dt.timedelta(days=10)  # PIPA Enforcement Decree Art. 41(4), 43(3), 44(2): within 10 days
 
@@ -49,14 +50,14 @@ class RightsRequest(Base):
     campaign_id: Mapped[str | None] = mapped_column(String(32))
     kind: Mapped[RightsKind] = mapped_column(str_enum(RightsKind))
     state: Mapped[RightsState] = mapped_column(str_enum(RightsState), default=RightsState.OPEN)
-    details: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[str] = mapped_column(SealedText("rights_requests.details"), default="")
     received_at: Mapped[Timestamp]
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     started_by: Mapped[str | None] = mapped_column(String(32))
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     closed_by: Mapped[str | None] = mapped_column(String(32))
-    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolution_note: Mapped[str | None] = mapped_column(SealedText("rights_requests.resolution_note"))
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     def __repr__(self) -> str:

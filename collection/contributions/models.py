@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consent.db import Base, IdPk, Timestamp, UTCDateTime, str_enum
@@ -194,7 +194,7 @@ class Photo(Base):
     identity: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # verdict and score from the set gate
     contributor_note: Mapped[str | None] = mapped_column(SealedText("photos.contributor_note"))
     review_reason: Mapped[str | None] = mapped_column(String(40))
-    review_comment: Mapped[str | None] = mapped_column(Text)
+    review_comment: Mapped[str | None] = mapped_column(SealedText("photos.review_comment"))
     replaces_id: Mapped[str | None] = mapped_column(String(32))
     round: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[Timestamp]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.db import Base, IdPk, Timestamp, UTCDateTime, str_enum
+from consent.sealed import SealedText
 
 
 class RejectReason(enum.StrEnum):
@@ -42,7 +43,7 @@ class PhotoDecision(Base):
     round: Mapped[int]
     decision: Mapped[Decision] = mapped_column(str_enum(Decision, 10))
     reason: Mapped[RejectReason | None] = mapped_column(str_enum(RejectReason, 24))
-    comment: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(SealedText("photo_decisions.comment"))
     at: Mapped[Timestamp]
 
 
@@ -65,10 +66,10 @@ class Appeal(Base):
     photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
     set_id: Mapped[str] = mapped_column(ForeignKey("photo_sets.id", ondelete="CASCADE"), index=True)
     decision_id: Mapped[str] = mapped_column(ForeignKey("photo_decisions.id", ondelete="CASCADE"))
-    note: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(SealedText("appeals.note"))
     state: Mapped[AppealState] = mapped_column(str_enum(AppealState, 12), default=AppealState.OPEN)
     filed_at: Mapped[Timestamp]
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     decided_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    answer: Mapped[str | None] = mapped_column(String(500))
+    answer: Mapped[str | None] = mapped_column(SealedText("appeals.answer"))  # at most 500 characters

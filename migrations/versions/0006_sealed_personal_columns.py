@@ -75,7 +75,8 @@ def _time_out(raw: bytes) -> dt.datetime:
 
 # table -> (primary key columns, {sealed column: (plain type, nullable, encode, decode)})
 _Column = tuple[sa.types.TypeEngine[Any], bool, Callable[[Any], bytes], Callable[[bytes], Any]]
-TABLES: dict[str, tuple[tuple[str, ...], dict[str, _Column]]] = {
+_Tables = dict[str, tuple[tuple[str, ...], dict[str, _Column]]]
+TABLES: _Tables = {
     "signature_names": (
         ("record_id", "role"),
         {
@@ -161,20 +162,19 @@ def _check_master_key(key: bytes) -> None:
         raise RuntimeError("the configured master key does not match this database's contributor keys") from None
 
 
-def _table(name: str, *columns: sa.ColumnClause[Any]) -> sa.TableClause:
-    keys, _ = TABLES[name]
-    return sa.table(name, *(sa.column(k, sa.String()) for k in keys), *columns)
+def _table(name: str, pk: tuple[str, ...], *columns: sa.ColumnClause[Any]) -> sa.TableClause:
+    return sa.table(name, *(sa.column(k, sa.String()) for k in pk), *columns)
 
 
-def _convert(name: str, keys: _Keys, seal: bool) -> None:
+def _convert(name: str, keys: _Keys, seal: bool, tables: _Tables) -> None:
     """Fill the new columns from the current ones: seal `<c>` into `<c>_sealed` (blanking `<c>`, so the live row
     keeps no plain copy in the column about to be dropped), or open `<c>` into `<c>_plain`."""
-    pk, columns = TABLES[name]
+    pk, columns = tables[name]
     suffix = "sealed" if seal else "plain"
     source = [sa.column(c, plain_type if seal else sa.LargeBinary()) for c, (plain_type, *_r) in columns.items()]
     target = [sa.column(f"{c}_{suffix}") for c in columns]
     extra = [sa.column("email_index")] if name == "users" and seal else []
-    table = _table(name, *source, *target, *extra)
+    table = _table(name, pk, *source, *target, *extra)
     conn = op.get_bind()
     updates = []
     for row in conn.execute(sa.select(*(table.c[k] for k in pk), *source)).all():
@@ -204,8 +204,13 @@ def _convert(name: str, keys: _Keys, seal: bool) -> None:
 
 
 def upgrade() -> None:
+    seal_columns(TABLES)
+
+
+def seal_columns(tables: _Tables) -> None:
+    """Seal the listed columns of existing rows in place (also used by later revisions that seal more columns)."""
     keys = _Keys()
-    for name, (_pk, columns) in TABLES.items():
+    for name, (_pk, columns) in tables.items():
         with op.batch_alter_table(name, schema=None) as batch_op:
             for column, (plain_type, nullable, *_r) in columns.items():
                 batch_op.add_column(sa.Column(f"{column}_sealed", sa.LargeBinary(), nullable=True))
@@ -213,7 +218,7 @@ def upgrade() -> None:
                     batch_op.alter_column(column, existing_type=plain_type, nullable=True)
             if name == "users":
                 batch_op.add_column(sa.Column("email_index", sa.String(length=64), nullable=True))
-        _convert(name, keys, seal=True)
+        _convert(name, keys, seal=True, tables=tables)
         with op.batch_alter_table(name, schema=None) as batch_op:
             if name == "users":
                 batch_op.drop_constraint(batch_op.f("uq_users_email"), type_="unique")
@@ -226,12 +231,20 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    open_columns(TABLES)
+    # separately: inside the batch of open_columns, "email" would still name the dropped column
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.create_unique_constraint(batch_op.f("uq_users_email"), ["email"])
+
+
+def open_columns(tables: _Tables) -> None:
+    """Turn the listed sealed columns back into plain ones (the reverse of `seal_columns`)."""
     keys = _Keys()
-    for name, (_pk, columns) in TABLES.items():
+    for name, (_pk, columns) in tables.items():
         with op.batch_alter_table(name, schema=None) as batch_op:
             for column, (plain_type, *_r) in columns.items():
                 batch_op.add_column(sa.Column(f"{column}_plain", plain_type, nullable=True))
-        _convert(name, keys, seal=False)
+        _convert(name, keys, seal=False, tables=tables)
         with op.batch_alter_table(name, schema=None) as batch_op:
             if name == "users":
                 batch_op.drop_constraint(batch_op.f("uq_users_email_index"), type_="unique")
@@ -243,6 +256,3 @@ def downgrade() -> None:
                 batch_op.alter_column(
                     f"{column}_plain", new_column_name=column, existing_type=existing, nullable=nullable
                 )
-    # separately: inside the batch above, "email" would still name the dropped column
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.create_unique_constraint(batch_op.f("uq_users_email"), ["email"])

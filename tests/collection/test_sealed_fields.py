@@ -1,5 +1,6 @@
 """Personal data in database columns is sealed at rest: plant a canary in a contributor's email, name and birth
-date, their typed signature, their guardian's name and a photo's note and capture time; then find it nowhere in
+date, their typed signature, their guardian's name, a photo's note and capture time, the free text of a review,
+an appeal and a rights request; then find it nowhere in
 a raw dump of the database, while the app, holding the master key, reads every value back and a wrong master key
 reads none."""
 
@@ -19,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from collection.accounts import AccountService, SignupData, User, email_blind_index
 from collection.campaigns.models import Campaign, CampaignStatus
+from collection.compliance.models import RightsKind, RightsRequest
 from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet
+from collection.review.models import Appeal, Decision, PhotoDecision, RejectReason
 from consent.clock import FixedClock
 from consent.errors import FieldDecryptionError, FieldKeyMissingError
 from consent.models import SignatureName
@@ -45,6 +48,7 @@ class Planted:
     user_id: str
     record_id: str
     photo_id: str
+    request_id: str
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -96,10 +100,23 @@ def _plant(url: str) -> Planted:
         photo = Photo(
             set_id=photo_set.id, campaign_id=campaign.id, user_id=user.id, bracket="30-39", blob_key="b",
             content_mac="m", captured_at=CAPTURED, contributor_note=f"my note {CANARY}",
+            review_comment=f"comment {CANARY}",
         )  # fmt: skip
         session.add(photo)
+        session.flush()
+        decision = PhotoDecision(photo_id=photo.id, set_id=photo_set.id, reviewer_id=user.id, round=1,
+                                 decision=Decision.REJECT, reason=RejectReason.OTHER, comment=f"comment {CANARY}",
+                                 at=CLOCK.now())
+        session.add(decision)
+        session.flush()
+        session.add(Appeal(photo_id=photo.id, set_id=photo_set.id, decision_id=decision.id, note=f"appeal {CANARY}",
+                           answer=f"answer {CANARY}", filed_at=CLOCK.now(), due_at=CLOCK.now()))
+        request = RightsRequest(subject_id=user.subject_id, user_id=user.id, kind=RightsKind.CORRECTION,
+                                details=f"details {CANARY}", resolution_note=f"resolved {CANARY}",
+                                received_at=CLOCK.now(), due_at=CLOCK.now())
+        session.add(request)
         session.commit()
-        planted = Planted(user.id, record.id, photo.id)
+        planted = Planted(user.id, record.id, photo.id, request.id)
     engine.dispose()
     return planted
 
@@ -121,7 +138,10 @@ def _raw_columns(url: str) -> list[Any]:
     queries = (
         "SELECT email, email_index, display_name, birth_date FROM users",
         "SELECT name, salt FROM signature_names",
-        "SELECT captured_at, contributor_note FROM photos",
+        "SELECT captured_at, contributor_note, review_comment FROM photos",
+        "SELECT comment FROM photo_decisions",
+        "SELECT note, answer FROM appeals",
+        "SELECT details, resolution_note FROM rights_requests",
     )
     with engine.connect() as conn:
         values = [value for q in queries for row in conn.execute(text(q)) for value in row]
@@ -141,7 +161,7 @@ def test_a_database_dump_holds_none_of_the_personal_data(sealed_url: str) -> Non
     _plant(sealed_url)
     _assert_no_canary(_logical_dump(sealed_url))
     raw = _raw_columns(sealed_url)
-    assert len(raw) == 4 + 2 * 2 + 2
+    assert len(raw) == 4 + 2 * 2 + 3 + 1 + 2 + 2
     for value in raw:
         if value is not None:
             _assert_no_canary(bytes(value) if not isinstance(value, str) else value)
@@ -166,6 +186,11 @@ def test_the_app_reads_every_value_back_and_finds_the_account_by_email(sealed_ur
         assert {row.role: row.name for row in names} == {"principal": f"{CANARY} 서명", "guardian": f"{CANARY} 보호자"}
         photo = session.get_one(Photo, planted.photo_id)
         assert (photo.captured_at, photo.contributor_note) == (CAPTURED, f"my note {CANARY}")
+        assert photo.review_comment == f"comment {CANARY}"
+        appeal = session.scalars(select(Appeal).where(Appeal.photo_id == planted.photo_id)).one()
+        assert (appeal.note, appeal.answer) == (f"appeal {CANARY}", f"answer {CANARY}")
+        request = session.get_one(RightsRequest, planted.request_id)
+        assert (request.details, request.resolution_note) == (f"details {CANARY}", f"resolved {CANARY}")
     engine.dispose()
 
 
