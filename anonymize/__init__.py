@@ -7,7 +7,8 @@ Pure library (numpy, Pillow, OpenCV, dlib, PyAV, mutagen, pycryptodome; no web f
   optional second opinion.
 - `mask_bystanders` / `anonymize_photo`: solid fill over every face except the contributor's.
 - `Pseudonymizer`: keyed, per-release HMAC pseudonyms.
-- `k_anonymize`: generalise and suppress the released side table until every class holds >= K distinct people.
+- `k_anonymize`: generalise and suppress the released side table until every person's set of classes
+  (their rows are linked by pseudonym) is shared by >= K distinct people.
 - `scrub_text` / `find_pii`: Korean and English personal data in free text.
 - `PackageWriter` / `verify_package`: streaming signed release packages and their independent verification;
   `sign_withdrawal_list` / `read_withdrawal_list` for signed withdrawal lists.

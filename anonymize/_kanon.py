@@ -7,11 +7,14 @@ equivalence classes smaller than k costs at most `max_suppression` of the record
 their media but have every quasi-identifier set to "*"; they are excluded when k is measured, as a fully
 suppressed row matches everybody.
 
-A class's size is the number of distinct PEOPLE in it (the `subject_key` column), not of rows: a release has
-one row per photo and a contributor gives about ten photos per bracket, so counting rows would let one person
-alone in a class pass as k=10. Every row of a class with fewer than k people is suppressed. What this does not
-cover: the released rows of one pseudonym can be linked, so the set of classes a person appears in is itself
-a (weaker) quasi-identifier.
+Classes are of PEOPLE (the `subject_key` column), not of rows. A release has one row per photo, a contributor
+gives about ten photos per bracket, and every row of one person carries the same pseudonym, so a person's rows
+can be linked: what an attacker sees of a person is the SET of classes their rows fall in (say "photos in their
+20s and their 30s, F, Seoul"), a finer quasi-identifier than any one row. A person's equivalence class is
+therefore that set (their signature), and k counts the distinct people sharing a signature. Counting rows would
+let one person alone in a class pass as k=10; counting people per row class would let the only person with
+photos in two given brackets pass too. Every row of a person whose signature is shared by fewer than k people is
+suppressed. For a table with one row per person (`subject_key=None`) this is plain k-anonymity.
 
 Faces and voices are direct identifiers: this protects the side table only. Release still rests on the
 contributor's third-party-provision consent (STANDARDS, anonymisation).
@@ -38,7 +41,7 @@ _Subject: TypeAlias = str | int
 @dataclass(frozen=True)
 class KAnonResult:
     """Released records (copies; quasi-identifiers generalised, suppressed rows all "*"), the k actually
-    achieved over non-suppressed rows (distinct people in the smallest class; 0 when none remain), how many
+    achieved over non-suppressed rows (distinct people sharing the rarest signature; 0 when none remain), how many
     rows were suppressed, and the level name chosen per quasi-identifier (`generalised`, e.g.
     {"age_bracket": "20-year", "region": "province"})."""
 
@@ -50,7 +53,7 @@ class KAnonResult:
 
     @property
     def satisfied(self) -> bool:
-        """Whether every released equivalence class holds at least k distinct people."""
+        """Whether every released signature is shared by at least k distinct people."""
         return self.k_achieved >= self.k_required or self.k_achieved == 0
 
 
@@ -62,9 +65,10 @@ def k_anonymize(
     max_suppression: float = 0.05,
     subject_key: str | None = DEFAULT_SUBJECT_KEY,
 ) -> KAnonResult:
-    """Generalise then suppress `records` until every class over `quasi_identifiers` holds >= `k` distinct
-    people, a person being a distinct value of `subject_key` (None: every record is a different person, for
-    tables with one row per person). `max_suppression` is a share of the records (rows).
+    """Generalise then suppress `records` until every person's signature (the set of classes over
+    `quasi_identifiers` their rows fall in) is shared by >= `k` distinct people, a person being a distinct value
+    of `subject_key` (None: every record is a different person, for tables with one row per person).
+    `max_suppression` is a share of the records (rows).
 
     `hierarchies` maps a quasi-identifier to its ladder (default: as collected or "*"). Raises
     `KAnonymityError` for k < 1, an empty or duplicated quasi-identifier list, a negative suppression budget,
@@ -74,8 +78,8 @@ def k_anonymize(
     columns = _columns(records, quasi_identifiers, ladders)
     subjects = [_subject(row, index, subject_key) for index, row in enumerate(records)]
     budget = int(max_suppression * len(records))
-    node, people = _best_node(columns, subjects, k, budget)
-    released = _release(records, quasi_identifiers, columns, node, people, k)
+    node, kept = _best_node(columns, subjects, k, budget)
+    released = _release(records, quasi_identifiers, columns, node, kept, subjects)
     suppressed = sum(1 for row in released if _is_suppressed(row, quasi_identifiers))
     return KAnonResult(
         released,
@@ -91,15 +95,26 @@ def measured_k(
     quasi_identifiers: Sequence[str],
     subject_key: str | None = DEFAULT_SUBJECT_KEY,
 ) -> int:
-    """The fewest distinct people (values of `subject_key`; None counts rows) in any equivalence class over
-    `quasi_identifiers`, ignoring fully suppressed rows (0 if none). Raises `KAnonymityError` when a counted
-    row lacks `subject_key`."""
-    members = {
-        (tuple(str(row.get(qi, "")) for qi in quasi_identifiers), _subject(row, index, subject_key))
-        for index, row in enumerate(records)
-        if not _is_suppressed(row, quasi_identifiers)
-    }
-    return min(Counter(key for key, _ in members).values(), default=0)
+    """The fewest distinct people (values of `subject_key`; None: every row is a person) sharing a signature,
+    the set of classes over `quasi_identifiers` a person's rows fall in, ignoring fully suppressed rows (0 if
+    none). Raises `KAnonymityError` when a counted row lacks `subject_key`."""
+    keys, subjects = [], []
+    for index, row in enumerate(records):
+        if not _is_suppressed(row, quasi_identifiers):
+            keys.append(tuple(str(row.get(qi, "")) for qi in quasi_identifiers))
+            subjects.append(_subject(row, index, subject_key))
+    return min(_people_per_signature(keys, subjects)[0].values(), default=0)
+
+
+def _people_per_signature(
+    keys: Sequence[tuple[str, ...]], subjects: Sequence[_Subject]
+) -> tuple[Counter[frozenset[tuple[str, ...]]], dict[_Subject, frozenset[tuple[str, ...]]]]:
+    """How many people share each signature, and each person's signature (the set of their rows' classes)."""
+    classes: dict[_Subject, set[tuple[str, ...]]] = {}
+    for key, subject in zip(keys, subjects, strict=True):
+        classes.setdefault(subject, set()).add(key)
+    signature = {subject: frozenset(found) for subject, found in classes.items()}
+    return Counter(signature.values()), signature
 
 
 def _subject(row: Mapping[str, Any], index: int, subject_key: str | None) -> _Subject:
@@ -153,26 +168,27 @@ def _columns(
 
 def _best_node(
     columns: list[list[list[str]]], subjects: Sequence[_Subject], k: int, budget: int
-) -> tuple[tuple[int, ...], Counter[tuple[str, ...]]]:
-    """The least generalised lattice node whose small classes (fewer than k people) fit the suppression
-    budget (in rows), with the number of distinct people in each of its classes."""
+) -> tuple[tuple[int, ...], set[_Subject]]:
+    """The least generalised lattice node where the rows of people whose signature is shared by fewer than k
+    people fit the suppression budget (in rows), with the people released at that node."""
     ranges = [range(len(column)) for column in columns]
     nodes = sorted(itertools.product(*ranges), key=lambda node: (sum(node), max(node, default=0)))
+    rows_of = Counter(subjects)
     # Ties at the same total level go to fewer suppressed rows, then to more (finer) classes.
-    best: tuple[tuple[int, int, int], tuple[int, ...], Counter[tuple[str, ...]]] | None = None
+    best: tuple[tuple[int, int, int], tuple[int, ...], set[_Subject]] | None = None
     for node in nodes:
         if best is not None and sum(node) > best[0][0]:
             break
         keys = list(zip(*(columns[q][level] for q, level in enumerate(node)), strict=True))
-        rows = Counter(keys)
-        people = Counter(key for key, _ in set(zip(keys, subjects, strict=True)))
-        small = sum(count for key, count in rows.items() if people[key] < k)
-        cost = (sum(node), small, -len(rows))
+        people, signature = _people_per_signature(keys, subjects)
+        kept = {subject for subject, found in signature.items() if people[found] >= k}
+        small = sum(count for subject, count in rows_of.items() if subject not in kept)
+        cost = (sum(node), small, -len(set(keys)))
         if small <= budget and (best is None or cost < best[0]):
-            best = (cost, node, people)
-    if best is None:  # not even the top node fits (fewer than k records): suppress everything
+            best = (cost, node, kept)
+    if best is None:  # not even the top node fits (fewer than k people): suppress everything
         top = tuple(len(column) - 1 for column in columns)
-        return top, Counter()
+        return top, set()
     return best[1], best[2]
 
 
@@ -181,13 +197,13 @@ def _release(
     quasi_identifiers: Sequence[str],
     columns: list[list[list[str]]],
     node: tuple[int, ...],
-    people: Counter[tuple[str, ...]],
-    k: int,
+    kept: set[_Subject],
+    subjects: Sequence[_Subject],
 ) -> list[dict[str, Any]]:
     released: list[dict[str, Any]] = []
     for index, row in enumerate(records):
         values = tuple(columns[q][level][index] for q, level in enumerate(node))
-        keep = people.get(values, 0) >= k
+        keep = subjects[index] in kept
         out = dict(row)
         out.update({qi: value if keep else SUPPRESSED for qi, value in zip(quasi_identifiers, values, strict=True)})
         released.append(out)

@@ -180,7 +180,8 @@ def datasheet_markdown(document: Mapping[str, Any]) -> str:
         f"- Collection method: {document['collection_method']}",
         f"- Licence: {document['licence']}",
         f"- Items: {counts['items']} from {counts['subjects']} contributors",
-        f"- k-anonymity: k >= {document['k']} distinct people per class over"
+        f"- k-anonymity: k >= {document['k']} distinct people per signature (the set of classes one"
+        " person's rows fall in) over"
         f" {', '.join(document['quasi_identifiers'])};"
         f" {document['suppressed_count']} rows suppressed",
         "",

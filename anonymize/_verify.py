@@ -11,7 +11,8 @@ Checks (each reported passed / failed / skipped, every failure listed with its f
     exiftool     exiftool agrees (skipped when it is not installed)
     faces        at most one face (the subject's) is detectable in any image, by both detector families
     pii          no personal-data pattern in any text file or file name
-    k_anonymity  every class over the released quasi-identifiers holds >= k distinct people (subject ids),
+    k_anonymity  every person's set of classes over the released quasi-identifiers is shared by >= k
+                 distinct people (subject ids),
                  k being the larger of the caller's k_min and the k the datasheet promises
 
 Nothing is trusted from the build: digests are recomputed, media re-parsed, faces re-detected.
@@ -400,7 +401,7 @@ def _check_k(reader: _Reader, names: set[str], rows: list[dict[str, str]], k_min
         state.fail(
             "k_anonymity",
             MANIFEST_JSONL,
-            f"smallest class holds {state.k_achieved} distinct people; k required {state.k_required}"
+            f"the rarest signature is shared by {state.k_achieved} distinct people; k required {state.k_required}"
             f" (k_min {k_min}, datasheet k {promised})",
         )
 

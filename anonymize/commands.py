@@ -119,7 +119,7 @@ def _refuse(source: Path, error: Exception, as_json: bool) -> NoReturn:
     default=5,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Required k, in distinct people per class; the datasheet's own k applies when higher.",
+    help="Required k, in distinct people per signature (set of classes); the datasheet's own k applies when higher.",
 )
 @click.option("--no-faces", is_flag=True, help="Skip the face re-detection (faster, incomplete).")
 @click.option("--no-exiftool", is_flag=True, help="Do not use exiftool even when installed.")
@@ -154,7 +154,9 @@ def release_verify(
         for check, status in report.checks.items():
             click.echo(f"{check:12} {status}")
         if report.k_required is not None:
-            click.echo(f"k            {report.k_achieved} people in the smallest class (required {report.k_required})")
+            click.echo(
+                f"k            {report.k_achieved} people share the rarest signature (required {report.k_required})"
+            )
         for failure in report.failures:
             click.echo(f"FAIL {failure.check}: {failure.file or '-'}: {failure.detail}")
         click.echo("release verified" if report.ok else f"{len(report.failures)} failure(s)")

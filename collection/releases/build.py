@@ -3,8 +3,8 @@ package, and record which items and contributors went in.
 
 Memory stays bounded by the size of the selection's ids, not of the media: one item's bytes are in memory at
 a time, the package streams to disk (`anonymize.PackageWriter`) and the item rows are inserted in batches.
-The side table is generalised and suppressed to k distinct people per class before anything is written (k
-needs every row).
+The side table is generalised and suppressed until every person's set of classes is shared by k distinct people
+before anything is written (k needs every row).
 
 Pseudonyms: every id that leaves (subject, item, consent receipt) is a keyed HMAC under the release's own
 key, so two releases cannot be joined and no id can be recomputed from a guess.

@@ -93,7 +93,7 @@ def test_release_verify_holds_a_package_to_its_datasheet_k(runner: CliRunner, tm
     key = f"--public-key={key_id}={base64.b64encode(raw).decode()}"
     result = runner.invoke(release_verify, [str(package), key, "--k-min", "5", "--no-faces"])
     assert result.exit_code == 1, result.output
-    assert "6 people in the smallest class (required 10)" in result.output
+    assert "6 people share the rarest signature (required 10)" in result.output
     assert "FAIL k_anonymity" in result.output
     as_json = json.loads(runner.invoke(release_verify, [str(package), key, "--no-faces", "--json"]).output)
     assert as_json["k_required"] == 10 and as_json["k_achieved"] == 6 and as_json["ok"] is False

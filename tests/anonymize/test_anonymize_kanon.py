@@ -152,6 +152,26 @@ def test_suppression_takes_every_row_of_a_class_with_too_few_people() -> None:
     assert len(loner) == 10 and all(all(r[q] == "*" for q in QI) for r in loner)
 
 
+def test_a_person_linked_across_classes_by_their_pseudonym_is_a_class_of_their_own() -> None:
+    # Five people in their 20s, five in their 30s, and one person with photos from both decades: each row class
+    # holds six people, but the pseudonym links the bridge's rows, and nobody else spans both decades.
+    records = _photos({f"a{i}": ("20-29", "F", "서울") for i in range(5)})
+    records += _photos({f"b{i}": ("30-39", "F", "서울") for i in range(5)})
+    records += [{**row, "item": f"{row['item']}-{n}"} for n, row in enumerate(
+        _photos({"bridge": ("20-29", "F", "서울")}) + _photos({"bridge": ("30-39", "F", "서울")}))]
+    assert min(_people_per_class(records).values()) == 6  # what counting people per row class saw
+    assert measured_k(records, QI) == 1
+
+    tolerant = k_anonymize(records, QI, 5, HIERARCHIES, max_suppression=0.2)
+    assert tolerant.generalised["age_bracket"] == "as collected" and tolerant.suppressed_count == 20
+    assert all(all(r[q] == "*" for q in QI) for r in tolerant.records if r["subject_id"] == "bridge")
+    assert tolerant.k_achieved == 5 and measured_k(tolerant.records, QI) == 5
+
+    strict = k_anonymize(records, QI, 5, HIERARCHIES)  # 20 rows are over 5% of 120: widen instead
+    assert strict.generalised["age_bracket"] == "20-year" and strict.suppressed_count == 0
+    assert strict.k_achieved == 11
+
+
 def test_subject_key_must_be_present_and_not_a_quasi_identifier() -> None:
     with pytest.raises(KAnonymityError, match=r"records\[0\]: missing subject_id"):
         k_anonymize(_records(10), QI, 5)
