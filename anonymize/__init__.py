@@ -27,6 +27,7 @@ from anonymize._faces import (
     FaceCluster,
     cluster_faces,
     detect_faces,
+    detect_faces_near,
     face_encodings,
 )
 from anonymize._formats import AUDIO_FORMATS, IMAGE_FORMATS, Sniffed, sniff
@@ -83,6 +84,7 @@ __all__ = [
     "cluster_faces",
     "decode_image",
     "detect_faces",
+    "detect_faces_near",
     "disallowed_tags",
     "exiftool_available",
     "exiftool_tags",

@@ -13,8 +13,9 @@ lazily, once per process, never at import.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -147,6 +148,51 @@ def detect_faces(rgb: np.ndarray, settings: DetectorSettings | None = None) -> l
         working, scale = _working_copy(rgb, max_side)
         found.extend(_rescale(box, scale, width, height) for box in run(working, settings))
     return found
+
+
+def detect_faces_near(rgb: np.ndarray, regions: Sequence[FaceBox], settings: DetectorSettings | None = None
+                      ) -> list[FaceBox]:
+    """Detections within `regions` of the HxWx3 uint8 RGB array, in its pixel coordinates, each detector
+    searching at the working scale (and with the small-face pass) a whole-image `detect_faces` would use.
+
+    For re-checking an image after painting: painting changes pixels only inside the painted boxes, so a face
+    that was not detectable before can only appear where a search window overlaps one. Overlapping regions are
+    merged and each is searched once; a face must lie inside a region to be found.
+    """
+    settings = settings or DetectorSettings()
+    height, width = rgb.shape[:2]
+    side = max(height, width)
+    found: list[FaceBox] = []
+    for region in _merged(regions):
+        crop = np.ascontiguousarray(rgb[region.top : region.bottom, region.left : region.right])
+        crop_side = max(crop.shape[:2])
+        if crop.size == 0:
+            continue
+        local = replace(
+            settings,
+            max_side=max(1, int(crop_side * min(1.0, settings.max_side / side))),
+            haar_max_side=max(1, int(crop_side * min(1.0, settings.haar_max_side / side))),
+            small_face_max_side=crop_side if side <= settings.small_face_max_side else 0,
+        )
+        for box in detect_faces(crop, local):
+            found.append(FaceBox(box.left + region.left, box.top + region.top, box.right + region.left,
+                                 box.bottom + region.top, box.detector, box.score))
+    return found
+
+
+def _merged(regions: Sequence[FaceBox]) -> list[FaceBox]:
+    """The regions with every overlapping pair replaced by their bounding box, until none overlap."""
+    merged = list(regions)
+    changed = True
+    while changed:
+        changed = False
+        for i, j in itertools.combinations(range(len(merged)), 2):
+            if merged[i].intersection(merged[j]):
+                merged[i] = _union([merged[i], merged[j]])
+                del merged[j]
+                changed = True
+                break
+    return merged
 
 
 def cluster_faces(boxes: Iterable[FaceBox], merge_iou: float = 0.25) -> list[FaceCluster]:

@@ -3,9 +3,11 @@
 Policy (STANDARDS, anonymisation): blur and pixelation are not anonymisation against machines, so faces are
 painted over with one flat colour, well beyond the detected box (hair, ears and chin are identifying too). The
 contributor's face is the one matching their own encoding when one is given, otherwise the single dominant face
-of the photo; with no match nothing is kept. After painting, the image is searched again and anything newly
-detectable is painted too, until the detectors find nothing but the subject (or the round limit is hit, which
-the result reports). The subject's face itself is never painted over, so their encoding is preserved.
+of the photo; with no match nothing is kept. After painting, the painted areas and their surroundings (the only
+place where painting can make a face detectable) are searched again and anything found is painted too, until
+the detectors find nothing but the subject (or the round limit is hit, which the result reports).
+`anonymize_photo` then searches the whole encoded file again. The subject's face itself is never painted over,
+so their encoding is preserved.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from anonymize._faces import (
     FaceCluster,
     cluster_faces,
     detect_faces,
+    detect_faces_near,
     face_encodings,
     same_face,
 )
@@ -29,6 +32,7 @@ from anonymize._faces import (
 Box = tuple[int, int, int, int]
 
 _CORE_MARGIN = 0.08
+_RECHECK_REACH = 1.0  # around each painted box, its own size again on every side
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,10 @@ def mask_bystanders(
     targets = [c for c in clusters if c is not chosen]
     rounds = 0
     while targets and rounds < settings.max_rounds:
-        masked.extend(_paint(image, targets, subject, settings))
+        painted = _paint(image, targets, subject, settings)
+        masked.extend(painted)
         rounds += 1
-        targets = _remaining(image, subject, settings)
+        targets = _remaining(image, painted, subject, settings)
     subject_box = subject.core.as_tuple() if subject else None
     return MaskResult(image, tuple(masked), subject_box, distance, rounds, not targets, len(clusters))
 
@@ -229,8 +234,15 @@ def _restore(image: np.ndarray, saved: tuple[FaceBox, np.ndarray]) -> None:
     image[box.top : box.bottom, box.left : box.right] = pixels
 
 
-def _remaining(image: np.ndarray, subject: _Subject | None, settings: MaskSettings) -> list[FaceCluster]:
-    clusters = cluster_faces(detect_faces(image, settings.detectors), settings.detectors.merge_iou)
+def _remaining(
+    image: np.ndarray, painted: Sequence[Box], subject: _Subject | None, settings: MaskSettings
+) -> list[FaceCluster]:
+    """Faces detectable after a round of painting. Only the painted boxes changed, so the search covers them
+    and as much again on every side (a face newly detectable because of the paint overlaps the paint); the
+    caller's check of the encoded file, and the release verifier, search the whole image."""
+    height, width = image.shape[:2]
+    regions = [FaceBox(*box, "painted").expanded(_RECHECK_REACH, width, height) for box in painted]
+    clusters = cluster_faces(detect_faces_near(image, regions, settings.detectors), settings.detectors.merge_iou)
     if subject is None:
         return clusters
     return [c for c in clusters if not _is_subject(c, subject.core)]

@@ -1,12 +1,14 @@
 """`datadam bench release`: how fast photos are scrubbed and masked, and how much memory building a large
 release takes.
 
-Two figures, measured separately because they scale differently:
+Three figures, measured separately because they scale differently:
 
 1. scrub+mask throughput (wall clock, and CPU seconds per photo, which does not depend on what else the
    machine is running) on `sample` distinct real photos from the shared evaluation data (decode, orient,
    sRGB, detect with both detector families, mask, encode, re-check the encoded file), in one process;
-2. peak resident memory while k-anonymising the side table and streaming a signed package of `photos` items,
+2. the same on phone-sized camera photos (the JPEGs of exif_samples whose longer side is at least 1500 px),
+   where face search costs grow with the pixels: seconds per photo and the mean megapixels;
+3. peak resident memory while k-anonymising the side table and streaming a signed package of `photos` items,
    synthesised by repeating the scrubbed sample (the package writer re-parses every item's metadata, hashes it
    and writes it, so the build does real work per item).
 
@@ -27,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from anonymize._hierarchies import AgeBands
 from anonymize._image import scrub_image
 from anonymize._kanon import KAnonResult, k_anonymize
@@ -38,6 +42,7 @@ from anonymize._signing import Ed25519Signer
 from anonymize.errors import MediaError
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CAMERA_SET = "exif_samples"
 PHOTO_SETS = ("fgnet", "cacd_vs", "face_recognition/examples", "dlib/faces", "mask_voc/images", "yale_faces")
 _SUFFIXES = {".jpg", ".jpeg", ".png"}
 _ARCHIVE_NAMES = {"zip": "release.zip", "tar": "release.tar", "dir": "release"}
@@ -52,6 +57,9 @@ class BenchFigures:
     scrub_mask_photos_per_s: float
     scrub_mask_cpu_seconds_per_photo: float
     faces_masked_in_sample: int
+    camera_photos: int
+    camera_megapixels_mean: float
+    camera_seconds_per_photo: float
     release_photos: int
     archive: str
     k_anonymize_seconds: float
@@ -74,11 +82,14 @@ def run_release_benchmark(
     archive: str = "zip",
     workdir: Path | None = None,
     progress: bool = False,
+    cameras: int = 8,
 ) -> BenchFigures:
     """Run both measurements; raises `FileNotFoundError` when no photos are found under `data_dir`."""
     files = sample_photos(data_dir or SHARED_DATA, sample)
     scrub_rate = _scrub_rate(files)
     masking = _scrub_mask(files, progress)
+    camera_files = camera_photos(data_dir or SHARED_DATA, cameras) if cameras else []
+    camera_run = _scrub_mask(camera_files, progress) if camera_files else None
     scratch = Path(tempfile.mkdtemp(prefix="datadam-bench-", dir=workdir))
     try:
         target = scratch / _ARCHIVE_NAMES[archive]
@@ -93,6 +104,9 @@ def run_release_benchmark(
         scrub_mask_photos_per_s=round(masking.photos_per_s, 3),
         scrub_mask_cpu_seconds_per_photo=round(masking.cpu_seconds_per_photo, 2),
         faces_masked_in_sample=masking.masked,
+        camera_photos=len(camera_run.outputs) if camera_run else 0,
+        camera_megapixels_mean=round(_megapixels(camera_files), 1),
+        camera_seconds_per_photo=round(1 / camera_run.photos_per_s, 2) if camera_run else 0.0,
         release_photos=photos,
         archive=archive,
         k_anonymize_seconds=figures.k_anonymize_seconds,
@@ -118,6 +132,29 @@ def sample_photos(data_dir: Path, count: int) -> list[Path]:
         raise FileNotFoundError(f"no photos under {data_dir}")
     step = max(len(found) // count, 1)
     return found[::step][:count]
+
+
+def camera_photos(data_dir: Path, count: int = 8, min_side: int = 1500) -> list[Path]:
+    """Up to `count` camera JPEGs under `data_dir`/exif_samples with a side of at least `min_side` px."""
+    found = []
+    for path in sorted((data_dir / CAMERA_SET).rglob("*")):
+        if path.suffix.lower() not in (".jpg", ".jpeg") or not path.is_file():
+            continue
+        try:
+            with Image.open(path) as image:
+                if max(image.size) >= min_side:
+                    found.append(path)
+        except (OSError, Image.DecompressionBombError):
+            continue
+    return found[:count]
+
+
+def _megapixels(files: list[Path]) -> float:
+    sizes = []
+    for path in files:
+        with Image.open(path) as image:
+            sizes.append(image.size[0] * image.size[1] / 1e6)
+    return sum(sizes) / len(sizes) if sizes else 0.0
 
 
 def _scrub_rate(files: list[Path]) -> float:

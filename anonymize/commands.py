@@ -196,6 +196,13 @@ def _load_keys(keys_file: Path | None, inline: tuple[str, ...]) -> dict[str, byt
     help="Distinct real photos scrubbed and masked for the photos/s figure.",
 )
 @click.option(
+    "--cameras",
+    type=click.IntRange(min=0),
+    default=8,
+    show_default=True,
+    help="Phone-sized camera JPEGs (exif_samples, >= 1500 px) scrubbed and masked for the seconds/photo figure.",
+)
+@click.option(
     "--data-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
@@ -210,12 +217,14 @@ def _load_keys(keys_file: Path | None, inline: tuple[str, ...]) -> dict[str, byt
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def bench_release(
-    photos: int, sample: int, data_dir: Path | None, archive: str, workdir: Path | None, as_json: bool
+    photos: int, sample: int, cameras: int, data_dir: Path | None, archive: str, workdir: Path | None,
+    as_json: bool
 ) -> None:
     """Benchmark scrub+mask throughput and peak memory while building a large release."""
     from anonymize.bench import run_release_benchmark
 
-    figures = run_release_benchmark(photos, sample, data_dir, archive, workdir, progress=not as_json)
+    figures = run_release_benchmark(photos, sample, data_dir, archive, workdir, progress=not as_json,
+                                    cameras=cameras)
     if as_json:
         click.echo(json.dumps(figures.to_dict(), indent=2))
     else:

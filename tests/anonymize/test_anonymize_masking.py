@@ -12,9 +12,12 @@ from PIL import Image
 from skimage import data as skdata
 
 from anonymize import (
+    MASKING_DETECTORS,
     FaceBox,
     MaskSettings,
     anonymize_photo,
+    detect_faces,
+    detect_faces_near,
     disallowed_tags,
     face_encodings,
     faces_other_than,
@@ -158,3 +161,22 @@ def test_a_40_px_bystander_in_a_large_photo_is_masked() -> None:
         FaceBox(300, 300, 800, 800, "lfw")) > 0.5
     assert (result.image[face_centre] == FILL).all()
     assert result.clean
+
+
+def test_a_search_near_a_region_finds_there_what_the_whole_search_finds(original: np.ndarray) -> None:
+    """The re-check after painting searches only around the paint, at the whole search's working scale, and
+    reports boxes in the image's own coordinates; overlapping regions are searched once."""
+    height, width = original.shape[:2]
+    around_b = box("B").expanded(0.5, width, height)
+    shifted = FaceBox(around_b.left + 10, around_b.top + 10, around_b.right + 10, around_b.bottom + 10, "r")
+    near = detect_faces_near(original, [around_b, shifted], MASKING_DETECTORS)
+    whole = detect_faces(original, MASKING_DETECTORS)
+
+    def hog_on_b(boxes: list[FaceBox]) -> list[FaceBox]:
+        return [b for b in boxes if b.detector.startswith("hog") and b.overlap(box("B")) > 0.5]
+
+    assert len(hog_on_b(near)) == len(hog_on_b(whole)) >= 1
+    assert max(n.iou(w) for n in hog_on_b(near) for w in hog_on_b(whole)) > 0.8
+    assert all(b.overlap(FaceBox(around_b.left, around_b.top, shifted.right, shifted.bottom, "u")) == 1.0
+               for b in near)
+    assert not any(b.overlap(box("A")) > 0.5 or b.overlap(box("C")) > 0.5 for b in near)

@@ -52,10 +52,13 @@ def test_bench_release_command_reports_its_figures(shared_data: Path) -> None:
 
     result = CliRunner().invoke(
         bench_release,
-        ["--photos", "300", "--sample", "2", "--archive", "tar", "--data-dir", str(shared_data), "--json"],
+        ["--photos", "300", "--sample", "2", "--cameras", "1", "--archive", "tar", "--data-dir", str(shared_data),
+         "--json"],
     )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
     assert figures["release_photos"] == 300 and figures["sample_photos"] == 2
     assert figures["package_mib"] > 0 and figures["peak_rss_mib"] > figures["rss_before_build_mib"] * 0.5
     assert figures["scrub_mask_cpu_seconds_per_photo"] > 0
+    assert figures["camera_photos"] == 1 and figures["camera_megapixels_mean"] >= 1.0
+    assert figures["camera_seconds_per_photo"] > 0
