@@ -2,10 +2,10 @@
 
 Full-domain generalisation with suppression, in the spirit of Samarati and ARX: every combination of
 generalisation levels (one level per quasi-identifier) is a node of a lattice; the chosen node is the least
-generalised one (lowest total level, then fewest suppressed records) where suppressing the records of
-equivalence classes smaller than k costs at most `max_suppression` of the records. Suppressed records keep
-their media but have every quasi-identifier set to "*"; they are excluded when k is measured, as a fully
-suppressed row matches everybody.
+generalised one (lowest total level, then fewest suppressed records) where suppressing the records of the
+people in equivalence classes smaller than k (see below) costs at most `max_suppression` of the records.
+Suppressed records keep their media but have every quasi-identifier set to "*"; a person all of whose records
+are suppressed is left out when k is measured, as they match everybody.
 
 Classes are of PEOPLE (the `subject_key` column), not of rows. A release has one row per photo, a contributor
 gives about ten photos per bracket, and every row of one person carries the same pseudonym, so a person's rows
@@ -96,14 +96,18 @@ def measured_k(
     subject_key: str | None = DEFAULT_SUBJECT_KEY,
 ) -> int:
     """The fewest distinct people (values of `subject_key`; None: every row is a person) sharing a signature,
-    the set of classes over `quasi_identifiers` a person's rows fall in, ignoring fully suppressed rows (0 if
-    none). Raises `KAnonymityError` when a counted row lacks `subject_key`."""
-    keys, subjects = [], []
+    the set of classes over `quasi_identifiers` a person's rows fall in, leaving out people whose every row is
+    fully suppressed (0 if nobody is left). Raises `KAnonymityError` when a row lacks `subject_key`."""
+    keys, subjects, shown = [], [], set()
     for index, row in enumerate(records):
+        keys.append(tuple(str(row.get(qi, "")) for qi in quasi_identifiers))
+        subjects.append(_subject(row, index, subject_key))
         if not _is_suppressed(row, quasi_identifiers):
-            keys.append(tuple(str(row.get(qi, "")) for qi in quasi_identifiers))
-            subjects.append(_subject(row, index, subject_key))
-    return min(_people_per_signature(keys, subjects)[0].values(), default=0)
+            shown.add(subjects[-1])
+    # A person leaves the count only when every row of theirs is suppressed; otherwise a suppressed row is one
+    # more class of their signature (an attacker sees it beside the others under the same pseudonym).
+    people, signature = _people_per_signature(keys, subjects)
+    return min((people[signature[subject]] for subject in shown), default=0)
 
 
 def _people_per_signature(

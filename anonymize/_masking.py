@@ -4,10 +4,12 @@ Policy (STANDARDS, anonymisation): blur and pixelation are not anonymisation aga
 painted over with one flat colour, well beyond the detected box (hair, ears and chin are identifying too). The
 contributor's face is the one matching their own encoding when one is given, otherwise the single dominant face
 of the photo; with no match nothing is kept. After painting, the painted areas and their surroundings (the only
-place where painting can make a face detectable) are searched again and anything found is painted too, until
-the detectors find nothing but the subject (or the round limit is hit, which the result reports).
-`anonymize_photo` then searches the whole encoded file again. The subject's face itself is never painted over,
-so their encoding is preserved.
+place where painting can make a face detectable to dlib) are searched again and anything found is painted too,
+until that search finds nothing but the subject (or the round limit is hit); `MaskResult.clean` reports that
+local search. The Haar cascades equalise the whole image's histogram, so a large painted box can in principle
+tip a Haar detection anywhere: `anonymize_photo` therefore searches the whole encoded file again, and its
+`clean` (what a release relies on) comes from that search. The subject's face itself is never painted over, so
+their encoding is preserved.
 """
 
 from __future__ import annotations
@@ -237,9 +239,10 @@ def _restore(image: np.ndarray, saved: tuple[FaceBox, np.ndarray]) -> None:
 def _remaining(
     image: np.ndarray, painted: Sequence[Box], subject: _Subject | None, settings: MaskSettings
 ) -> list[FaceCluster]:
-    """Faces detectable after a round of painting. Only the painted boxes changed, so the search covers them
-    and as much again on every side (a face newly detectable because of the paint overlaps the paint); the
-    caller's check of the encoded file, and the release verifier, search the whole image."""
+    """Faces detectable after a round of painting, searched around the painted boxes (as much again on every
+    side): a window that does not overlap the paint sees the same pixels as before. Haar equalises each region
+    on its own histogram, not the whole image's, so this is not exact for Haar; `anonymize_photo`'s search of
+    the whole encoded file, and the release verifier, are."""
     height, width = image.shape[:2]
     regions = [FaceBox(*box, "painted").expanded(_RECHECK_REACH, width, height) for box in painted]
     clusters = cluster_faces(detect_faces_near(image, regions, settings.detectors), settings.detectors.merge_iou)

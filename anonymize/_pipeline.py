@@ -28,11 +28,14 @@ _RECHECK_ROUNDS = 2
 @dataclass(frozen=True)
 class AnonymizedPhoto:
     """A scrubbed, masked photo: the encoded `media` and the `mask` outcome (`faces_masked` counts boxes
-    painted in all rounds, including the post-encoding re-check)."""
+    painted in all rounds, including the post-encoding re-check). `clean`: the last whole-image search of the
+    encoded file found no face but the subject's (False when the re-check rounds ran out while still painting).
+    """
 
     media: ScrubbedMedia
     mask: MaskResult
     faces_masked: int
+    clean: bool = True
 
 
 def anonymize_photo(
@@ -55,13 +58,17 @@ def anonymize_photo(
     pixels = result.image
     painted = len(result.masked_boxes)
     media = _encode(pixels, decoded.image.mode, out_format, decoded.removed)
-    for _ in range(_RECHECK_ROUNDS):
+    # The encoded file is searched whole (masking's own re-check looked only around its paint, and encoding
+    # touches every pixel); whatever it finds is painted and the file encoded and searched again.
+    clean = False
+    for _ in range(_RECHECK_ROUNDS + 1):
         extra = mask_remaining(_decoded_rgb(media.data), pixels, result.subject_box, settings)
         if not extra:
+            clean = True
             break
         painted += len(extra)
         media = _encode(pixels, decoded.image.mode, out_format, decoded.removed)
-    return AnonymizedPhoto(media, result, painted)
+    return AnonymizedPhoto(media, result, painted, clean)
 
 
 def scrub_any(

@@ -84,12 +84,13 @@ def run_release_benchmark(
     progress: bool = False,
     cameras: int = 8,
 ) -> BenchFigures:
-    """Run both measurements; raises `FileNotFoundError` when no photos are found under `data_dir`."""
+    """Run the three measurements; raises `FileNotFoundError` when no face photos are found under `data_dir`
+    (no camera photos only leave their figure at 0)."""
     files = sample_photos(data_dir or SHARED_DATA, sample)
     scrub_rate = _scrub_rate(files)
     masking = _scrub_mask(files, progress)
     camera_files = camera_photos(data_dir or SHARED_DATA, cameras) if cameras else []
-    camera_run = _scrub_mask(camera_files, progress) if camera_files else None
+    camera_run = _camera_run(camera_files, progress)
     scratch = Path(tempfile.mkdtemp(prefix="datadam-bench-", dir=workdir))
     try:
         target = scratch / _ARCHIVE_NAMES[archive]
@@ -105,7 +106,7 @@ def run_release_benchmark(
         scrub_mask_cpu_seconds_per_photo=round(masking.cpu_seconds_per_photo, 2),
         faces_masked_in_sample=masking.masked,
         camera_photos=len(camera_run.outputs) if camera_run else 0,
-        camera_megapixels_mean=round(_megapixels(camera_files), 1),
+        camera_megapixels_mean=round(_megapixels(camera_run.files if camera_run else []), 1),
         camera_seconds_per_photo=round(1 / camera_run.photos_per_s, 2) if camera_run else 0.0,
         release_photos=photos,
         archive=archive,
@@ -171,6 +172,7 @@ def _scrub_rate(files: list[Path]) -> float:
 
 @dataclass(frozen=True)
 class _MaskRun:
+    files: list[Path]  # the photos that were scrubbed (refused ones left out)
     outputs: list[bytes]
     photos_per_s: float
     cpu_seconds_per_photo: float
@@ -180,12 +182,14 @@ class _MaskRun:
 def _scrub_mask(files: list[Path], progress: bool) -> _MaskRun:
     started, cpu_started = time.perf_counter(), time.process_time()
     outputs: list[bytes] = []
+    done: list[Path] = []
     masked = 0
     for index, path in enumerate(files, start=1):
         try:
             photo = anonymize_photo(path.read_bytes())
         except MediaError:
             continue
+        done.append(path)
         outputs.append(photo.media.data)
         masked += photo.faces_masked
         if progress:
@@ -195,7 +199,15 @@ def _scrub_mask(files: list[Path], progress: bool) -> _MaskRun:
     if not outputs:
         raise FileNotFoundError("none of the sampled photos could be scrubbed")
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return _MaskRun(outputs, len(outputs) / max(wall, 1e-9), cpu / len(outputs), masked)
+    return _MaskRun(done, outputs, len(outputs) / max(wall, 1e-9), cpu / len(outputs), masked)
+
+
+def _camera_run(files: list[Path], progress: bool) -> _MaskRun | None:
+    """The camera-photo figure is optional: no camera photos, or none that could be scrubbed, give None."""
+    try:
+        return _scrub_mask(files, progress) if files else None
+    except FileNotFoundError:
+        return None
 
 
 def _records(count: int, pseudonyms: Pseudonymizer) -> list[dict[str, str]]:

@@ -76,7 +76,7 @@ def _anonymize(data: bytes, target: Path, keep_subject: bool) -> dict[str, Any]:
             "removed": list(photo.media.removed),
             "faces_masked": photo.faces_masked,
             "subject_kept": photo.mask.subject_box is not None,
-            "clean": photo.mask.clean,
+            "clean": photo.clean,
         }
     if kind == "audio":
         if suffix not in _AUDIO_SUFFIXES:

@@ -41,7 +41,7 @@ class ReleaseMedia:
     def photo(self, data: bytes, subject_encoding: np.ndarray | None) -> ReleasedPhoto:
         result = anonymize_photo(data, subject_encoding, keep_subject=True, out_format="JPEG")
         return ReleasedPhoto(
-            result.media.data, result.faces_masked, result.mask.subject_box is not None, result.mask.clean
+            result.media.data, result.faces_masked, result.mask.subject_box is not None, result.clean
         )
 
     def voice(self, data: bytes) -> bytes:

@@ -1,11 +1,11 @@
-"""seal free text that people write about themselves: rights requests, review comments, appeals
+"""seal the free text written about a contributor: rights requests, review comments, appeals
 
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-22
 
-A contributor explaining a rights request or an appeal, and a reviewer explaining a rejection, write free text
-that can hold anything (names, health, family). These columns are now sealed like those of 0006
+A contributor explaining a rights request or an appeal, and staff explaining a rejection, an appeal's outcome or
+a request's resolution, write free text that can hold anything (names, health, family). These columns are now sealed like those of 0006
 (AES-256-GCM under the master-derived field key, associated data naming the column): rights_requests.details
 and .resolution_note, photo_decisions.comment, appeals.note and .answer, photos.review_comment.
 

@@ -172,6 +172,17 @@ def test_a_person_linked_across_classes_by_their_pseudonym_is_a_class_of_their_o
     assert strict.k_achieved == 11
 
 
+def test_a_partly_suppressed_person_still_shows_their_suppressed_row() -> None:
+    # Five people seen only in one class; p0 also has a row with every quasi-identifier suppressed. Under p0's
+    # pseudonym an attacker sees both rows, so p0 is alone; only a person with every row suppressed drops out.
+    records = _photos({f"p{i}": ("30-39", "F", "서울") for i in range(5)}, photos=2)
+    records.append({"item": "p0-x", "subject_id": "p0", "age_bracket": "*", "gender": "*", "region": "*"})
+    assert measured_k(records, QI) == 1
+    records.append({"item": "q-x", "subject_id": "q", "age_bracket": "*", "gender": "*", "region": "*"})
+    assert measured_k(records, QI) == 1
+    assert measured_k([r for r in records if r["subject_id"] != "p0"], QI) == 4
+
+
 def test_subject_key_must_be_present_and_not_a_quasi_identifier() -> None:
     with pytest.raises(KAnonymityError, match=r"records\[0\]: missing subject_id"):
         k_anonymize(_records(10), QI, 5)

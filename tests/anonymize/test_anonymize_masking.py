@@ -13,6 +13,7 @@ from skimage import data as skdata
 
 from anonymize import (
     MASKING_DETECTORS,
+    DetectorSettings,
     FaceBox,
     MaskSettings,
     anonymize_photo,
@@ -180,3 +181,24 @@ def test_a_search_near_a_region_finds_there_what_the_whole_search_finds(original
     assert all(b.overlap(FaceBox(around_b.left, around_b.top, shifted.right, shifted.bottom, "u")) == 1.0
                for b in near)
     assert not any(b.overlap(box("A")) > 0.5 or b.overlap(box("C")) > 0.5 for b in near)
+
+
+def test_a_photo_is_clean_only_when_the_whole_encoded_file_shows_no_other_face(
+    original: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anonymize._pipeline as pipeline
+
+    source = fx.jpeg_with_everything(Image.fromarray(original), trailer=False)
+    assert anonymize_photo(source).clean
+    # A search of the encoded file that keeps finding something: the rounds run out and the photo is not clean.
+    monkeypatch.setattr(pipeline, "mask_remaining", lambda *args, **kwargs: [(0, 0, 4, 4)])
+    assert not anonymize_photo(source).clean
+
+
+def test_the_cnn_searches_a_copy_reduced_to_its_own_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import anonymize._faces as faces
+
+    seen: list[tuple[int, ...]] = []
+    monkeypatch.setattr(faces, "_cnn", lambda rgb, settings: seen.append(rgb.shape) or [])
+    detect_faces(np.zeros((1500, 3000, 3), np.uint8), DetectorSettings(cnn=True, cnn_max_side=600))
+    assert seen == [(300, 600, 3)]
