@@ -42,6 +42,7 @@ lint: install
 bench: install
 	$(BIN)/datadam bench gates --data ../shared/data
 	$(BIN)/datadam bench release --data ../shared/data
+	$(BIN)/datadam bench feedback --data ../shared/data
 
 translations: install
 	$(BIN)/python scripts/i18n.py

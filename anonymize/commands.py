@@ -204,6 +204,8 @@ def _load_keys(keys_file: Path | None, inline: tuple[str, ...]) -> dict[str, byt
 )
 @click.option(
     "--data-dir",
+    "--data",
+    "data_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Shared evaluation data (default: ../shared/data beside the checkout).",

@@ -202,6 +202,31 @@ def bench() -> None:
 bench.add_command(bench_release, "release")
 
 
+@bench.command("feedback")
+@click.option("--photos", type=click.IntRange(min=1, max=20), default=8, show_default=True,
+              help="Photos uploaded one at a time.")
+@click.option("--data-dir", "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None,
+              help="Shared evaluation data (its face_recognition/examples photos; default: ../shared/data beside "
+                   "the checkout, else the demo's sample portraits).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_feedback(photos: int, data_dir: Path | None, as_json: bool) -> None:
+    """Seconds from an upload finishing to the gates' answer on the contributor's page (embedded default)."""
+    from webapp.bench_feedback import run_feedback_bench, sample_photos
+
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    figures = run_feedback_bench(sample_photos(data_dir or (default if default.is_dir() else None), photos))
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    for key, value in figures.items():
+        if key != "per_photo":
+            click.echo(f"{key:32} {value}")
+    for row in figures["per_photo"]:
+        click.echo(f"  {row['name']:28} {row['kib']:>6} KiB  upload {row['upload_seconds']:.3f} s  "
+                   f"answer {row['feedback_seconds']} s  {row['state']}")
+
+
 def register(app: Flask) -> None:
     for group in (release, anonymize_group, bench):
         app.cli.add_command(group)

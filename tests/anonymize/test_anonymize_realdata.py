@@ -52,7 +52,7 @@ def test_bench_release_command_reports_its_figures(shared_data: Path) -> None:
 
     result = CliRunner().invoke(
         bench_release,
-        ["--photos", "300", "--sample", "2", "--cameras", "1", "--archive", "tar", "--data-dir", str(shared_data),
+        ["--photos", "300", "--sample", "2", "--cameras", "1", "--archive", "tar", "--data", str(shared_data),
          "--json"],
     )
     assert result.exit_code == 0, result.output
