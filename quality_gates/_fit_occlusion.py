@@ -39,6 +39,7 @@ from quality_gates._eval_identity import fit_logistic
 from quality_gates._eval_sets import EvalPhoto, column, load_rgb, occlusion_sets, read_labels
 from quality_gates._faces import default_analyzer
 from quality_gates._occlusion import (
+    ENCODING_SIZE,
     MODEL_FILE,
     VECTOR_NAMES,
     LinearModel,
@@ -65,7 +66,7 @@ class Sample:
     eyes: bool | None  # None: this set says nothing about the eyes
     mouth: bool | None
     features: dict[str, float]
-    vectors: dict[str, list[float]] | None = None  # `_occlusion.VECTOR_NAMES`: encoding and region descriptors
+    vectors: dict[str, list[float]] | None = None  # `_occlusion.VECTOR_NAMES`: the region descriptors only
 
 
 def labels(photo: EvalPhoto) -> tuple[bool | None, bool | None]:
@@ -152,9 +153,11 @@ def _probability(model: LinearModel, samples: Sequence[Sample]) -> np.ndarray:
 
 
 def _appearance(sample: Sample) -> FaceAppearance | None:
+    """The sample's region descriptors as the gate sees them; the fit never holds an identity encoding."""
     if not sample.vectors:
         return None
-    return FaceAppearance(**{name: np.asarray(values, dtype=np.float64) for name, values in sample.vectors.items()})
+    regions = {name: np.asarray(sample.vectors[name], dtype=np.float64) for name in VECTOR_NAMES}
+    return FaceAppearance(np.full(ENCODING_SIZE, np.nan), **regions)
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,7 @@ def _lower_features(face: _Aligned, regions: dict[str, np.ndarray]) -> dict[str,
         "lower_texture": texture,
     }
 
+
 @dataclass(frozen=True)
 class OcclusionScores:
     """Probabilities (0..1) that the eyes / the nose and mouth are covered; `appearance` says whether the face's
@@ -233,7 +234,11 @@ class OcclusionScores:
 UNSURE_BAND = (0.1, 0.9)
 
 
-VECTOR_NAMES = ("encoding", "eye_region", "mouth_region")
+# The appearance vectors a model may weight: the network's eye and nose-and-mouth regions (never the identity
+# encoding, which is biometric data and says who, not what covers the face).
+VECTOR_NAMES = ("eye_region", "mouth_region")
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """A logistic model on the measurements and, optionally, on 128-d appearance vectors (`VECTOR_NAMES`)."""
@@ -313,9 +318,10 @@ AppearanceSource = FaceAppearance | Callable[[], "FaceAppearance | None"] | None
 
 
 def _usable(appearance: FaceAppearance | None) -> bool:
+    """Whether `appearance` looks like the network's output: every vector 128 finite values."""
     return appearance is not None and all(
         np.shape(appearance.vector(name)) == (ENCODING_SIZE,) and np.isfinite(appearance.vector(name)).all()
-        for name in VECTOR_NAMES)
+        for name in ("encoding", *VECTOR_NAMES))
 
 
 def score_occlusion(features: OcclusionFeatures, appearance: AppearanceSource = None) -> OcclusionScores:

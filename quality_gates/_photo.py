@@ -12,6 +12,7 @@ because it needs the hashes of other photos, which the caller holds.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -28,20 +29,8 @@ from quality_gates._resnet import FaceAppearance
 from quality_gates._rules import DEFAULT_RULES, PhotoRules
 from quality_gates.errors import ImageDecodeError
 
-
-class _LazyAppearance:
-    """The dominant face's appearance (encoding and region descriptors), computed on the first call only."""
-
-    def __init__(self, analyzer: FaceAnalyzer, pixels: np.ndarray, face: FaceInfo) -> None:
-        self._analyzer, self._pixels, self._face = analyzer, pixels, face
-        self._computed = False
-        self._value: FaceAppearance | None = None
-
-    def __call__(self) -> FaceAppearance | None:
-        if not self._computed:
-            self._value = self._analyzer.appearance(self._pixels, self._face)
-            self._computed = True
-        return self._value
+# The dominant face's appearance (encoding and region descriptors), computed on the first call only.
+_LazyAppearance = Callable[[], FaceAppearance | None]
 
 
 @dataclass(frozen=True)
@@ -95,7 +84,7 @@ def _check_decoded(image: DecodedImage, rules: PhotoRules, analyzer: FaceAnalyze
                                       "height": image.original_size[1]})]
     found = face_found_gate(faces, rules)
     gates.append(found)
-    appearance = _LazyAppearance(analyzer, image.pixels, faces[0]) if faces else None
+    appearance = functools.cache(functools.partial(analyzer.appearance, image.pixels, faces[0])) if faces else None
     if found.passed and appearance is not None:
         ctx = _Context(image, faces[0], rules, appearance)
         gates.extend(gate(ctx) for name, gate in _FACE_GATES.items() if name in rules.gates)
