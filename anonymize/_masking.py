@@ -113,10 +113,7 @@ def faces_other_than(
     """Face clusters detectable in `rgb` that are not the face at `subject_box` (all of them when None)."""
     settings = settings or DetectorSettings()
     clusters = cluster_faces(detect_faces(rgb, settings), settings.merge_iou)
-    if subject_box is None:
-        return clusters
-    subject = FaceBox(*subject_box, "subject")
-    return [c for c in clusters if not _is_subject(c, subject)]
+    return _others(clusters, FaceBox(*subject_box, "subject") if subject_box is not None else None)
 
 
 def mask_remaining(
@@ -134,6 +131,13 @@ def mask_remaining(
         box = FaceBox(*subject_box, "subject")
         subject = _subject(FaceCluster(box, (box,)), paint_on, settings)
     return _paint(paint_on, targets, subject, settings)
+
+
+def _others(clusters: list[FaceCluster], subject_core: FaceBox | None) -> list[FaceCluster]:
+    """The clusters that are not the subject's face (all of them without a subject)."""
+    if subject_core is None:
+        return clusters
+    return [c for c in clusters if not _is_subject(c, subject_core)]
 
 
 def _is_subject(cluster: FaceCluster, subject_core: FaceBox) -> bool:
@@ -246,6 +250,4 @@ def _remaining(
     height, width = image.shape[:2]
     regions = [FaceBox(*box, "painted").expanded(_RECHECK_REACH, width, height) for box in painted]
     clusters = cluster_faces(detect_faces_near(image, regions, settings.detectors), settings.detectors.merge_iou)
-    if subject is None:
-        return clusters
-    return [c for c in clusters if not _is_subject(c, subject.core)]
+    return _others(clusters, subject.core if subject else None)

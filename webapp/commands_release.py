@@ -212,10 +212,10 @@ bench.add_command(bench_release, "release")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def bench_feedback(photos: int, data_dir: Path | None, as_json: bool) -> None:
     """Seconds from an upload finishing to the gates' answer on the contributor's page (embedded default)."""
+    from anonymize.bench import SHARED_DATA
     from webapp.bench_feedback import run_feedback_bench, sample_photos
 
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    figures = run_feedback_bench(sample_photos(data_dir or (default if default.is_dir() else None), photos))
+    figures = run_feedback_bench(sample_photos(data_dir or (SHARED_DATA if SHARED_DATA.is_dir() else None), photos))
     if as_json:
         click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
         return
