@@ -25,6 +25,7 @@ from anonymize._faces import (
     FaceBox,
     FaceCluster,
     cluster_faces,
+    confirmed_faces,
     detect_faces,
     detect_faces_near,
     face_encodings,
@@ -92,7 +93,7 @@ def mask_bystanders(
     """
     settings = settings or MaskSettings()
     image = _rgb_copy(rgb)
-    clusters = cluster_faces(detect_faces(image, settings.detectors), settings.detectors.merge_iou)
+    clusters = _found(image, detect_faces(image, settings.detectors), settings.detectors)
     chosen, distance = _choose_subject(image, clusters, subject_encoding, keep_subject, settings)
     subject = _subject(chosen, image, settings)
     masked: list[Box] = []
@@ -112,7 +113,7 @@ def faces_other_than(
 ) -> list[FaceCluster]:
     """Face clusters detectable in `rgb` that are not the face at `subject_box` (all of them when None)."""
     settings = settings or DetectorSettings()
-    clusters = cluster_faces(detect_faces(rgb, settings), settings.merge_iou)
+    clusters = _found(rgb, detect_faces(rgb, settings), settings)
     return _others(clusters, FaceBox(*subject_box, "subject") if subject_box is not None else None)
 
 
@@ -131,6 +132,11 @@ def mask_remaining(
         box = FaceBox(*subject_box, "subject")
         subject = _subject(FaceCluster(box, (box,)), paint_on, settings)
     return _paint(paint_on, targets, subject, settings)
+
+
+def _found(rgb: np.ndarray, boxes: list[FaceBox], settings: DetectorSettings) -> list[FaceCluster]:
+    """The faces behind `boxes`: merged per face, Haar-only texture left out (`confirmed_faces`)."""
+    return confirmed_faces(rgb, cluster_faces(boxes, settings.merge_iou), settings)
 
 
 def _others(clusters: list[FaceCluster], subject_core: FaceBox | None) -> list[FaceCluster]:
@@ -249,5 +255,5 @@ def _remaining(
     the whole encoded file, and the release verifier, are."""
     height, width = image.shape[:2]
     regions = [FaceBox(*box, "painted").expanded(_RECHECK_REACH, width, height) for box in painted]
-    clusters = cluster_faces(detect_faces_near(image, regions, settings.detectors), settings.detectors.merge_iou)
+    clusters = _found(image, detect_faces_near(image, regions, settings.detectors), settings.detectors)
     return _others(clusters, subject.core if subject else None)

@@ -7,8 +7,9 @@
 2. Orientation: the EXIF orientation samples must come out upright: same shape as, and nearly the same pixels
    as, the orientation-1 sample of their group (or, when that one is absent, the group's median image).
 3. Bystanders: on the group photos (dlib/faces, multi-face mask_voc) faces are masked keeping the dominant one;
-   the released JPEG is searched again by each detector family separately (dlib HOG, OpenCV Haar); the goal is
-   zero non-subject detections by either, with the subject still detected and its encoding within 0.2 of the
+   the released JPEG is searched again by each detector family separately (dlib HOG, OpenCV Haar, the latter's
+   texture left out by `confirmed_faces` exactly as the release verifier does); the goal is zero non-subject
+   detections by either, with the subject still detected and its encoding within 0.2 of the
    original. Where hand-drawn boxes exist (mask_voc), the share of annotated bystanders actually covered is
    reported too, because detectors miss faces (masked, turned away, cut by the frame) that people still see.
 
@@ -39,6 +40,7 @@ from anonymize._faces import (
     DetectorSettings,
     FaceBox,
     cluster_faces,
+    confirmed_faces,
     detect_faces,
     face_encodings,
     same_face,
@@ -288,7 +290,7 @@ def _group_outcome(root: Path, path: Path, annotated: list[FaceBox] | None, sett
     subject = FaceBox(*result.subject_box, "subject") if result.subject_box else None
     reference = DetectorSettings(cnn=settings.detectors.cnn)  # the verifier's search, not the masker's
     boxes = detect_faces(released, reference)
-    after = _per_family(boxes, subject, reference.cnn)
+    after = _per_family(released, boxes, subject, reference)
     detected, distance = _subject_after(original, released, boxes, subject)
     covered = _annotated_coverage(released, annotated, subject, settings.fill)
     return GroupOutcome(
@@ -302,10 +304,12 @@ def _group_outcome(root: Path, path: Path, annotated: list[FaceBox] | None, sett
     )
 
 
-def _per_family(boxes: list[FaceBox], subject: FaceBox | None, with_cnn: bool) -> dict[str, int]:
+def _per_family(image: np.ndarray, boxes: list[FaceBox], subject: FaceBox | None, reference: DetectorSettings
+                ) -> dict[str, int]:
+    """Non-subject faces each detector family finds, its Haar-only texture left out as the verifier does."""
     counts = {}
-    for family in _FAMILIES if with_cnn else ("hog", "haar"):
-        clusters = cluster_faces([b for b in boxes if b.detector.startswith(family)])
+    for family in _FAMILIES if reference.cnn else ("hog", "haar"):
+        clusters = confirmed_faces(image, cluster_faces([b for b in boxes if b.detector.startswith(family)]), reference)
         counts[family] = len([c for c in clusters if subject is None or not _matches(c.members, subject)])
     return counts
 

@@ -1,0 +1,51 @@
+"""Clusters only the Haar cascades saw must look like a face to be painted (`confirmed_faces`), on scikit-image's
+astronaut photo: her face, a patch of her space suit, and the same with the colour changed or removed."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from anonymize import MASKING_DETECTORS, DetectorSettings, FaceBox, confirmed_faces
+from anonymize._faces import FaceCluster
+
+pytestmark = pytest.mark.slow
+
+FACE = FaceBox(170, 70, 270, 170, "haar:frontalface_default")  # dlib finds her face at (175, 76, 266, 167)
+SUIT = FaceBox(20, 300, 120, 400, "haar:frontalface_default")  # white and grey fabric, no skin
+
+
+def _alone(box: FaceBox) -> FaceCluster:
+    return FaceCluster(box, (box,))
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return np.ascontiguousarray(skdata.astronaut())
+
+
+def test_haar_only_texture_is_dropped_and_her_face_is_kept(astronaut: np.ndarray) -> None:
+    face, suit = _alone(FACE), _alone(SUIT)
+    for settings in (DetectorSettings(), MASKING_DETECTORS):
+        assert confirmed_faces(astronaut, [face, suit], settings) == [face]
+
+
+def test_a_face_without_skin_colour_is_kept_when_the_cnn_finds_it(astronaut: np.ndarray) -> None:
+    """Under a blue cast no pixel of her face is skin-coloured; dlib's CNN still finds the face."""
+    cast = astronaut.astype(np.int16)
+    cast[..., 0] //= 3
+    cast[..., 2] += 60
+    blue = np.clip(cast, 0, 255).astype(np.uint8)
+    face = _alone(FACE)
+    assert confirmed_faces(blue, [face, _alone(SUIT)]) == [face]
+
+
+def test_colourless_photos_and_other_detectors_are_not_judged(astronaut: np.ndarray) -> None:
+    grey = np.ascontiguousarray(np.stack([cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)] * 3, axis=-1))
+    suit = _alone(SUIT)
+    assert confirmed_faces(grey, [suit]) == [suit]  # no colour to judge by: every detection counts
+    seen_by_dlib = _alone(FaceBox(*SUIT.as_tuple(), "hog:1"))
+    assert confirmed_faces(astronaut, [seen_by_dlib]) == [seen_by_dlib]
+    assert confirmed_faces(astronaut, [suit], DetectorSettings(haar_only_skin_share=0.0)) == [suit]
