@@ -26,7 +26,21 @@ from __future__ import annotations
 
 
 class AnonymizeError(Exception):
-    """Base class of every error raised by anonymize."""
+    """Base class of every error raised by anonymize.
+
+    Picklable whatever a subclass's constructor takes, so an error raised in a worker process reaches the
+    caller as itself (not as a broken process pool): rebuilt from its message and attributes.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type[AnonymizeError], args: tuple[object, ...], state: dict[str, object]) -> AnonymizeError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class MediaError(AnonymizeError):

@@ -18,7 +18,21 @@ from __future__ import annotations
 
 
 class QualityGateError(Exception):
-    """Base class of every error raised by quality_gates."""
+    """Base class of every error raised by quality_gates.
+
+    Picklable whatever a subclass's constructor takes, so an error raised in a worker process reaches the
+    caller as itself (not as a broken process pool): rebuilt from its message and attributes.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type[QualityGateError], args: tuple[object, ...], state: dict[str, object]) -> QualityGateError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class RulesError(QualityGateError, ValueError):
