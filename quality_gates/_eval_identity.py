@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from quality_gates._eval_sets import unreadable_summary
 from quality_gates._identity import (
     Calibrator,
     IdentityModel,
@@ -51,6 +52,7 @@ from quality_gates._identity import (
     pair_same_person,
     photo_evidence,
 )
+from quality_gates.errors import ImageDecodeError
 
 IMPOSTOR_SEED = 20240605
 IMPOSTOR_MAX_AGE_GAP = 3
@@ -87,13 +89,17 @@ def _cached(key: Path) -> tuple[bool, np.ndarray | None]:
 
 
 def face_encoding(path: Path) -> np.ndarray | None:
-    """The 128-d encoding of the dominant face in an image file (None without a face); cached by content."""
+    """The 128-d encoding of the dominant face in an image file (None without a face or when the file cannot
+    be decoded); cached by content."""
     data = path.read_bytes()
     key = _cache_key(data)
     hit, encoding = _cached(key)
     if hit:
         return encoding
-    encoding = encode_photo(data)
+    try:
+        encoding = encode_photo(data)
+    except ImageDecodeError:  # an undecodable photo fails `decode` in the product: like a photo without a face
+        encoding = None
     partial = key.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(partial, np.zeros(0) if encoding is None else encoding)
     os.replace(partial, key)  # atomic: parallel workers never read a half-written file
@@ -134,9 +140,35 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 Encoder = Callable[[Sequence[Path]], list[np.ndarray | None]]
 
 
-def load_fgnet(data_dir: Path, encode: Encoder = face_encodings) -> FgnetData:
-    """Read fgnet/labels.csv and encode every listed photo."""
-    rows = read_rows(data_dir / "fgnet" / "labels.csv")
+def usable_rows(data_dir: Path, rows: Sequence[dict[str, str]], path_keys: Sequence[str],
+                valid: Callable[[dict[str, str]], bool], skipped: list[str] | None = None) -> list[dict[str, str]]:
+    """The rows whose listed files exist and whose values `valid` accepts; the others are described in
+    `skipped` (a blank or broken row, or a missing file, must neither stop the evaluation nor pass unseen)."""
+    kept = []
+    for row in rows:
+        paths = [(row.get(k) or "").strip() for k in path_keys]
+        absent = [p or "(blank path)" for p in paths if not p or not (data_dir / p).is_file()]
+        problem = f"{absent[0]}: missing" if absent else None
+        if problem is None and not valid(row):
+            problem = f"{paths[0]}: unusable values {dict(row)}"
+        if problem is None:
+            kept.append(row)
+        elif skipped is not None:
+            skipped.append(problem)
+    return kept
+
+
+def _age(row: dict[str, str]) -> bool:
+    try:
+        age = float(row.get("age_years") or "")
+    except ValueError:
+        return False
+    return 0 <= age < 150 and bool((row.get("subject_id") or "").strip())
+
+
+def load_fgnet(data_dir: Path, encode: Encoder = face_encodings, skipped: list[str] | None = None) -> FgnetData:
+    """Read fgnet/labels.csv and encode every listed photo (unusable rows go to `skipped`)."""
+    rows = usable_rows(data_dir, read_rows(data_dir / "fgnet" / "labels.csv"), ("path",), _age, skipped)
     return FgnetData(
         tuple(r["path"] for r in rows),
         np.array([r["subject_id"] for r in rows]),
@@ -381,7 +413,9 @@ def evaluate_cacd(data_dir: Path, encode: Encoder = face_encodings,
     labels = data_dir / "cacd_vs" / "labels.csv"
     if not labels.is_file():
         return None
-    rows = read_rows(labels)
+    skipped: list[str] = []
+    rows = usable_rows(data_dir, read_rows(labels), ("image_a", "image_b"),
+                       lambda row: (row.get("label") or "").strip().lower() in ("same", "different"), skipped)
     encoded = encode([data_dir / row[k] for row in rows for k in ("image_a", "image_b")])
     ours, tolerance, no_face = [], [], 0
     for index, row in enumerate(rows):
@@ -395,7 +429,8 @@ def evaluate_cacd(data_dir: Path, encode: Encoder = face_encodings,
         ours.append(pair_same_person(a, b, model=model) == same)
         tolerance.append((float(np.linalg.norm(a - b)) <= DLIB_TOLERANCE) == same)
     return {"pairs": len(ours), "accuracy": _mean(ours), "accuracy_dlib_0.6": _mean(tolerance),
-            "pairs_without_face": no_face}
+            "pairs_without_face": no_face, **unreadable_summary(skipped)}
+
 
 
 def evaluate_identity(data_dir: Path | str) -> dict[str, Any]:
@@ -405,9 +440,11 @@ def evaluate_identity(data_dir: Path | str) -> dict[str, Any]:
     data_dir = Path(data_dir)
     out: dict[str, Any] = {}
     if (data_dir / "fgnet" / "labels.csv").is_file():
-        data = load_fgnet(data_dir)
+        skipped: list[str] = []
+        data = load_fgnet(data_dir, skipped=skipped)
         out["fgnet"] = evaluate_fgnet(data)
         out["fgnet"]["photos_without_face"] = sum(e is None for e in data.encodings)
+        out["fgnet"].update(unreadable_summary(skipped))
     cacd = evaluate_cacd(data_dir)
     if cacd is not None:
         out["cacd_vs"] = cacd

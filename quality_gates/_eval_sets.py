@@ -4,6 +4,10 @@ Only the documented label files are relied on (`<set>/labels.csv` and the files 
 found by their name prefix so a re-exported set with the same layout works. Each loader yields `EvalPhoto`s
 prepared exactly as the evaluation protocol says (mask_voc boxes cropped with a 60% margin and resized to a
 200 px longer box side; cmu_faces and yale_faces upscaled so the shorter side is 360 px).
+
+A row whose files are missing, unreadable or not images (or whose columns are blank) is left out and, when the
+caller passes a `skipped` list, recorded there as `Unreadable`: one bad file in data nobody here has seen must
+not stop the evaluation, and must not pass silently either.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -32,6 +37,42 @@ class EvalPhoto:
     pixels: np.ndarray = field(repr=False)
     occluded: bool
     kind: str
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A labelled row the evaluation could not use, and why."""
+
+    set_name: str
+    item_id: str
+    reason: str
+
+
+# What reading a listed file can raise: missing or unreadable (OSError, PIL's UnidentifiedImageError included),
+# not the format expected (ValueError, XML ParseError), or beyond PIL's pixel limit; KeyError for a missing column.
+UNREADABLE_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, ET.ParseError, Image.DecompressionBombError,
+                                                  KeyError)
+
+
+def rows_loaded(set_name: str, rows: Iterable[dict[str, str]], load: Callable[[dict[str, str]], list[EvalPhoto]],
+                skipped: list[Unreadable] | None) -> Iterator[EvalPhoto]:
+    """`load(row)` for every row; rows that raise one of `UNREADABLE_ERRORS` are recorded in `skipped`."""
+    for row in rows:
+        try:
+            photos = load(row)
+        except UNREADABLE_ERRORS as exc:
+            if skipped is not None:
+                item = next((v for v in row.values() if isinstance(v, str) and v), "(blank row)")
+                skipped.append(Unreadable(set_name, item, f"{type(exc).__name__}: {exc}"))
+            continue
+        yield from photos
+
+
+def unreadable_summary(problems: Sequence[str], shown: int = 10) -> dict[str, Any]:
+    """How many listed items could not be used (left out of every figure), with the first few reasons."""
+    if not problems:
+        return {}
+    return {"unreadable": len(problems), "unreadable_examples": list(problems[:shown])}
 
 
 def read_labels(set_dir: Path) -> list[dict[str, str]]:
@@ -68,14 +109,16 @@ def upscale_short_side(pixels: np.ndarray, short_side: int = UPSCALE_SHORT_SIDE)
     return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
 
 
-def mask_voc(data_dir: Path) -> Iterator[EvalPhoto]:
+def mask_voc(data_dir: Path, skipped: list[Unreadable] | None = None) -> Iterator[EvalPhoto]:
     """Every annotated box: positives with_mask / mask_weared_incorrect, negatives without_mask."""
-    set_dir = data_dir / "mask_voc"
-    for row in read_labels(set_dir):
+
+    def load(row: dict[str, str]) -> list[EvalPhoto]:
         pixels = load_rgb(data_dir / row["image"])
-        for index, (name, box) in enumerate(_voc_boxes(data_dir / row["annotation"])):
-            crop = crop_box(pixels, box, MASK_MARGIN, MASK_BOX_SIDE)
-            yield EvalPhoto("mask_voc", f"{row['image']}#{index}", crop, name != "without_mask", name)
+        return [EvalPhoto("mask_voc", f"{row['image']}#{index}", crop_box(pixels, box, MASK_MARGIN, MASK_BOX_SIDE),
+                          name != "without_mask", name)
+                for index, (name, box) in enumerate(_voc_boxes(data_dir / row["annotation"]))]
+
+    return rows_loaded("mask_voc", read_labels(data_dir / "mask_voc"), load, skipped)
 
 
 def _voc_boxes(path: Path) -> list[tuple[str, tuple[int, int, int, int]]]:
@@ -104,35 +147,44 @@ def crop_box(pixels: np.ndarray, box: tuple[int, int, int, int], margin: float, 
     return np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC))
 
 
-def cmu_faces(data_dir: Path) -> Iterator[EvalPhoto]:
+def cmu_faces(data_dir: Path, skipped: list[Unreadable] | None = None) -> Iterator[EvalPhoto]:
     """Open eyes (negatives, every pose) vs sunglasses (positives)."""
-    for row in read_labels(data_dir / "cmu_faces"):
+
+    def load(row: dict[str, str]) -> list[EvalPhoto]:
         eyes = column(row, "eyes")
         pixels = upscale_short_side(load_rgb(data_dir / row["path"]))
-        kind = f"{eyes}/{column(row, 'head_pose')}"
-        yield EvalPhoto("cmu_faces", row["path"], pixels, eyes == "sunglasses", kind)
+        return [EvalPhoto("cmu_faces", row["path"], pixels, eyes == "sunglasses", f"{eyes}/{column(row, 'head_pose')}")]
+
+    return rows_loaded("cmu_faces", read_labels(data_dir / "cmu_faces"), load, skipped)
 
 
-def yale_faces(data_dir: Path) -> Iterator[EvalPhoto]:
+def yale_faces(data_dir: Path, skipped: list[Unreadable] | None = None) -> Iterator[EvalPhoto]:
     """All conditions (clear glasses, lighting, expressions) are negatives."""
-    for row in read_labels(data_dir / "yale_faces"):
+
+    def load(row: dict[str, str]) -> list[EvalPhoto]:
         pixels = upscale_short_side(load_rgb(data_dir / row["path"]))
-        yield EvalPhoto("yale_faces", row["path"], pixels, False, column(row, "condition"))
+        return [EvalPhoto("yale_faces", row["path"], pixels, False, column(row, "condition"))]
+
+    return rows_loaded("yale_faces", read_labels(data_dir / "yale_faces"), load, skipped)
 
 
-def weak_positives(data_dir: Path, set_name: str, kind: str) -> Iterator[EvalPhoto]:
+def weak_positives(data_dir: Path, set_name: str, kind: str, skipped: list[Unreadable] | None = None
+                   ) -> Iterator[EvalPhoto]:
     """A weakly labelled set where every image is a positive (sunglasses_selfies, rwmfd)."""
-    for row in read_labels(data_dir / set_name):
-        yield EvalPhoto(set_name, row["path"], load_rgb(data_dir / row["path"]), True, kind)
+
+    def load(row: dict[str, str]) -> list[EvalPhoto]:
+        return [EvalPhoto(set_name, row["path"], load_rgb(data_dir / row["path"]), True, kind)]
+
+    return rows_loaded(set_name, read_labels(data_dir / set_name), load, skipped)
 
 
-def occlusion_sets(data_dir: Path) -> dict[str, Iterator[EvalPhoto]]:
-    """The occlusion sets present under `data_dir`, by name."""
+def occlusion_sets(data_dir: Path, skipped: list[Unreadable] | None = None) -> dict[str, Iterator[EvalPhoto]]:
+    """The occlusion sets present under `data_dir`, by name (rows that cannot be read go to `skipped`)."""
     loaders = {
-        "mask_voc": lambda: mask_voc(data_dir),
-        "cmu_faces": lambda: cmu_faces(data_dir),
-        "yale_faces": lambda: yale_faces(data_dir),
-        "sunglasses_selfies": lambda: weak_positives(data_dir, "sunglasses_selfies", "sunglasses"),
-        "rwmfd": lambda: weak_positives(data_dir, "rwmfd", "mask_scene"),
+        "mask_voc": lambda: mask_voc(data_dir, skipped),
+        "cmu_faces": lambda: cmu_faces(data_dir, skipped),
+        "yale_faces": lambda: yale_faces(data_dir, skipped),
+        "sunglasses_selfies": lambda: weak_positives(data_dir, "sunglasses_selfies", "sunglasses", skipped),
+        "rwmfd": lambda: weak_positives(data_dir, "rwmfd", "mask_scene", skipped),
     }
     return {name: load() for name, load in loaders.items() if (data_dir / name / "labels.csv").is_file()}

@@ -9,7 +9,9 @@ Protocol (issue 5):
 - Clipping (`audio_stats.csv`, column prefix "clipped_sample_fraction"): the clipping gate must fail where the
   file has >= 0.1% clipped samples and pass where it has none (files in between are not scored).
 
-Only the documented label files and the paths they list are read.
+Only the documented label files and the paths they list are read. A listed file that is missing (or a blank
+row) is left out and counted as `unreadable`; a file that exists but cannot be decoded is scored like any
+upload (a failed `decode` gate).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from quality_gates._eval_sets import unreadable_summary
 from quality_gates._voice import DEFAULT_VOICE_RULES, VoiceReport, VoiceRules, check_voice_bytes
 
 CLIPPED_AT_LEAST = 0.001
@@ -40,6 +43,16 @@ def _column(row: dict[str, str], *prefixes: str) -> str | None:
         if key and key.strip().lower().startswith(prefixes):
             return (value or "").strip()
     return None
+
+
+def _listed(data_dir: Path, rows: Iterable[dict[str, str]], skipped: list[str]) -> Iterable[dict[str, str]]:
+    """The rows whose listed file exists; the others are described in `skipped`."""
+    for row in rows:
+        rel = (row.get("path") or "").strip()
+        if rel and (data_dir / rel).is_file():
+            yield row
+        else:
+            skipped.append(f"{rel or '(blank path)'}: missing")
 
 
 def _check(data_dir: Path, rel: str, rules: VoiceRules) -> VoiceReport:
@@ -64,7 +77,8 @@ def evaluate_clean_set(data_dir: Path, name: str, rules: VoiceRules) -> dict[str
         return None
     clean: list[VoiceReport] = []
     noisy: list[VoiceReport] = []
-    for row in rows:
+    skipped: list[str] = []
+    for row in _listed(data_dir, rows, skipped):
         flag = _column(row, "noise", "background")
         report = _check(data_dir, row["path"], rules)
         (noisy if flag is not None and flag.lower() in _TRUE else clean).append(report)
@@ -73,6 +87,7 @@ def evaluate_clean_set(data_dir: Path, name: str, rules: VoiceRules) -> dict[str
         "clean_pass_rate": _share([r.passed for r in clean]),
         "clean_review_rate": _share([r.needs_review for r in clean]),
         "failures": _failures(clean),
+        **unreadable_summary(skipped),
     }
     if noisy:
         out["noisy_files"] = len(noisy)
@@ -86,7 +101,8 @@ def evaluate_noisy(data_dir: Path, rules: VoiceRules) -> dict[str, Any] | None:
         return None
     real: list[dict[str, Any]] = []
     synthetic: list[dict[str, Any]] = []
-    for row in rows:
+    skipped: list[str] = []
+    for row in _listed(data_dir, rows, skipped):
         report = _check(data_dir, row["path"], rules)
         kind = (_column(row, "kind") or "").lower()
         snr_gate = report.gate("snr")
@@ -100,6 +116,7 @@ def evaluate_noisy(data_dir: Path, rules: VoiceRules) -> dict[str, Any] | None:
         "synthetic_mixes": len(synthetic),
         "synthetic_caught_rate": _share([r["verdict"] != "pass" for r in synthetic]),
         "files": real + synthetic,
+        **unreadable_summary(skipped),
     }
 
 
@@ -109,9 +126,13 @@ def evaluate_clipping(data_dir: Path, rules: VoiceRules) -> dict[str, Any] | Non
     unclipped: list[bool] = []
     for row in rows:
         value = _column(row, "clipped_sample_fraction")
-        if not value or not (data_dir / row["path"]).is_file():
+        path = (row.get("path") or "").strip()
+        if not value or not path or not (data_dir / path).is_file():
             continue
-        fraction = float(value)
+        try:
+            fraction = float(value)
+        except ValueError:
+            continue
         if fraction >= CLIPPED_AT_LEAST or fraction == 0.0:
             gate = _check(data_dir, row["path"], rules).gate("clipping")
             flagged = gate is None or not gate.passed

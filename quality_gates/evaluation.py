@@ -23,7 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from quality_gates._eval_sets import EvalPhoto, column, occlusion_sets, read_labels
+from quality_gates._eval_sets import (
+    UNREADABLE_ERRORS,
+    EvalPhoto,
+    Unreadable,
+    column,
+    occlusion_sets,
+    read_labels,
+    unreadable_summary,
+)
 from quality_gates._photo import check_photo
 from quality_gates._report import PhotoReport
 from quality_gates._rules import DEFAULT_RULES
@@ -110,8 +118,14 @@ class _SizeItem:
 
 
 def _measure_size(item: _SizeItem) -> dict[str, Any]:
-    truth = labelled_inter_eye(read_pts(item.points))
-    report = check_photo(item.image.read_bytes())
+    try:
+        truth = labelled_inter_eye(read_pts(item.points))
+        report = check_photo(item.image.read_bytes())
+    except UNREADABLE_ERRORS as exc:
+        return {"unreadable": f"{item.image.name}: {type(exc).__name__}: {exc}"}
+    decode = report.gate("decode")
+    if decode is not None and not decode.passed:
+        return {"unreadable": f"{item.image.name}: {decode.reason}"}
     face = report.dominant_face
     measured = face.inter_eye_px if face else None
     return {"truth": truth[0] if truth else None, "scheme": truth[1] if truth else None, "measured": measured}
@@ -124,7 +138,8 @@ def evaluate_face_size(root: Path, workers: int | None = None) -> dict[str, Any]
              if column(row, "landmarks")]
     if not items:
         return None
-    results = list(_map(_measure_size, items, workers))
+    measured = list(_map(_measure_size, items, workers))
+    results = [r for r in measured if "unreadable" not in r]
     usable = [r for r in results if r["truth"]]
     errors = [abs(r["measured"] / r["truth"] - 1) if r["measured"] else None for r in usable]
     within = [e is not None and e <= FACE_SIZE_TOLERANCE for e in errors]
@@ -135,6 +150,7 @@ def evaluate_face_size(root: Path, workers: int | None = None) -> dict[str, Any]
         "face_found_rate": _share([e is not None for e in errors]),
         "within_10pct": _share(within),
         "median_abs_error": float(np.median(found)) if found else None,
+        **unreadable_summary([r["unreadable"] for r in measured if "unreadable" in r]),
     }
 
 
@@ -159,12 +175,14 @@ def _occlusion_outcome(report: PhotoReport) -> dict[str, Any]:
 def evaluate_occlusion(root: Path, workers: int | None = None) -> dict[str, Any]:
     """Per set and per kind: face-found rate, recall (occluded) or false-reject rate (clean), both bases."""
     result: dict[str, Any] = {}
-    for name, photos in occlusion_sets(root).items():
+    skipped: list[Unreadable] = []
+    for name, photos in occlusion_sets(root, skipped).items():
         outcomes = list(_map(_check_eval_photo, photos, workers))
         kinds = sorted({o["kind"].split("/")[0] for o in outcomes})
         result[name] = {
             "all": occlusion_metrics(outcomes),
             "by_kind": {k: occlusion_metrics([o for o in outcomes if o["kind"].split("/")[0] == k]) for k in kinds},
+            **unreadable_summary([f"{s.item_id}: {s.reason}" for s in skipped if s.set_name == name]),
         }
     return result
 

@@ -111,6 +111,9 @@ def test_load_reads_only_the_label_file_and_listed_paths(tmp_path: Path) -> None
         writer.writerow(["path", "subject_id", "age_years", "variant_suffix", "landmarks_68pt"])
         writer.writerow(["fgnet/images/a.jpg", "7", "3", "", ""])
         writer.writerow(["fgnet/images/b.jpg", "7", "14", "", ""])
+    (tmp_path / "fgnet" / "images").mkdir()
+    for name in ("a.jpg", "b.jpg", "unlisted.jpg"):
+        (tmp_path / "fgnet" / "images" / name).write_bytes(b"")
     seen: list[Path] = []
 
     def fake_encode(paths: Sequence[Path]) -> list[np.ndarray | None]:
@@ -134,3 +137,25 @@ def test_fitted_constants_are_printable_source() -> None:
     exec("from quality_gates._identity import *\n" + source, namespace)  # noqa: S102 - our own output
     rebuilt = namespace["DEFAULT_IDENTITY_MODEL"]
     assert rebuilt.exact.genuine_mean == pytest.approx(DEFAULT_IDENTITY_MODEL.exact.genuine_mean, rel=1e-4)
+
+
+def test_missing_files_and_blank_rows_are_left_out_and_reported(tmp_path: Path) -> None:
+    (tmp_path / "fgnet").mkdir()
+    (tmp_path / "fgnet" / "labels.csv").write_text("path,subject_id,age_years\n"
+                                                   "fgnet/images/001A02.JPG,001,2\n"
+                                                   "fgnet/images/001A05.JPG,001,five\n"
+                                                   ",,\n")
+    (tmp_path / "fgnet" / "images").mkdir()
+    (tmp_path / "fgnet" / "images" / "001A05.JPG").write_bytes(b"\xff\xd8\xff")
+    (tmp_path / "cacd_vs").mkdir()
+    (tmp_path / "cacd_vs" / "labels.csv").write_text("pair_id,fold,label,image_a,image_b\n"
+                                                     "0011,1,same,cacd_vs/0011_0.jpg,cacd_vs/0011_1.jpg\n")
+    result = ev.evaluate_identity(tmp_path)
+    assert result["fgnet"]["unreadable"] == 3
+    assert result["fgnet"]["unreadable_examples"] == [
+        "fgnet/images/001A02.JPG: missing",
+        "fgnet/images/001A05.JPG: unusable values {'path': 'fgnet/images/001A05.JPG', 'subject_id': '001', "
+        "'age_years': 'five'}",
+        "(blank path): missing",
+    ]
+    assert result["cacd_vs"]["pairs"] == 0 and result["cacd_vs"]["unreadable"] == 1

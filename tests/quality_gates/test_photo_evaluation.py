@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quality_gates._eval_sets import crop_box, occlusion_sets, upscale_short_side
+from quality_gates._eval_sets import Unreadable, crop_box, occlusion_sets, upscale_short_side
 from quality_gates.evaluation import (
     evaluate_face_size,
     labelled_inter_eye,
@@ -94,6 +94,32 @@ def test_sets_are_found_by_their_label_files_only(tmp_path: Path) -> None:
     (photo,) = list(sets["yale_faces"])
     assert (photo.occluded, photo.kind, photo.pixels.shape[0]) == (False, "glasses", 360)
     assert evaluate_face_size(tmp_path) is None
+
+
+def test_missing_corrupt_and_blank_rows_are_left_out_and_reported(tmp_path: Path) -> None:
+    """Data nobody here has seen may list a file that is gone or broken: the rest is still evaluated, and every
+    row left out is reported with its reason."""
+    (tmp_path / "yale_faces").mkdir()
+    (tmp_path / "yale_faces" / "labels.csv").write_text(
+        "path,subject,condition\n"
+        "yale_faces/01_glasses.png,1,glasses\n"
+        "yale_faces/02_gone.png,2,normal\n"
+        "yale_faces/03_broken.png,3,normal\n"
+        ",,\n")
+    (tmp_path / "yale_faces" / "01_glasses.png").write_bytes(encode(np.full((243, 320, 3), 90, np.uint8), "PNG"))
+    (tmp_path / "yale_faces" / "03_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (tmp_path / "fgnet" / "images").mkdir(parents=True)
+    (tmp_path / "fgnet" / "labels.csv").write_text("path,subject_id,age_years,landmarks_68pt\n"
+                                                   "fgnet/images/001A02.JPG,001,2,fgnet/points/001a02.pts\n")
+    skipped: list[Unreadable] = []
+    photos = list(occlusion_sets(tmp_path, skipped)["yale_faces"])
+    assert [p.item_id for p in photos] == ["yale_faces/01_glasses.png"]
+    reasons = {s.item_id: s.reason.split(":")[0] for s in skipped}
+    assert reasons == {"yale_faces/02_gone.png": "FileNotFoundError",
+                       "yale_faces/03_broken.png": "UnidentifiedImageError", "(blank row)": "IsADirectoryError"}
+    size = evaluate_face_size(tmp_path, workers=1)
+    assert size is not None and size["unreadable"] == 1 and size["labelled"] == 0
+    assert "001A02.JPG" in size["unreadable_examples"][0]
 
 
 @pytest.mark.realdata

@@ -85,3 +85,20 @@ def test_silence_file(gates: click.Group, tmp_path: Path) -> None:
     path.write_bytes(encode(np.zeros(32000, np.float32), 16000, "flac", "flac"))
     item = json.loads(CliRunner().invoke(gates, ["voice", str(path), "--json"]).output)[0]
     assert {g["name"]: g["reason"] for g in item["gates"] if not g["passed"]}["speech_ratio"] == "no_speech"
+
+
+def test_voice_evaluation_leaves_out_and_reports_missing_files(tmp_path: Path) -> None:
+    from quality_gates._eval_voice import evaluate_voice
+
+    (tmp_path / "fsdd" / "recordings").mkdir(parents=True)
+    (tmp_path / "fsdd" / "recordings" / "0_a_0.wav").write_bytes(encode(speech_like(), 16000, "wav", "pcm_s16le"))
+    (tmp_path / "fsdd" / "labels.csv").write_text("path,speaker,digit,take_index\n"
+                                                  "fsdd/recordings/0_a_0.wav,a,0,0\n"
+                                                  "fsdd/recordings/0_a_1.wav,a,0,1\n")
+    (tmp_path / "audio_stats.csv").write_text("path,clipped_sample_fraction\n"
+                                              "fsdd/recordings/0_a_0.wav,not-a-number\n")
+    result = evaluate_voice(tmp_path)
+    assert result["fsdd"]["clean_files"] == 1 and result["fsdd"]["clean_pass_rate"] == 1.0
+    assert result["fsdd"]["unreadable"] == 1
+    assert result["fsdd"]["unreadable_examples"] == ["fsdd/recordings/0_a_1.wav: missing"]
+    assert "clipping" not in result
