@@ -9,10 +9,12 @@ of the same face by several detectors are merged into one `FaceCluster`.
 One exception, measured: a face that only the Haar cascades saw is more often texture than a face. On the camera
 and press photos of ../shared/data (exif_samples, face_recognition, dlib group photos) 72 of 73 such clusters were
 bark, leaves, cloth, suits, flags, tyres or walls, painted grey in every release. `confirmed_faces` keeps such a
-cluster when the middle of its box holds skin-coloured pixels, when the photo has no colour to judge by, or when
-dlib's CNN detector finds a face in a crop around it; that drops 48 of the 72 and keeps the one real face. On the
-masked crowds of rwmfd (where masked faces are often seen by Haar alone) every masked face that Haar alone found
-has skin around the eyes or is confirmed by the CNN.
+cluster when the middle of its box holds skin-coloured pixels (as shot, or once a marked colour cast or a dim
+exposure is corrected), when the photo has no colour to judge by, or when dlib's CNN detector finds a face in a
+crop around it. Masking then leaves out 42 of the 72 textures (the verifier, with its higher bar, 46) and keeps
+the one real face; on the masked crowds of rwmfd (where masked faces are often seen by Haar alone) it leaves out
+10 clusters, all of them texture, and keeps every masked face, also under red, blue, magenta, green or amber
+light and at a third or a fifth of the exposure.
 
 This module is independent of quality_gates on purpose (anonymize is a pure package of its own). Models load
 lazily, once per process, never at import.
@@ -215,61 +217,95 @@ def _merged(regions: Sequence[FaceBox]) -> list[FaceBox]:
 def confirmed_faces(rgb: np.ndarray, clusters: Sequence[FaceCluster], settings: DetectorSettings | None = None
                     ) -> list[FaceCluster]:
     """`clusters` (found in the HxWx3 uint8 RGB array) without those only the Haar cascades saw that look like
-    texture: in a colour photo, too few skin-coloured pixels in the middle of the box, and no face there for
-    dlib's CNN detector. A CNN that cannot load confirms everything (a false positive costs only a grey box)."""
+    texture: too few skin-coloured pixels in the middle of the box, as shot or once the photo's colour cast and
+    exposure are corrected, and no face there for dlib's CNN detector. A photo without colour evidence (black and
+    white, infrared, nearly black) keeps every detection; so does a CNN that cannot run (a false positive costs
+    only a grey box)."""
     settings = settings or DetectorSettings()
-    if settings.haar_only_skin_share <= 0 or not any(c.detectors == {"haar"} for c in clusters) or _colourless(rgb):
+    if settings.haar_only_skin_share <= 0 or not any(c.detectors == {"haar"} for c in clusters):
         return list(clusters)
-    return [c for c in clusters if c.detectors != {"haar"} or _skin_share(rgb, c.box) >= settings.haar_only_skin_share
-            or _cnn_confirms(rgb, c.box)]
+    correction = _colour_correction(rgb)
+    if correction is None:
+        return list(clusters)
+    return [c for c in clusters if c.detectors != {"haar"}
+            or _skin_share(rgb, c.box, correction) >= settings.haar_only_skin_share or _cnn_confirms(rgb, c.box)]
 
 
-# Skin in YCrCb (Chai and Ngan's ranges), dark pixels excluded; a photo whose mean chroma is below the limit
-# (black and white, infrared) carries no colour evidence.
+# Skin in YCrCb (Chai and Ngan's ranges), dark pixels excluded.
 _SKIN_CR, _SKIN_CB, _SKIN_MIN_Y = (133, 173), (77, 127), 30
-_COLOURLESS_CHROMA = 3.0
+# No colour evidence: mean chroma of the photo's coloured pixels below this, or mean luma below the next.
+_COLOURLESS_CHROMA, _TOO_DARK_LUMA = 3.0, 40.0
+# A colour cast is corrected (grey world) when the channel gains differ by more than this ratio; a photo whose
+# mean luma is under _DIM_LUMA is brightened towards _TARGET_LUMA, at most 4x.
+_CAST_RATIO, _DIM_LUMA, _TARGET_LUMA, _MAX_GAIN = 1.3, 80.0, 110.0, 4.0
 _CNN_CONFIRM_SIDE = 120  # the candidate box is scaled to this side; the CNN's window is 80 px at no upsampling
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def _colourless(rgb: np.ndarray) -> bool:
+def _colour_correction(rgb: np.ndarray) -> np.ndarray | None:
+    """Per-channel gains that remove the photo's colour cast (grey world) and brighten it if dim, or None when
+    the photo has no colour to judge skin by. Pixels without chroma are left out, so the grey paint of masked
+    faces changes neither answer between masking rounds."""
     import cv2
 
     small, _ = _working_copy(rgb, 256)
-    ycc = cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb).astype(np.float32)
-    return float(np.abs(ycc[..., 1:] - 128.0).sum(axis=-1).mean()) < _COLOURLESS_CHROMA
+    pixels = small.reshape(-1, 3).astype(np.float32)
+    chroma = np.abs(cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb).reshape(-1, 3)[:, 1:].astype(np.float32) - 128.0).sum(1)
+    coloured = chroma > 0
+    if coloured.sum() < 0.01 * len(pixels) or float(chroma[coloured].mean()) < _COLOURLESS_CHROMA:
+        return None
+    pixels = pixels[coloured]
+    if float((pixels @ _LUMA).mean()) < _TOO_DARK_LUMA:
+        return None
+    means = pixels.mean(axis=0) + 1e-3
+    gains = np.clip(means.mean() / means, 1 / _MAX_GAIN, _MAX_GAIN)
+    if gains.max() / gains.min() < _CAST_RATIO:  # no marked cast: correcting would only make textures skin-like
+        gains = np.ones(3, dtype=np.float32)
+    luma = float(((pixels * gains) @ _LUMA).mean())
+    exposure = _TARGET_LUMA / max(luma, 1.0) if luma < _DIM_LUMA else 1.0
+    return np.asarray(gains * min(exposure, _MAX_GAIN), dtype=np.float32)
 
 
-def _skin_share(rgb: np.ndarray, box: FaceBox) -> float:
+def _skin_share(rgb: np.ndarray, box: FaceBox, correction: np.ndarray | None = None) -> float:
     """Share of skin-coloured pixels in the middle 60% of `box` (where a face shows skin around the eyes even
-    above a mask)."""
-    import cv2
-
+    above a mask): the larger of the share as shot and, with `correction` gains, once corrected."""
     inset_x, inset_y = (box.right - box.left) // 5, (box.bottom - box.top) // 5
     middle = rgb[box.top + inset_y : box.bottom - inset_y, box.left + inset_x : box.right - inset_x]
     if middle.size == 0:
         return 0.0
-    ycc = cv2.cvtColor(np.ascontiguousarray(middle), cv2.COLOR_RGB2YCrCb).reshape(-1, 3)
+    share = _skin(middle)
+    if correction is not None:
+        share = max(share, _skin(np.clip(middle.astype(np.float32) * correction, 0, 255).astype(np.uint8)))
+    return share
+
+
+def _skin(pixels: np.ndarray) -> float:
+    import cv2
+
+    ycc = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2YCrCb).reshape(-1, 3)
     y, cr, cb = ycc[:, 0], ycc[:, 1], ycc[:, 2]
     skin = (cr >= _SKIN_CR[0]) & (cr <= _SKIN_CR[1]) & (cb >= _SKIN_CB[0]) & (cb <= _SKIN_CB[1]) & (y >= _SKIN_MIN_Y)
     return float(skin.mean())
 
 
 def _cnn_confirms(rgb: np.ndarray, box: FaceBox) -> bool:
-    """Whether dlib's CNN finds a face centred inside `box`, searching a crop of 2.2x its side around it."""
+    """Whether dlib's CNN finds a face centred inside `box`, searching a crop of 2.2x its side around it (True
+    when it cannot tell: no model, an empty box, a crop it cannot search)."""
     import cv2
 
-    try:
-        detector = _cnn_detector()
-    except ModelUnavailable:
-        return True
-    side = max(box.right - box.left, box.bottom - box.top, 1)
     height, width = rgb.shape[:2]
     around = box.expanded(0.6, width, height)
     crop = rgb[around.top : around.bottom, around.left : around.right]
-    scale = _CNN_CONFIRM_SIDE / side
+    if box.right <= box.left or box.bottom <= box.top or crop.size == 0:
+        return True
+    scale = _CNN_CONFIRM_SIDE / max(box.right - box.left, box.bottom - box.top)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    for found in detector(np.ascontiguousarray(crop), 0):
+    try:
+        found_all = _cnn_detector()(np.ascontiguousarray(crop), 0)
+    except (ModelUnavailable, RuntimeError):
+        return True
+    for found in found_all:
         rect = found.rect
         x = around.left + (rect.left() + rect.right()) / 2 / scale
         y = around.top + (rect.top() + rect.bottom()) / 2 / scale
