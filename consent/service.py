@@ -291,6 +291,19 @@ class ConsentService:
         )
         return {MatterKind(k) for k in self.session.scalars(q)}
 
+    def kinds_stopped_by(self, subject_id: str, campaign_id: str, matter_ids: Iterable[str] | None = None
+                         ) -> set[MatterKind]:
+        """The kinds of consent that withdrawing `matter_ids` (every matter in force when None) would leave with
+        no matter in force; nothing is changed."""
+        rows = self.session.execute(select(MatterConsent.matter_id, MatterConsent.matter_kind).where(
+            MatterConsent.subject_id == subject_id,
+            MatterConsent.campaign_id == campaign_id,
+            MatterConsent.active.is_(True),
+        )).all()
+        chosen = None if matter_ids is None else set(matter_ids)
+        staying = {MatterKind(kind) for matter, kind in rows if chosen is not None and matter not in chosen}
+        return {MatterKind(kind) for _, kind in rows} - staying
+
     def holds_required(self, subject_id: str, campaign_id: str) -> bool:
         """Both required matters are in force (under whichever version the person last signed)."""
         return {MatterKind.COLLECTION_AND_USE, MatterKind.SENSITIVE_INFORMATION} <= self.active_kinds(

@@ -46,6 +46,13 @@ class WithdrawalOutcome:
     erasure_due: bool
 
 
+def withdrawal_erases(consent: ConsentService, subject_id: str, campaign_id: str,
+                      matter_ids: Iterable[str] | None = None) -> bool:
+    """Whether withdrawing `matter_ids` (every matter when None) would end a required consent, so that the
+    contributor's photos and recordings in the campaign are erased (what `withdraw_consent` would do)."""
+    return bool(consent.kinds_stopped_by(subject_id, campaign_id, matter_ids) & _REQUIRED)
+
+
 def withdraw_consent(
     consent: ConsentService,
     subject_id: str,

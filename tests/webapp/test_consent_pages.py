@@ -304,7 +304,8 @@ def test_withdrawing_all_takes_no_more_steps_than_giving(
     page = withdrawing.get("/me/consent/")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
     resp = withdrawing.post(
-        f"/me/campaigns/{campaign.slug}/consent/withdraw", data={"csrf_token": token, "withdraw_all": "1"}
+        f"/me/campaigns/{campaign.slug}/consent/withdraw",
+        data={"csrf_token": token, "withdraw_all": "1", "confirm_erasure": "y"},
     )
     assert resp.status_code == 302
     assert withdrawing.steps <= giving.steps == 2
@@ -316,7 +317,30 @@ def test_withdrawing_all_takes_no_more_steps_than_giving(
     event = db_session.query(AuditEvent).filter_by(action="consent.withdrawn", object_id=record.id).one()
     assert event.details["erasure_due"] is True and event.actor_id == user.subject_id
     flash = text(client.get(resp.headers["Location"]))
-    assert ("5일 이내에 파기" if lang == "ko" else "destroyed within 5 days") in flash
+    assert ("사진과 녹음을 지금 삭제했습니다" if lang == "ko" else "recordings in this campaign were erased") in flash
+
+
+def test_a_withdrawal_that_erases_needs_its_box_ticked(app: Any, client: Any, campaign: Any, contributor: Any) -> None:
+    """One tap on "withdraw all" must not erase a whole photo set by accident: without the tick nothing changes
+    and the page says why at the top; withdrawing only an optional consent needs no tick."""
+    publish(app, campaign)
+    give(client, campaign.slug, answers={"release": "yes"})
+    page = client.get("/me/consent/")
+    assert 'name="confirm_erasure"' in page.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    refused = client.post(f"/me/campaigns/{campaign.slug}/consent/withdraw",
+                          data={"csrf_token": token, "withdraw_all": "1"})
+    assert refused.status_code == 400
+    body = text(refused)
+    assert body.count("확인란을 선택해") == 2  # at the top of the page (a phone shows it) and at the box
+    assert in_app(app, lambda s: s.holds_required(contributor.subject_id, campaign.id))
+    required = client.post(f"/me/campaigns/{campaign.slug}/consent/withdraw",
+                           data={"csrf_token": token, "withdraw_selected": "1", "matters": ["collection"]})
+    assert required.status_code == 400 and in_app(app, lambda s: s.holds_required(contributor.subject_id, campaign.id))
+    optional = client.post(f"/me/campaigns/{campaign.slug}/consent/withdraw",
+                           data={"csrf_token": token, "withdraw_selected": "1", "matters": ["release"]})
+    assert optional.status_code == 302
+    assert in_app(app, lambda s: s.holds_required(contributor.subject_id, campaign.id))
 
 
 def test_withdrawing_one_matter_keeps_the_rest(app: Any, client: Any, campaign: Any, contributor: Any) -> None:

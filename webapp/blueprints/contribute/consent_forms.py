@@ -15,6 +15,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     Field,
     HiddenField,
     IntegerField,
@@ -110,6 +111,11 @@ class WithdrawForm(FlaskForm):
     matters = MultiCheckboxField(_l("Consents to withdraw"), choices=[], validate_choice=False)
     withdraw_selected = SubmitField(_l("Withdraw the ticked consents"))
     withdraw_all = SubmitField(_l("Withdraw all consents"))
+    # Needed (and checked by the view) only when the withdrawal ends a required consent, which erases the photos
+    # and recordings at once: one tick in the same form, as giving consent takes ticks, so withdrawing stays no
+    # harder than giving while one tap cannot destroy a whole set by accident.
+    confirm_erasure = BooleanField(_l("I understand that my photos and recordings in this campaign are erased at once "
+                                      "and cannot be recovered."))
 
     back = "overview"  # which page to show the form again on: "overview" (my consents) or "campaign"
 

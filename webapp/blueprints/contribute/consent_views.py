@@ -21,7 +21,7 @@ from wtforms import SelectChoice
 
 from collection.accounts import Role, User
 from collection.campaigns import Campaign, CampaignStatus
-from collection.contributions.withdrawal import withdraw_consent
+from collection.contributions.withdrawal import withdraw_consent, withdrawal_erases
 from consent.errors import ConsentStateError, ReceiptBuildError
 from consent.models import ConsentRecord, NoticeVersion
 from consent.notice import MatterKind, Notice, notice_sections
@@ -232,9 +232,15 @@ def consent_withdraw(slug: str) -> Response | tuple[str, int]:
     back = "campaign" if request.form.get("back") == "campaign" else "overview"
     form = _withdraw_form(in_force, back, formdata=request.form)
     if form.validate_on_submit():
+        chosen = form.chosen()
+        if not form.confirm_erasure.data and _erases(service, user.subject_id, campaign.id, chosen, in_force):
+            message = _("This withdrawal erases your photos and recordings in this campaign. Tick the box to confirm.")
+            form.confirm_erasure.errors = [message]
+            flash(message, "error")
+            return _withdraw_refused(campaign, back, form)
         try:
             outcome = withdraw_consent(
-                service, user.subject_id, campaign.id, form.chosen(), ip_hash=hash_ip(request.remote_addr or ""),
+                service, user.subject_id, campaign.id, chosen, ip_hash=hash_ip(request.remote_addr or ""),
                 erasure=erasure(),
             )
         except ConsentStateError:
@@ -243,15 +249,31 @@ def consent_withdraw(slug: str) -> Response | tuple[str, int]:
             get_session().commit()
             flash(_withdrawn_message(outcome.erasure_due), "success")
             return redirect(url_for("contribute.consent_receipt", receipt_id=outcome.record.id))
+    return _withdraw_refused(campaign, back, form)
+
+
+def _withdraw_refused(campaign: Campaign, back: str, form: WithdrawForm) -> tuple[str, int]:
+    """The page the withdrawal came from again, with the form's errors (400)."""
+    service, user = consent(), current_user.user
     if back == "campaign":
         version, latest = service.current_version(campaign.id), service.latest_record(user.subject_id, campaign.id)
         return _sign_page(campaign, version, None, latest, None, withdraw_form=form), 400
     return _overview_page({campaign.id: form}), 400
 
 
+def _erases(service: ConsentService, subject_id: str, campaign_id: str, chosen: list[str] | None,
+            in_force: list[str]) -> bool:
+    """Whether this withdrawal ends a required consent (erasing the photos and recordings); matters not in force
+    are left to `withdraw_consent` to refuse."""
+    if chosen is not None and not set(chosen) <= set(in_force):
+        return False
+    return withdrawal_erases(service, subject_id, campaign_id, chosen)
+
+
 def _withdrawn_message(erasure_due: bool) -> str:
     if erasure_due:
-        return _("Withdrawn. Processing of your data stopped now, and your data will be destroyed within 5 days.")
+        return _("Withdrawn. Processing stopped and your photos and recordings in this campaign were erased now: "
+                 "they can no longer be opened by anyone. Any remaining copies are deleted within 5 days.")
     return _("Withdrawn. Your data is no longer used for the withdrawn purposes.")
 
 
