@@ -395,6 +395,27 @@ def test_a_new_version_asks_for_reconsent_before_uploads(
     assert "동의서가 변경되었습니다" not in text(client.get(f"/me/campaigns/{campaign.slug}/set"))
 
 
+def test_after_withdrawing_the_set_page_and_dashboard_offer_consent_not_uploads(
+    app: Any, client: Any, campaign: Any, contributor: Any
+) -> None:
+    publish(app, campaign)
+    give(client, campaign.slug)
+    client.post(f"/me/campaigns/{campaign.slug}/join", data={"csrf_token": csrf_token(client, "/")})
+    before = client.get(f"/me/campaigns/{campaign.slug}/set").get_data(as_text=True)
+    assert 'class="upload form"' in before and "사진 세트 계속하기" in text(client.get("/me/"))
+    token = csrf_token(client, "/me/consent/")
+    withdrawn = client.post(f"/me/campaigns/{campaign.slug}/consent/withdraw",
+                            data={"csrf_token": token, "withdraw_all": "1", "confirm_erasure": "y"})
+    assert withdrawn.status_code == 302
+    after = client.get(f"/me/campaigns/{campaign.slug}/set").get_data(as_text=True)
+    assert 'class="upload form"' not in after and 'data-role="submit"' not in after
+    assert "동의를 철회하여 더 이상 올릴 수 없으며" in text(client.get(f"/me/campaigns/{campaign.slug}/set"))
+    assert f'href="/me/campaigns/{campaign.slug}/consent"' in after
+    dashboard = text(client.get("/me/"))
+    assert "동의 철회됨" in dashboard and "다시 동의하고 참여하기" in dashboard
+    assert "사진 세트 계속하기" not in dashboard
+
+
 def test_signing_a_version_that_was_replaced_meanwhile_is_refused(
     app: Any, client: Any, campaign: Any, contributor: Any
 ) -> None:

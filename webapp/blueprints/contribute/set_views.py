@@ -71,6 +71,7 @@ def join(slug: str) -> Response | tuple[str, int]:
 # --- the set page ----------------------------------------------------------------------------------------------
 def _set_page(campaign: Campaign, photo_set: PhotoSet, **forms: Any) -> str:
     status = set_status(campaign, photo_set)
+    service, subject_id = consent(), current_user.user.subject_id
     return render_template(
         "contribute/set/page.html",
         campaign=campaign,
@@ -83,7 +84,10 @@ def _set_page(campaign: Campaign, photo_set: PhotoSet, **forms: Any) -> str:
         blank_photo=_blank_photo(),
         action_form=ActionForm(),
         rules=_rules_summary(campaign),
-        needs_reconsent=consent().needs_reconsent(current_user.user.subject_id, campaign.id),
+        needs_reconsent=service.needs_reconsent(subject_id, campaign.id),
+        # Both required consents withdrawn: nothing can be uploaded (the server refuses it) until they are given again.
+        withdrawn=not service.holds_required(subject_id, campaign.id),
+        may_upload=service.may_upload(subject_id, campaign.id),
     )
 
 
@@ -337,7 +341,8 @@ def _overview_helper() -> dict[str, Any]:
         rows = []
         for photo_set in contributions().sets_of(user):
             campaign = get_session().get(Campaign, photo_set.campaign_id)
-            rows.append({"campaign": campaign, "set": photo_set, "state_label": set_state_label(photo_set.state.value)})
+            rows.append({"campaign": campaign, "set": photo_set, "state_label": set_state_label(photo_set.state.value),
+                         "withdrawn": not consent().holds_required(user.subject_id, photo_set.campaign_id)})
         service = payments()
         return {"sets": rows, "earnings": service.earnings(user), "payout_account": service.payout_account(user)}
 
