@@ -409,10 +409,11 @@ def test_after_withdrawing_the_set_page_and_dashboard_offer_consent_not_uploads(
     assert withdrawn.status_code == 302
     after = client.get(f"/me/campaigns/{campaign.slug}/set").get_data(as_text=True)
     assert 'class="upload form"' not in after and 'data-role="submit"' not in after
-    assert "동의를 철회하여 더 이상 올릴 수 없으며" in text(client.get(f"/me/campaigns/{campaign.slug}/set"))
+    said = text(client.get(f"/me/campaigns/{campaign.slug}/set"))
+    assert "제공했던 자료는 삭제되었고 더 이상 올릴 수 없습니다" in said
     assert f'href="/me/campaigns/{campaign.slug}/consent"' in after
     dashboard = text(client.get("/me/"))
-    assert "동의 철회됨" in dashboard and "다시 동의하고 참여하기" in dashboard
+    assert "동의 철회됨" in dashboard and "동의와 영수증 보기" in dashboard
     assert "사진 세트 계속하기" not in dashboard
 
 
