@@ -143,6 +143,7 @@ def test_signing_in_english(app: Any, client: Any, campaign: Any, make_user: Any
     page = text(client.get(resp.headers["Location"]))
     assert "Consent receipt" in page and "Your choices after this event" in page
     assert f'href="/me/campaigns/{campaign.slug}/set"' in page and "Go to my photo set" in page  # on to the uploads
+    assert client.get(f"/me/campaigns/{campaign.slug}/set").status_code == 200  # signing joined the campaign
 
 
 def test_a_declined_required_matter_is_explained_next_to_it_and_nothing_typed_is_lost(

@@ -22,6 +22,7 @@ from wtforms import SelectChoice
 from collection.accounts import Role, User
 from collection.campaigns import Campaign, CampaignStatus
 from collection.contributions.withdrawal import withdraw_consent, withdrawal_erases
+from collection.errors import ContributionError
 from consent.errors import ConsentStateError, ReceiptBuildError
 from consent.models import ConsentRecord, NoticeVersion
 from consent.notice import MatterKind, Notice, notice_sections
@@ -39,7 +40,7 @@ from webapp.blueprints.contribute.views import bp
 from webapp.blueprints.operate.consent_forms import KIND_LABELS
 from webapp.blueprints.public.consent_views import KEYS_PATH, receipt_standing
 from webapp.db import get_session
-from webapp.services import clock, consent, erasure, hash_ip
+from webapp.services import clock, consent, contributions, erasure, hash_ip
 
 GUARDIAN_AGE = 14  # PIPA Art. 22-2: under 14, a legal representative consents
 
@@ -135,8 +136,20 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
     except ConsentStateError:
         abort(409)
     get_session().commit()
+    _join_if_possible(user, campaign)
     flash(_("Thank you. Your consent is recorded and signed; keep the receipt below."), "success")
     return redirect(url_for("contribute.consent_receipt", receipt_id=record.id))
+
+
+def _join_if_possible(user: User, campaign: Campaign) -> None:
+    """Signing the consent of a campaign one may join is joining it: the receipt's way on leads to the photo set,
+    not back to a "join" button. A refusal (not eligible, withdrawn before) leaves it to the campaign page to say."""
+    try:
+        contributions().enroll(user, campaign)
+    except ContributionError:
+        get_session().rollback()
+    else:
+        get_session().commit()
 
 
 def _signing(form: SignFormBase, notice: Notice, under_14: bool) -> Signing:
