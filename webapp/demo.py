@@ -90,7 +90,7 @@ def _ensure_quick_campaign(owner: User) -> Campaign:
         description_en="Six photos of your own face, two from each of three age brackets.",
         payment_krw=30_000,
         quota=100,
-        min_age=20,
+        min_age=30,  # every bracket up to 30-39 must be one the youngest contributor has lived through
         max_age=40,
         retention_days=180,
     )
@@ -118,7 +118,7 @@ def _ensure_campaign(owner: User) -> Campaign:
         ],
         payment_krw=400_000,
         quota=500,
-        min_age=20,
+        min_age=30,
         max_age=35,
         retention_days=365,
     )

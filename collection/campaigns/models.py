@@ -40,7 +40,8 @@ class Campaign(Base):
     voice_prompts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     payment_krw: Mapped[int] = mapped_column(default=0)
     quota: Mapped[int] = mapped_column(default=0)  # maximum contributors; 0 = unlimited
-    min_age: Mapped[int] = mapped_column(default=14)
+    DEFAULT_MIN_AGE = 14
+    min_age: Mapped[int] = mapped_column(default=DEFAULT_MIN_AGE)
     max_age: Mapped[int] = mapped_column(default=120)
     retention_days: Mapped[int] = mapped_column(default=365)
     k_anonymity: Mapped[int] = mapped_column(default=5)

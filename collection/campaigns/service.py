@@ -79,6 +79,23 @@ def validate_brackets(brackets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cleaned
 
 
+class UnreachableBracket(ValueError):
+    """A bracket starts above the youngest age the campaign accepts: contributors younger than its start could
+    never complete their set (`key`, `start`, `youngest` for the message)."""
+
+    def __init__(self, key: str, start: int, youngest: int) -> None:
+        super().__init__(f"bracket {key} starts at {start}, above the youngest age the campaign accepts ({youngest}):"
+                         f" contributors aged {youngest}-{start - 1} could never complete their set")
+        self.key, self.start, self.youngest = key, start, youngest
+
+
+def check_brackets_reachable(brackets: list[dict[str, Any]], min_age: int) -> None:
+    """Every bracket must be one the youngest accepted contributor has lived through. Raises UnreachableBracket."""
+    for b in sorted(brackets, key=lambda b: int(b["min_age"])):
+        if int(b["min_age"]) > int(min_age):
+            raise UnreachableBracket(str(b["key"]), int(b["min_age"]), int(min_age))
+
+
 class CampaignService:
     def __init__(self, session: Session, clock: Clock, audit: AuditLog) -> None:
         self.session = session
@@ -102,6 +119,7 @@ class CampaignService:
         if self.session.scalar(select(Campaign.id).where(Campaign.slug == slug)):
             raise InvalidTransition("another campaign uses this short name", field="slug")
         values = {**values, "brackets": validate_brackets(values.get("brackets", []))}
+        check_brackets_reachable(values["brackets"], values.get("min_age", Campaign.DEFAULT_MIN_AGE))
         campaign = Campaign(**values, status=CampaignStatus.DRAFT, created_by=operator.id, created_at=self.clock.now())
         self.session.add(campaign)
         self.session.flush()
@@ -121,6 +139,9 @@ class CampaignService:
             values = {k: v for k, v in values.items() if k not in fixed}
         if "brackets" in values:
             values = {**values, "brackets": validate_brackets(values["brackets"])}
+        brackets, youngest = values.get("brackets", campaign.brackets), values.get("min_age", campaign.min_age)
+        if brackets != campaign.brackets or youngest != campaign.min_age:  # settings saved unchanged stay as they were
+            check_brackets_reachable(brackets, youngest)
         changed = sorted(k for k, v in values.items() if getattr(campaign, k) != v)
         for key, value in values.items():
             setattr(campaign, key, value)

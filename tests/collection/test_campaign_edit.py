@@ -63,3 +63,19 @@ def test_same_setting_compares_meaning() -> None:
     assert not same_setting("photo_rules", {}, {"no_such_rule": 1})
     assert same_setting("voice_prompts", PROMPTS, [{**PROMPTS[0], "key": "p1"}])
     assert same_setting("quota", 10, 10) and not same_setting("quota", 10, 11)
+
+
+def test_a_draft_cannot_ask_for_brackets_its_youngest_contributors_have_not_lived(
+    service: CampaignService, make_campaign: Any, make_user: Any
+) -> None:
+    from collection.campaigns.service import UnreachableBracket
+
+    draft = make_campaign(open_it=False, min_age=30)  # brackets 0-9 .. 30-39
+    operator = make_user("operator")
+    with pytest.raises(UnreachableBracket) as info:
+        service.update(operator, draft, {"min_age": 20})
+    assert (info.value.key, info.value.start, info.value.youngest) == ("30-39", 30, 20)
+    service.update(operator, draft, {"min_age": 30, "title_en": "Still fine"})
+    legacy = make_campaign(open_it=False, min_age=14)  # stored before the rule: saving it unchanged still works
+    service.update(operator, legacy, {"min_age": 14, "brackets": legacy.brackets, "title_en": "New title"})
+    assert legacy.title_en == "New title"

@@ -122,9 +122,8 @@ def sign_consent(page: Page, shots: Shots) -> None:
 
 
 def join(page: Page) -> None:
-    page.get_by_role("link", name="My contributions", exact=True).click()
-    page.get_by_role("link", name=CAMPAIGN_TITLE).click()
-    page.get_by_role("button", name="Join and start my photo set").click()
+    """Signing the consent joined the campaign: the receipt leads on to the photo set."""
+    page.get_by_role("link", name="Go to my photo set").click()
     expect(page).to_have_url(re.compile(f"/me/campaigns/{CAMPAIGN_SLUG}/set"))
     expect(page.locator("[data-role='set-state']")).to_have_text("Not sent yet")
 

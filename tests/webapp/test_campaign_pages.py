@@ -81,6 +81,24 @@ def test_a_campaign_is_created_from_the_form_even_with_blank_advanced_rules(
     assert created.status is CampaignStatus.DRAFT and created.brackets[0]["photos"] == 5
 
 
+def test_a_bracket_older_than_the_youngest_contributor_is_refused(
+    client: Any, login: Any, make_user: Any, db_session: Any
+) -> None:
+    """Accepting 20-year-olds while requiring photos at 30-39 leaves everyone under 30 unable to finish."""
+    from collection.campaigns import Campaign
+
+    login(make_user("operator"))
+    data = form_fields(client.get("/operate/campaigns/new").get_data(as_text=True)) | {
+        "slug": "aging-2026", "title_ko": "나이 변화", "title_en": "Ageing", "advanced_rules": "",
+        "brackets": "0-9: 5\n20-29: 5\n30-39: 5", "min_age": "20",
+    }
+    resp = client.post("/operate/campaigns/new", data=data)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "30-39 연령대는 캠페인이 받는 가장 어린 나이(20세)보다" in page
+    assert db_session.query(Campaign).filter_by(slug="aging-2026").count() == 0
+    assert client.post("/operate/campaigns/new", data=data | {"min_age": "30"}).status_code == 302
+
+
 def test_the_campaign_dashboard_speaks_the_operators_language(
     client: Any, login: Any, make_user: Any, make_campaign: Any, db_session: Any, clock: Any
 ) -> None:

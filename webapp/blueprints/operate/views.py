@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from collection.accounts import Role
+from collection.campaigns.service import UnreachableBracket
 from collection.errors import InvalidTransition
 from webapp.access import allow
 from webapp.blueprints.operate.forms import CampaignForm
@@ -45,6 +46,12 @@ def refusal_text(exc: Exception, form: CampaignForm | None = None) -> str:
     return words
 
 
+def unreachable_text(exc: UnreachableBracket) -> str:
+    return _("The %(key)s bracket starts above the youngest age the campaign accepts (%(youngest)d): contributors "
+             "aged %(youngest)d to %(below)d could never complete their set. Raise the youngest age to %(start)d "
+             "or remove the bracket.", key=exc.key, youngest=exc.youngest, below=exc.start - 1, start=exc.start)
+
+
 @bp.get("/")
 @allow(*OPERATORS)
 def dashboard() -> str:
@@ -60,6 +67,8 @@ def new_campaign() -> Response | str:
             campaign = campaigns().create(current_user.user, form.values())
         except InvalidTransition as exc:
             form.slug.errors.append(refusal_text(exc))
+        except UnreachableBracket as exc:
+            form.brackets.errors.append(unreachable_text(exc))
         except ValueError as exc:
             form.brackets.errors.append(str(exc))
         else:
@@ -98,6 +107,8 @@ def edit_campaign(slug: str) -> Response | str:
             campaigns().update(current_user.user, c, values)
         except InvalidTransition as exc:
             flash(refusal_text(exc, form), "error")
+        except UnreachableBracket as exc:
+            form.brackets.errors.append(unreachable_text(exc))
         except ValueError as exc:
             form.brackets.errors.append(str(exc))
         else:
