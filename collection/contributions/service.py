@@ -110,8 +110,9 @@ class ContributionService:
         """Why the set cannot be submitted yet: stable codes with the bracket or prompt they concern."""
         problems = []
         for p in self.progress(campaign, photo_set):
-            if p.usable < p.required:
-                problems.append(f"bracket:{p.key}:needs:{p.required - p.usable}")
+            free = p.required - p.usable - p.blocking  # photos still to add; the blocking ones are to replace
+            if free > 0:
+                problems.append(f"bracket:{p.key}:needs:{free}")
             if p.blocking:
                 problems.append(f"bracket:{p.key}:blocking:{p.blocking}")
         clips = {c.prompt_key: c for c in photo_set.voice_clips}

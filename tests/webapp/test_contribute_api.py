@@ -139,7 +139,11 @@ def test_a_photo_without_a_face_fails_in_plain_words_and_can_go_to_a_person(api:
     texts = [n["text"] for n in photo["notes"]]
     assert "We could not find a face in this photo." in texts
     assert all(n["advice"] for n in photo["notes"]) and photo["actions"]["request_review"]
-    assert "bracket:0-9:blocking:1" in [m["code"] for m in api.status()["missing"]]
+    codes = [m["code"] for m in api.status()["missing"]]
+    assert "bracket:0-9:blocking:1" in codes  # the bracket (one photo) is full: replace it, nothing to add
+    assert not any(c.startswith("bracket:0-9:needs") for c in codes)
+    page = api.client.get(f"/me/campaigns/{api.slug}/set").get_data(as_text=True)
+    assert re.search(r'data-role="fix-hint">', page) and re.search(r'data-role="full-hint" hidden', page)
     resp = api.client.post(
         f"/api/v1/photos/{photo['id']}/review", json={"note": "I am behind the balloon"}, headers=api.headers
     )

@@ -87,10 +87,13 @@
     // a full bracket offers "Replace" on its photos instead of the upload form (kept while files wait in it)
     var form = section.querySelector("form.upload");
     var hint = section.querySelector('[data-role="full-hint"]');
-    if (form && hint) {
+    var fix = section.querySelector('[data-role="fix-hint"]');
+    if (form && hint && fix) {
       var full = bracket.photos.length >= bracket.required && !form.querySelector(".pending-item");
+      var failing = full && bracket.usable < bracket.required;  // full, but some photos must be replaced
       form.hidden = full;
-      hint.hidden = !full;
+      hint.hidden = !full || failing;
+      fix.hidden = !failing;
     }
   }
 
