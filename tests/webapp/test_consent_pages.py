@@ -154,6 +154,9 @@ def test_a_declined_required_matter_is_explained_next_to_it_and_nothing_typed_is
     body = text(resp)
     assert resp.status_code == 400
     assert 'id="matter-sensitive-err"' in body and "참여하려면 이 동의가 필요합니다" in body
+    summary = resp.get_data(as_text=True).split('class="flash error error-summary"', 1)[1].split("</div>", 1)[0]
+    assert "확인이 필요한 항목이 있습니다" in summary and 'href="#matter-sensitive"' in summary  # at the top
+    assert "민감정보" in summary and "Matter" not in summary  # named as on the page
     assert 'value="김민지"' in body
     assert re.search(r'value="yes"[^>]*checked|checked[^>]*value="yes"', body)  # the answers stay ticked
     assert in_app(app, lambda s: s.count_records()) == 0
