@@ -71,7 +71,7 @@ def test_a_deletion_request_from_form_to_erasure(
     assert enrollment.state is EnrollmentState.ERASED
     assert "Nothing is overdue." in text(client.get("/comply/", headers=EN))
     ledger = text(client.get("/comply/erasures", headers=EN))
-    assert enrolled.subject_id in ledger and "admin_request" in ledger and "proven" in ledger
+    assert enrolled.subject_id in ledger and "erasure request" in ledger and "proven" in ledger
 
 
 def test_registers_and_reports_render(
@@ -105,7 +105,8 @@ def test_access_review_sign_off_through_the_page(
     login(officer)
     assert "Staff access in 2026-10 is not signed off." in text(client.get("/comply/", headers=EN))
     page = text(client.get("/comply/access-review?month=2026-10", headers=EN))
-    assert operator.id in page
+    assert operator.id in page and "Operator" in page  # the role in words, not its code
+    assert "This month so far" in page  # the month in progress is one link away
     import re
 
     digest = re.search(r'name="digest" type="hidden" value="([0-9a-f]{64})"', page) or re.search(

@@ -138,6 +138,7 @@ def access_review() -> str:
         form=form,
         reviews=service.reviews(),
         unreviewed=service.unreviewed(),
+        this_month=month_of(clock().now()),
     )
 
 
