@@ -36,6 +36,24 @@ from consent.service import ConsentService, KeyStore
 VERDICT_STATE = {"pass": PhotoState.PASSED, "fail": PhotoState.FAILED, "review": PhotoState.NEEDS_REVIEW}
 
 
+_AUTOMATIC = (PhotoState.PASSED, PhotoState.FAILED, PhotoState.NEEDS_REVIEW)
+
+
+def state_with_identity(photo: Photo, identity_verdict: str) -> PhotoState:
+    """The photo's state from its own gates and the set's latest identity verdict. The identity verdict is
+    relative to the rest of the set, so it is applied afresh each time the set gate runs: a photo held for
+    review (or failed) by an earlier identity verdict goes back to its gates' state once the set clears it.
+    States a person decided or asked for (accepted, rejected, review the contributor requested) are kept."""
+    own = VERDICT_STATE.get(str((photo.gates or {}).get("verdict")))
+    if own is None or photo.state not in _AUTOMATIC or photo.contributor_note:
+        return photo.state
+    if own is PhotoState.PASSED and identity_verdict == "flag":
+        return PhotoState.FAILED
+    if own is PhotoState.PASSED and identity_verdict == "review":
+        return PhotoState.NEEDS_REVIEW
+    return own
+
+
 @dataclass(frozen=True)
 class GateContext:
     """What the handlers need besides their session; built once by the composition root."""
@@ -114,10 +132,7 @@ class GateJobs:
         report = check_set(entries)
         for p, result in zip(photos, report.photos, strict=True):  # results come in input order
             p.identity = result.to_dict()
-            if result.verdict.value == "flag" and p.state is PhotoState.PASSED:
-                p.state = PhotoState.FAILED
-            elif result.verdict.value == "review" and p.state is PhotoState.PASSED:
-                p.state = PhotoState.NEEDS_REVIEW
+            p.state = state_with_identity(p, result.verdict.value)
         summary = report.to_dict()
         summary["photo_ids"] = [p.id for p in photos]  # rows/columns of the distance matrix
         photo_set.identity = {k: v for k, v in summary.items() if k != "photos"}
