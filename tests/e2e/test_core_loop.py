@@ -139,6 +139,15 @@ def upload(page: Page, key: str, photo: Path, age: int) -> Locator:
     return card
 
 
+def a_file_that_is_not_a_photo_is_named_not_dropped(page: Page, tmp_path: Path) -> None:
+    recording = tmp_path / "memo.wav"
+    recording.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    section = bracket(page, "20-29")
+    section.get_by_label(re.compile("Choose photos of you")).set_input_files(recording)
+    expect(section.locator("[data-role='skipped']")).to_have_text("Not a photo, so not added: memo.wav")
+    expect(section.locator(".pending-item")).to_have_count(0)
+
+
 def see_a_failing_gate_then_remove_it(page: Page, live: LiveApp, shots: Shots, photos: dict[str, Path]) -> None:
     card = upload(page, "20-29", photos["no_face"], 25)
     expect_state(card, live, "failed")
@@ -298,6 +307,7 @@ def test_sign_up_to_payout_in_a_real_browser(
     sign_up(phone, live, shots)
     sign_consent(phone, shots)
     join(phone)
+    a_file_that_is_not_a_photo_is_named_not_dropped(phone, tmp_path)
     see_a_failing_gate_then_remove_it(phone, live, shots, photos)
     upload_passing_photos(phone, live, shots, photos)
     send_for_review(phone)

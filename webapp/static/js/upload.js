@@ -280,10 +280,19 @@
 
   function addFiles(form, files) {
     var list = form.querySelector('[data-role="pending"]');
+    var skipped = [];
     Array.prototype.forEach.call(files, function (file) {
-      if (file.type && file.type.indexOf("image/") !== 0 && !/\.(heic|heif)$/i.test(file.name)) { return; }
+      if (file.type && file.type.indexOf("image/") !== 0 && !/\.(heic|heif)$/i.test(file.name)) {
+        skipped.push(file.name);  // not a photo: say so rather than drop it silently
+        return;
+      }
       list.appendChild(pendingItem(form, file));
     });
+    var note = form.querySelector('[data-role="skipped"]');
+    if (note) {
+      note.textContent = skipped.length ? msg.msgNotPhoto + " " + skipped.join(", ") : "";
+      note.hidden = skipped.length === 0;
+    }
     syncButton(form);
   }
 
