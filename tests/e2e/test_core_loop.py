@@ -146,6 +146,15 @@ def a_file_that_is_not_a_photo_is_named_not_dropped(page: Page, tmp_path: Path) 
     section.get_by_label(re.compile("Choose photos of you")).set_input_files(recording)
     expect(section.locator("[data-role='skipped']")).to_have_text("Not a photo, so not added: memo.wav")
     expect(section.locator(".pending-item")).to_have_count(0)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a photo")
+    section.get_by_label(re.compile("Choose photos of you")).set_input_files(broken)
+    section.get_by_role("button", name="Upload the chosen photos").click()
+    item = section.locator(".pending-item.failed")
+    expect(item).to_have_count(1)  # refused, and kept in the list with the reason
+    expect(item.get_by_role("button", name="Try again")).to_be_hidden()  # a retry could only fail the same way
+    item.get_by_role("button", name="Remove from the list").click()
+    expect(section.locator(".pending-item")).to_have_count(0)
 
 
 def see_a_failing_gate_then_remove_it(page: Page, live: LiveApp, shots: Shots, photos: dict[str, Path]) -> None:

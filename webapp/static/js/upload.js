@@ -163,7 +163,7 @@
 
   // --- uploading ---------------------------------------------------------------------------------------------
   function sendFile(options) {
-    // options: file, bracket, age, replaces, onProgress(percent), onDone(photo), onError(text)
+    // options: file, bracket, age, replaces, onProgress(percent), onDone(photo), onError(text, retryable)
     var data = new FormData();
     data.append("bracket", options.bracket);
     data.append("file", options.file, options.file.name || "photo.jpg");
@@ -179,9 +179,10 @@
     xhr.addEventListener("load", function () {
       var body = readJson(xhr.responseText);
       if (xhr.status === 201 && body && body.photo) { options.onDone(body.photo); }
-      else { options.onError(errorText(body, msg.msgFailed)); }
+      // a refusal of this file (4xx) will not change on a retry; a server or network failure may
+      else { options.onError(errorText(body, msg.msgFailed), xhr.status >= 500 || xhr.status === 429); }
     });
-    xhr.addEventListener("error", function () { options.onError(msg.msgNetwork); });
+    xhr.addEventListener("error", function () { options.onError(msg.msgNetwork, true); });
     xhr.send(data);
   }
 
@@ -261,13 +262,13 @@
         renderCard(card, photo);
         schedule(0);
       },
-      onError: function (text) {
+      onError: function (text, retryable) {
         next();
         item.busy = false;
         item.progress.hidden = true;
         item.status.textContent = text;
         item.li.classList.add("failed");
-        item.retry.hidden = false;  // the file stays here: nothing chosen is lost
+        item.retry.hidden = !retryable;  // the file stays listed either way: nothing chosen is lost
       }
     });
   }
