@@ -66,6 +66,11 @@ class ConsentRegistry:
             return [record]
         return self.consent.records(query)
 
+    def recent(self, limit: int = 50) -> list[ConsentRecord]:
+        """The latest consent events (given, re-consented, withdrawn), newest first."""
+        q = select(ConsentRecord).order_by(ConsentRecord.created_at.desc(), ConsentRecord.id).limit(limit)
+        return list(self.session.scalars(q))
+
     def history(self, subject_id: str) -> list[CampaignHistory]:
         by_campaign: dict[str, list[ConsentRecord]] = {}
         for record in self.consent.records(subject_id):

@@ -79,7 +79,9 @@ def test_registers_and_reports_render(
 ) -> None:
     login(make_user("compliance", locale="en"))
     found = text(client.get(f"/comply/consents?q={enrolled.subject_id}", headers=EN))
-    assert enrolled.subject_id in found and "given" in found
+    assert enrolled.subject_id in found and "consent given" in found
+    browse = text(client.get("/comply/consents", headers=EN))  # no id needed to see what is there
+    assert "Latest 50 consent events" in browse and enrolled.subject_id in browse and "not needed" in browse
     history = text(client.get(f"/comply/consents/subjects/{enrolled.subject_id}", headers=EN))
     assert "Required consents in force" in history and "valid" in history
     assert client.get("/comply/consents/subjects/nobody").status_code == 404

@@ -55,8 +55,13 @@ def _verify_form() -> VerifyForm:
 @allow(*OFFICERS)
 def consent_registry_page() -> str:
     query = request.args.get("q", "").strip()[:64]
-    records = consent_registry().search(query) if query else []
-    return render_template("comply/consents.html", query=query, records=records, form=_verify_form())
+    registry = consent_registry()
+    records = registry.search(query) if query else registry.recent(RECENT_CONSENTS)
+    return render_template("comply/consents.html", query=query, records=records, form=_verify_form(),
+                           recent=RECENT_CONSENTS)
+
+
+RECENT_CONSENTS = 50  # shown when nothing is searched for, so the registry can be browsed without an id
 
 
 @bp.get("/consents/subjects/<subject_id>")
