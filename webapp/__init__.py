@@ -65,6 +65,10 @@ def _refuse_outdated_schema(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
+    from webapp.conformance_words import evidence_text
+
+    app.jinja_env.globals["evidence_text"] = evidence_text
+
     @app.context_processor
     def _helpers() -> dict[str, Any]:
         return {"current_locale": str(get_locale()), "languages": i18n.LANGUAGES}

@@ -49,6 +49,19 @@ class Status(enum.StrEnum):
     NOT_APPLICABLE = "not_applicable"
 
 
+class Said(str):
+    """An evidence line: the English sentence itself (what the CLI and JSON show), plus a stable `code` and its
+    `params` so a page can say the same in its reader's language."""
+
+    code: str
+    params: dict[str, Any]
+
+    def __new__(cls, code: str, text: str, **params: Any) -> Said:
+        line = super().__new__(cls, text)
+        line.code, line.params = code, params
+        return line
+
+
 @dataclass(frozen=True)
 class CheckResult:
     key: str
@@ -139,7 +152,8 @@ class ConformanceChecker:
             missing = sorted(k for k in REQUIRED_KINDS if (subject, campaign_id, k) not in active)
             if missing:
                 problems.append(f"{kind} {object_id} (subject {subject}): no consent in force to {', '.join(missing)}")
-        evidence = [f"{photos} stored photos and {clips} stored recordings checked against the consents in force"]
+        evidence = [Said("stored_checked", f"{photos} stored photos and {clips} stored recordings checked against"
+                         " the consents in force", photos=photos, clips=clips)]
         return _result(
             "consent_for_stored_data",
             "Every stored photo and recording has consent in force to both required matters",
@@ -157,8 +171,9 @@ class ConformanceChecker:
         ]
         closed = self.session.scalars(select(Campaign).where(Campaign.closed_at.is_not(None))).all()
         evidence = [
-            f"{len(closed)} closed campaigns, {len(expired)} past their retention period",
-            f"{len(due)} enrollments still hold data past retention",
+            Said("campaigns_closed", f"{len(closed)} closed campaigns, {len(expired)} past their retention period",
+                 closed=len(closed), expired=len(expired)),
+            Said("held_past_retention", f"{len(due)} enrollments still hold data past retention", due=len(due)),
         ]
         return _result(
             "retention",
@@ -177,7 +192,8 @@ class ConformanceChecker:
             if problem:
                 problems.append(f"{kind} of {object_id}: {problem}")
         evidence = [
-            f"{checked} biometric blobs (photos, thumbnails, face encodings, recordings) read raw from storage",
+            Said("blobs_read", f"{checked} biometric blobs (photos, thumbnails, face encodings, recordings) read raw"
+                 " from storage", checked=checked),
             "each must open as no image, array or audio file, have the sealed format (AES-256-GCM, version 1), "
             "and belong to a live per-contributor key row",
         ]
@@ -198,14 +214,18 @@ class ConformanceChecker:
                 "audit_log",
                 title,
                 basis,
-                [f"checkpoint folder: {self.checkpoint_dir}"],
+                [Said("checkpoint_folder", f"checkpoint folder: {self.checkpoint_dir}",
+                      folder=str(self.checkpoint_dir))],
                 ["no signed checkpoint exists: run `datadam audit checkpoint`"],
             )
         report = verify(self.session, self.checkpoint_dir)
         last = max(checkpoints, key=lambda c: int(str(c["size"])))
         evidence = [
-            f"{report.size} sequenced events recomputed, {report.pending} not yet sequenced",
-            f"{report.checkpoints} signed checkpoints verified; the last covers {last['size']} events ({last['time']})",
+            Said("events_recomputed", f"{report.size} sequenced events recomputed, {report.pending} not yet sequenced",
+                 size=report.size, pending=report.pending),
+            Said("checkpoints_verified", f"{report.checkpoints} signed checkpoints verified; the last covers"
+                 f" {last['size']} events ({last['time']})", checkpoints=report.checkpoints, last_size=last["size"],
+                 last_time=str(last["time"])),
         ]
         return _result("audit_log", title, basis, evidence, list(report.problems))
 
@@ -216,7 +236,8 @@ class ConformanceChecker:
             module = importlib.import_module(self.releases_module)
         except ModuleNotFoundError:
             return CheckResult(
-                "releases_verified", title, basis, Status.NOT_APPLICABLE, ("the release workflow is not installed",)
+                "releases_verified", title, basis, Status.NOT_APPLICABLE,
+                (Said("no_release_workflow", "the release workflow is not installed"),),
             )
         return _releases_result(self.session, module, title, basis)
 
@@ -224,11 +245,12 @@ class ConformanceChecker:
         overdue = overdue_requests(self.session, self.now)
         recent = self.session.scalars(select(RightsRequest).where(RightsRequest.received_at >= self.now - PERIOD)).all()
         late = [r for r in recent if r.closed_at is not None and r.closed_at > r.due_at]
+        still_open = sum(1 for r in recent if r.state in (RightsState.OPEN, RightsState.IN_PROGRESS))
         problems = [f"{r.kind.value} request {r.id}: due {r.due_at:%Y-%m-%d}, still {r.state.value}" for r in overdue]
         evidence = [
-            f"{len(recent)} requests received in the last 12 months, "
-            f"{sum(1 for r in recent if r.state in (RightsState.OPEN, RightsState.IN_PROGRESS))} open",
-            f"{len(late)} were answered after their 10-day deadline",
+            Said("requests_received", f"{len(recent)} requests received in the last 12 months, {still_open} open",
+                 received=len(recent), open=still_open),
+            Said("requests_late", f"{len(late)} were answered after their 10-day deadline", late=len(late)),
         ]
         return _result(
             "rights_requests",
@@ -250,7 +272,8 @@ class ConformanceChecker:
             "notices_complete",
             "Every published notice has every required item",
             "PIPA Art. 15(2), 17(2), 22, 23; GDPR Art. 13",
-            [f"{len(versions)} published notice versions checked item by item"],
+            [Said("notices_checked", f"{len(versions)} published notice versions checked item by item",
+                  versions=len(versions))],
             problems,
         )
 
@@ -263,7 +286,8 @@ class ConformanceChecker:
             f"{o.source} {o.ref}: due since {o.due_since:%Y-%m-%d}, erased only {o.completed_at:%Y-%m-%d}" for o in late
         ]
         done = sum(1 for o in obligations if o.completed_at is not None)
-        evidence = [f"{len(obligations)} erasure obligations (retention, withdrawal, deletion requests), {done} done"]
+        evidence = [Said("erasure_obligations", f"{len(obligations)} erasure obligations (retention, withdrawal,"
+                         f" deletion requests), {done} done", obligations=len(obligations), done=done)]
         return _result(
             "erasure_timely",
             "Erasure is completed within 5 days",
@@ -279,7 +303,7 @@ class ConformanceChecker:
             "access_reviewed",
             "Staff views of biometric objects are reviewed monthly",
             "PIPA safety-measure standards Art. 8 (access records kept, checked monthly)",
-            ["every month with staff views must be signed off within 15 days of its end"],
+            [Said("access_rule", "every month with staff views must be signed off within 15 days of its end")],
             problems,
         )
 
@@ -339,6 +363,8 @@ def _releases_result(session: Session, module: Any, title: str, basis: str) -> C
         elif release.verified_at > release.approved_at:
             problems.append(f"release {release.id}: verified only after its approval")
     if not releases:
-        return CheckResult("releases_verified", title, basis, Status.NOT_APPLICABLE, ("no release has been built",))
-    evidence = [f"{len(releases)} releases, {len(approved)} approved; each approval checked against its verification"]
+        return CheckResult("releases_verified", title, basis, Status.NOT_APPLICABLE,
+                           (Said("no_release", "no release has been built"),))
+    evidence = [Said("releases_checked", f"{len(releases)} releases, {len(approved)} approved; each approval checked"
+                     " against its verification", releases=len(releases), approved=len(approved))]
     return _result("releases_verified", title, basis, evidence, problems)

@@ -157,6 +157,7 @@ def test_retention_run_and_the_conformance_report_from_the_command_line(
     assert result.exit_code == 1 and "FAIL  4. The audit log" in result.output  # no checkpoint yet
     html = out.read_text()  # the file is written in Korean: results and requirements in words, not codes
     assert "<style>" in html and "부적합" in html and "감사 로그가 마지막 서명 체크포인트와 일치함" in html
+    assert "저장소에서 생체 정보 객체" in html and "read raw from storage" not in html  # evidence in words too
 
     from collection.audit.checkpoints import CheckpointWriter
     from consent.service import KeyStore
