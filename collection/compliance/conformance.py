@@ -61,6 +61,13 @@ class Said(str):
         line.code, line.params = code, params
         return line
 
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle rebuild it with its code and numbers
+        return _said, (self.code, str(self), self.params)
+
+
+def _said(code: str, text: str, params: dict[str, Any]) -> Said:
+    return Said(code, text, **params)
+
 
 @dataclass(frozen=True)
 class CheckResult:

@@ -138,6 +138,7 @@ class ErasureService:
         if photo_set.state not in (SetState.PAID,):
             photo_set.state = SetState.WITHDRAWN
         photo_set.claimed_by = None
+        self.session.flush()  # expire() below would otherwise drop these changes unsaved
         self.session.expire(photo_set)
         return deleted
 

@@ -415,7 +415,12 @@ def test_after_withdrawing_the_set_page_and_dashboard_offer_consent_not_uploads(
     assert 'class="upload form"' not in after and 'data-role="submit"' not in after
     said = text(client.get(f"/me/campaigns/{campaign.slug}/set"))
     assert "제공했던 자료는 삭제되었고 더 이상 올릴 수 없습니다" in said
-    assert f'href="/me/campaigns/{campaign.slug}/consent"' in after
+    assert 'href="/me/consent/"' in after
+    again = client.post(f"/me/campaigns/{campaign.slug}/consent",
+                        data=sign_data(client, campaign.slug, collection="yes", sensitive="yes"))
+    assert again.status_code == 409 and "다시 참여할 수 없습니다" in text(again)  # no consent without a way back in
+    assert 'class="upload form"' not in client.get(f"/me/campaigns/{campaign.slug}/set").get_data(as_text=True)
+    assert client.get(f"/api/v1/campaigns/{campaign.slug}/set").get_json()["state"] == "withdrawn"  # kept, not lost
     dashboard = text(client.get("/me/"))
     assert "동의 철회됨" in dashboard and "동의와 영수증 보기" in dashboard
     assert "사진 세트 계속하기" not in dashboard

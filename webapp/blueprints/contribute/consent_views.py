@@ -21,6 +21,7 @@ from wtforms import SelectChoice
 
 from collection.accounts import Role, User
 from collection.campaigns import Campaign, CampaignStatus
+from collection.contributions.models import EnrollmentState
 from collection.contributions.withdrawal import withdraw_consent, withdrawal_erases
 from collection.errors import ContributionError
 from consent.errors import ConsentStateError, ReceiptBuildError
@@ -71,6 +72,10 @@ def _ineligible_reason(campaign: Campaign, user: User, first_time: bool) -> str 
     can renew their consent to a new version even if they have since aged out of the campaign's range."""
     if campaign.status is not CampaignStatus.OPEN:
         return _("This campaign is not taking consents: it is not open.")
+    enrollment = contributions().enrollment(user, campaign)
+    if enrollment is not None and enrollment.state is EnrollmentState.ERASED:
+        # consenting again would promise a part the campaign cannot give back: the erased enrollment stays closed
+        return _("You withdrew from this campaign and what you gave was erased, so you cannot take part in it again.")
     if not first_time:
         return None
     age = _age(user)

@@ -21,7 +21,7 @@ from flask_login import current_user
 from collection.accounts import Role, User
 from collection.campaigns import Campaign
 from collection.contributions.export import DataExport
-from collection.contributions.models import Photo, PhotoSet
+from collection.contributions.models import Photo, PhotoSet, SetState
 from collection.errors import ConsentRequired, ContributionError, CryptoError, NotEligible, NotFound, StorageError
 from webapp.access import allow
 from webapp.blueprints.contribute.set_forms import (
@@ -86,7 +86,7 @@ def _set_page(campaign: Campaign, photo_set: PhotoSet, **forms: Any) -> str:
         rules=_rules_summary(campaign),
         needs_reconsent=service.needs_reconsent(subject_id, campaign.id),
         # Both required consents withdrawn: nothing can be uploaded (the server refuses it) until they are given again.
-        withdrawn=not service.holds_required(subject_id, campaign.id),
+        withdrawn=photo_set.state is SetState.WITHDRAWN or not service.holds_required(subject_id, campaign.id),
         may_upload=service.may_upload(subject_id, campaign.id),
     )
 
@@ -342,7 +342,8 @@ def _overview_helper() -> dict[str, Any]:
         for photo_set in contributions().sets_of(user):
             campaign = get_session().get(Campaign, photo_set.campaign_id)
             rows.append({"campaign": campaign, "set": photo_set, "state_label": set_state_label(photo_set.state.value),
-                         "withdrawn": not consent().holds_required(user.subject_id, photo_set.campaign_id)})
+                         "withdrawn": photo_set.state is SetState.WITHDRAWN
+                         or not consent().holds_required(user.subject_id, photo_set.campaign_id)})
         service = payments()
         return {"sets": rows, "earnings": service.earnings(user), "payout_account": service.payout_account(user)}
 

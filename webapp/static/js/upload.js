@@ -90,7 +90,9 @@
     var fix = section.querySelector('[data-role="fix-hint"]');
     if (form && hint && fix) {
       var full = bracket.photos.length >= bracket.required && !form.querySelector(".pending-item");
-      var failing = full && bracket.usable < bracket.required;  // full, but some photos must be replaced
+      var failing = full && bracket.photos.some(function (p) {  // full, but some photos must be replaced
+        return p.state === "failed" || p.state === "rejected";
+      });
       form.hidden = full;
       hint.hidden = !full || failing;
       fix.hidden = !failing;
@@ -269,13 +271,15 @@
         item.status.textContent = text;
         item.li.classList.add("failed");
         item.retry.hidden = !retryable;  // the file stays listed either way: nothing chosen is lost
+        item.li.classList.toggle("refused", !retryable);
+        syncButton(form);
       }
     });
   }
 
   function syncButton(form) {
     var button = form.querySelector('[data-role="upload-button"]');
-    var waiting = form.querySelectorAll(".pending-item").length;
+    var waiting = form.querySelectorAll(".pending-item:not(.refused)").length;
     button.disabled = waiting === 0;
   }
 
@@ -315,8 +319,8 @@
     });
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      Array.prototype.forEach.call(form.querySelectorAll(".pending-item"), function (li) {
-        startItem(form, li.datadamItem);
+      Array.prototype.forEach.call(form.querySelectorAll(".pending-item:not(.refused)"), function (li) {
+        startItem(form, li.datadamItem);  // a file the server refused stays listed but is not sent again
       });
     });
   }
