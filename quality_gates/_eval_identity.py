@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from quality_gates._eval_sets import unreadable_summary
+from quality_gates._eval_sets import unreadable_summary, usable_rows
 from quality_gates._identity import (
     Calibrator,
     IdentityModel,
@@ -138,24 +138,6 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 Encoder = Callable[[Sequence[Path]], list[np.ndarray | None]]
-
-
-def usable_rows(data_dir: Path, rows: Sequence[dict[str, str]], path_keys: Sequence[str],
-                valid: Callable[[dict[str, str]], bool], skipped: list[str] | None = None) -> list[dict[str, str]]:
-    """The rows whose listed files exist and whose values `valid` accepts; the others are described in
-    `skipped` (a blank or broken row, or a missing file, must neither stop the evaluation nor pass unseen)."""
-    kept = []
-    for row in rows:
-        paths = [(row.get(k) or "").strip() for k in path_keys]
-        absent = [p or "(blank path)" for p in paths if not p or not (data_dir / p).is_file()]
-        problem = f"{absent[0]}: missing" if absent else None
-        if problem is None and not valid(row):
-            problem = f"{paths[0]}: unusable values {dict(row)}"
-        if problem is None:
-            kept.append(row)
-        elif skipped is not None:
-            skipped.append(problem)
-    return kept
 
 
 def _age(row: dict[str, str]) -> bool:

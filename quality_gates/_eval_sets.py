@@ -68,6 +68,26 @@ def rows_loaded(set_name: str, rows: Iterable[dict[str, str]], load: Callable[[d
         yield from photos
 
 
+def usable_rows(data_dir: Path, rows: Sequence[dict[str, str]], path_keys: Sequence[str],
+                valid: Callable[[dict[str, str]], bool] | None = None, skipped: list[str] | None = None
+                ) -> list[dict[str, str]]:
+    """The rows whose listed files exist and whose values `valid` accepts (all, without it); the others are
+    described in `skipped` (a blank or broken row, or a missing file, must neither stop the evaluation nor pass
+    unseen)."""
+    kept = []
+    for row in rows:
+        paths = [(row.get(k) or "").strip() for k in path_keys]
+        absent = [p or "(blank path)" for p in paths if not p or not (data_dir / p).is_file()]
+        problem = f"{absent[0]}: missing" if absent else None
+        if problem is None and valid is not None and not valid(row):
+            problem = f"{paths[0]}: unusable values {dict(row)}"
+        if problem is None:
+            kept.append(row)
+        elif skipped is not None:
+            skipped.append(problem)
+    return kept
+
+
 def unreadable_summary(problems: Sequence[str], shown: int = 10) -> dict[str, Any]:
     """How many listed items could not be used (left out of every figure), with the first few reasons."""
     if not problems:

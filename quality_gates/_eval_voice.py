@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from quality_gates._eval_sets import unreadable_summary
+from quality_gates._eval_sets import unreadable_summary, usable_rows
 from quality_gates._voice import DEFAULT_VOICE_RULES, VoiceReport, VoiceRules, check_voice_bytes
 
 CLIPPED_AT_LEAST = 0.001
@@ -43,16 +43,6 @@ def _column(row: dict[str, str], *prefixes: str) -> str | None:
         if key and key.strip().lower().startswith(prefixes):
             return (value or "").strip()
     return None
-
-
-def _listed(data_dir: Path, rows: Iterable[dict[str, str]], skipped: list[str]) -> Iterable[dict[str, str]]:
-    """The rows whose listed file exists; the others are described in `skipped`."""
-    for row in rows:
-        rel = (row.get("path") or "").strip()
-        if rel and (data_dir / rel).is_file():
-            yield row
-        else:
-            skipped.append(f"{rel or '(blank path)'}: missing")
 
 
 def _check(data_dir: Path, rel: str, rules: VoiceRules) -> VoiceReport:
@@ -78,7 +68,7 @@ def evaluate_clean_set(data_dir: Path, name: str, rules: VoiceRules) -> dict[str
     clean: list[VoiceReport] = []
     noisy: list[VoiceReport] = []
     skipped: list[str] = []
-    for row in _listed(data_dir, rows, skipped):
+    for row in usable_rows(data_dir, rows, ("path",), skipped=skipped):
         flag = _column(row, "noise", "background")
         report = _check(data_dir, row["path"], rules)
         (noisy if flag is not None and flag.lower() in _TRUE else clean).append(report)
@@ -102,7 +92,7 @@ def evaluate_noisy(data_dir: Path, rules: VoiceRules) -> dict[str, Any] | None:
     real: list[dict[str, Any]] = []
     synthetic: list[dict[str, Any]] = []
     skipped: list[str] = []
-    for row in _listed(data_dir, rows, skipped):
+    for row in usable_rows(data_dir, rows, ("path",), skipped=skipped):
         report = _check(data_dir, row["path"], rules)
         kind = (_column(row, "kind") or "").lower()
         snr_gate = report.gate("snr")
