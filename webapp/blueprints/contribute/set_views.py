@@ -85,10 +85,14 @@ def _set_page(campaign: Campaign, photo_set: PhotoSet, **forms: Any) -> str:
         action_form=ActionForm(),
         rules=_rules_summary(campaign),
         needs_reconsent=service.needs_reconsent(subject_id, campaign.id),
-        # Both required consents withdrawn: nothing can be uploaded (the server refuses it) until they are given again.
-        withdrawn=photo_set.state is SetState.WITHDRAWN or not service.holds_required(subject_id, campaign.id),
+        withdrawn=_withdrawn(photo_set, subject_id),
         may_upload=service.may_upload(subject_id, campaign.id),
     )
+
+
+def _withdrawn(photo_set: PhotoSet, subject_id: str) -> bool:
+    """The set was erased on a withdrawal, or the required consents are withdrawn: nothing more can be uploaded."""
+    return photo_set.state is SetState.WITHDRAWN or not consent().holds_required(subject_id, photo_set.campaign_id)
 
 
 def _blank_photo() -> dict[str, Any]:
@@ -342,8 +346,7 @@ def _overview_helper() -> dict[str, Any]:
         for photo_set in contributions().sets_of(user):
             campaign = get_session().get(Campaign, photo_set.campaign_id)
             rows.append({"campaign": campaign, "set": photo_set, "state_label": set_state_label(photo_set.state.value),
-                         "withdrawn": photo_set.state is SetState.WITHDRAWN
-                         or not consent().holds_required(user.subject_id, photo_set.campaign_id)})
+                         "withdrawn": _withdrawn(photo_set, user.subject_id)})
         service = payments()
         return {"sets": rows, "earnings": service.earnings(user), "payout_account": service.payout_account(user)}
 
