@@ -306,3 +306,35 @@ def test_0009_seals_free_text_and_downgrade_restores_it(fresh_url: str) -> None:
     assert all(value in dump for value in FREE_TEXT.values())
     migrate.upgrade(fresh_url, "head", master_key=MASTER)
     assert _drift(fresh_url) == []
+
+
+def test_0010_lets_a_person_join_again_after_an_erasure_and_keeps_one_live_enrollment(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url, "0009")
+    engine = make_engine(fresh_url)
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    with engine.begin() as conn:
+        _insert(conn, meta, "users", id="u1", subject_id="sub_1", role="contributor")
+        _insert(conn, meta, "users", id="u2", subject_id="sub_2", role="operator")
+        _insert(conn, meta, "campaigns", id="c1", slug="c1", created_by="u2")
+        _insert(conn, meta, "enrollments", id="e1", campaign_id="c1", user_id="u1", state="erased")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # 0009: one enrollment per person, ever
+        _insert(conn, meta, "enrollments", id="e2", campaign_id="c1", user_id="u1", state="active")
+    engine.dispose()
+
+    migrate.upgrade(fresh_url)
+    engine = make_engine(fresh_url)
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    with engine.begin() as conn:
+        _insert(conn, meta, "enrollments", id="e2", campaign_id="c1", user_id="u1", state="active")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # but only one live one
+        _insert(conn, meta, "enrollments", id="e3", campaign_id="c1", user_id="u1", state="active")
+    with pytest.raises(RuntimeError, match="joined a campaign again"):
+        migrate.downgrade(fresh_url, "0009")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM enrollments WHERE id = 'e2'"))
+    engine.dispose()
+    migrate.downgrade(fresh_url, "0009")
+    migrate.upgrade(fresh_url)
+    assert _drift(fresh_url) == []

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from collection.accounts.models import User
 from collection.compliance.models import RightsKind, RightsRequest, RightsState
 from collection.compliance.retention import expired_campaigns
-from collection.contributions.models import Enrollment
+from collection.contributions.models import Enrollment, current_enrollment
 from collection.erasure.models import ErasureRecord
 from consent.models import MatterConsent
 from consent.notice import MatterKind
@@ -110,8 +110,8 @@ def _withdrawals(session: Session, ledger: _Ledger) -> Iterator[ErasureObligatio
     for (subject_id, campaign_id), at in since.items():
         if active.get((subject_id, campaign_id), set()) >= set(_REQUIRED_KINDS):
             continue  # re-consented: the required matters are in force again
-        q = select(Enrollment).where(Enrollment.user_id == users.get(subject_id), Enrollment.campaign_id == campaign_id)
-        enrollment = session.scalar(q)
+        user_id = users.get(subject_id)
+        enrollment = current_enrollment(session, user_id, campaign_id) if user_id else None
         if enrollment is not None:
             done = ledger.completed(enrollment.user_id, campaign_id, at)
             yield ErasureObligation("withdrawal", enrollment.id, subject_id, campaign_id, at, done)

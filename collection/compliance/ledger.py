@@ -15,7 +15,7 @@ from collection.contributions.models import Enrollment, Photo, PhotoSet, VoiceCl
 from collection.contributions.uploads import blob_prefix, voice_blob_prefix
 from collection.crypto import ContributorKey
 from collection.erasure.models import ErasureRecord
-from collection.erasure.service import LEDGER_PREFIX, VOICE_WITHDRAWAL
+from collection.erasure.service import LEDGER_PREFIX, VOICE_WITHDRAWAL, erased_by
 from collection.storage import BlobStore
 
 
@@ -42,9 +42,8 @@ def erasure_proofs(session: Session, blobs: BlobStore, limit: int | None = None)
 
 
 def _proof(session: Session, blobs: BlobStore, record: ErasureRecord) -> ErasureProof:
-    enrollment = session.scalar(
-        select(Enrollment).where(Enrollment.user_id == record.user_id, Enrollment.campaign_id == record.campaign_id)
-    )
+    taken = erased_by(record.user_id, record.campaign_id, record.enrollment_id, record.requested_at)
+    enrollment = session.scalar(taken.order_by(Enrollment.joined_at.desc()).limit(1))
     if enrollment is None:
         return ErasureProof(record, None, None, False, 0, 0, _has_copy(blobs, record))
     key = session.get(ContributorKey, enrollment.id)

@@ -29,7 +29,7 @@ from collection.compliance.models import (
     RightsState,
     RightsStateError,
 )
-from collection.contributions.models import Enrollment, EnrollmentState
+from collection.contributions.models import Enrollment, EnrollmentState, current_enrollment
 from collection.erasure.service import ErasureService
 from collection.errors import NotFound
 from consent.clock import Clock
@@ -187,8 +187,7 @@ class RightsService:
         return list(self.session.scalars(q))
 
     def _enrollment(self, user: User, campaign_id: str) -> Enrollment | None:
-        q = select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.campaign_id == campaign_id)
-        return self.session.scalar(q)
+        return current_enrollment(self.session, user.id, campaign_id)
 
     def _user(self, request: RightsRequest) -> User:
         user = self.session.get(User, request.user_id)

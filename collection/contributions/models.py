@@ -12,8 +12,8 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Index, String, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from consent.db import Base, IdPk, Timestamp, UTCDateTime, str_enum
 from consent.sealed import SealedText, SealedUTCDateTime
@@ -29,11 +29,18 @@ class EnrollmentState(enum.StrEnum):
     ERASED = "erased"
 
 
+_LIVE = text("state != 'erased'")
+
+
 class Enrollment(Base):
-    """A contributor taking part in one campaign (one per person and campaign)."""
+    """A contributor taking part in one campaign. At most one per person and campaign is live; an erased one
+    stays (its key destroyed, its rows gone) as what the erasure ledger points at, and the person may join
+    again with a new consent, which starts a new enrollment with a new key and an empty set."""
 
     __tablename__ = "enrollments"
-    __table_args__ = (UniqueConstraint("campaign_id", "user_id"),)
+    __table_args__ = (
+        Index("uq_enrollments_live", "campaign_id", "user_id", unique=True, sqlite_where=_LIVE, postgresql_where=_LIVE),
+    )
 
     id: Mapped[IdPk]
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
@@ -44,6 +51,16 @@ class Enrollment(Base):
 
     def __repr__(self) -> str:
         return f"<Enrollment {self.id} {self.state.value}>"
+
+
+def current_enrollment(session: Session, user_id: str, campaign_id: str) -> Enrollment | None:
+    """The person's enrollment in the campaign that pages and services act on: the live one, else the latest
+    erased one (what a withdrawn contributor's pages describe), else None."""
+    rows = session.scalars(
+        select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.campaign_id == campaign_id)
+    ).all()
+    live = [e for e in rows if e.state is not EnrollmentState.ERASED]
+    return live[0] if live else max(rows, key=lambda e: e.joined_at, default=None)
 
 
 class SetState(enum.StrEnum):

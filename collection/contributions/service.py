@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 from collection.accounts.models import User
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign, CampaignStatus
-from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet, TransitionError
+from collection.contributions.models import (
+    Enrollment,
+    EnrollmentState,
+    Photo,
+    PhotoSet,
+    TransitionError,
+    current_enrollment,
+)
 from collection.errors import ConsentRequired, InvalidTransition, NotEligible, SetNotReady
 from consent.clock import Clock
 from consent.notice import MatterKind
@@ -50,7 +57,7 @@ class ContributionService:
                 min_age=campaign.min_age,
                 max_age=campaign.max_age,
             )
-        if campaign.quota and self.enrollment(user, campaign) is None:
+        if campaign.quota and not self._live(self.enrollment(user, campaign)):
             taken = self.session.scalar(
                 select(func.count())
                 .select_from(Enrollment)
@@ -60,16 +67,20 @@ class ContributionService:
                 raise NotEligible("the campaign has all the contributors it needs", reason="quota")
 
     def enrollment(self, user: User, campaign: Campaign) -> Enrollment | None:
-        return self.session.scalar(
-            select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.campaign_id == campaign.id)
-        )
+        """The live enrollment, else the latest erased one (`current_enrollment`)."""
+        return current_enrollment(self.session, user.id, campaign.id)
+
+    @staticmethod
+    def _live(enrollment: Enrollment | None) -> bool:
+        return enrollment is not None and enrollment.state is not EnrollmentState.ERASED
 
     def enroll(self, user: User, campaign: Campaign) -> PhotoSet:
-        """Join the campaign (needs eligibility and the required consents) and get the draft set."""
+        """Join the campaign (needs eligibility and the required consents) and get the draft set. Someone whose
+        data in the campaign was erased joins anew: a new enrollment, a new data key, an empty set."""
         existing = self.enrollment(user, campaign)
         if existing is not None and existing.state is EnrollmentState.ACTIVE:
             return self.photo_set(user, campaign)
-        if existing is not None:
+        if self._live(existing):
             raise NotEligible("you withdrew from this campaign", reason="withdrawn")
         self.check_eligible(user, campaign)
         if not self.consent.may_upload(user.subject_id, campaign.id):
@@ -85,15 +96,20 @@ class ContributionService:
         return photo_set
 
     def photo_set(self, user: User, campaign: Campaign) -> PhotoSet:
-        photo_set = self.session.scalar(
-            select(PhotoSet).where(PhotoSet.user_id == user.id, PhotoSet.campaign_id == campaign.id)
+        """The set of the current enrollment (after an erasure and before joining again: the erased, withdrawn one)."""
+        enrollment = self.enrollment(user, campaign)
+        photo_set = None if enrollment is None else self.session.scalar(
+            select(PhotoSet).where(PhotoSet.enrollment_id == enrollment.id)
         )
         if photo_set is None:
             raise NotEligible("join the campaign first", reason="not_enrolled")
         return photo_set
 
     def sets_of(self, user: User) -> list[PhotoSet]:
-        return list(self.session.scalars(select(PhotoSet).where(PhotoSet.user_id == user.id)))
+        """One set per campaign joined: the current enrollment's (an erased set replaced by a new one is history)."""
+        sets = list(self.session.scalars(select(PhotoSet).where(PhotoSet.user_id == user.id)))
+        current = {c: current_enrollment(self.session, user.id, c) for c in {s.campaign_id for s in sets}}
+        return [s for s in sets if (e := current[s.campaign_id]) is not None and e.id == s.enrollment_id]
 
     # -- progress and submission --------------------------------------------------------------------------------
     def progress(self, campaign: Campaign, photo_set: PhotoSet) -> list[BracketProgress]:

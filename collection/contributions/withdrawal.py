@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from collection.accounts.models import User
 from collection.audit.log import Actor, AuditLog
-from collection.contributions.models import Enrollment, EnrollmentState
+from collection.contributions.models import Enrollment, EnrollmentState, current_enrollment
 from collection.erasure.service import ErasureService
 from consent.models import ConsentRecord
 from consent.notice import MatterKind
@@ -101,6 +101,4 @@ def _enrollment(consent: ConsentService, subject_id: str, campaign_id: str) -> E
     user = consent.session.scalar(select(User).where(User.subject_id == subject_id))
     if user is None:
         return None
-    return consent.session.scalar(
-        select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.campaign_id == campaign_id)
-    )
+    return current_enrollment(consent.session, user.id, campaign_id)

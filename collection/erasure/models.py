@@ -18,6 +18,8 @@ class ErasureRecord(Base):
     subject_id: Mapped[str] = mapped_column(String(40), index=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)  # random row id, kept to re-apply on restore
     campaign_id: Mapped[str | None] = mapped_column(String(32))  # None = the whole account
+    # the erased enrollment (a person may join a campaign again after an erasure); None on rows from before 0010
+    enrollment_id: Mapped[str | None] = mapped_column(String(32), index=True)
     reason: Mapped[str] = mapped_column(String(40))  # withdrawal | retention | admin_request | account_deletion
     requested_at: Mapped[Timestamp]
     key_destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

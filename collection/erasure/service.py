@@ -11,9 +11,10 @@ was agreed and withdrawn.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from collection._after_commit import on_commit
@@ -69,6 +70,7 @@ class ErasureService:
             subject_id=user.subject_id,
             user_id=user.id,
             campaign_id=enrollment.campaign_id,
+            enrollment_id=enrollment.id,
             reason=reason,
             requested_at=now,
         )
@@ -106,8 +108,8 @@ class ErasureService:
             self.session.execute(delete(VoiceClip).where(VoiceClip.id.in_(clip_ids)))
         self.session.expire(photo_set)
         record = ErasureRecord(subject_id=user.subject_id, user_id=user.id, campaign_id=enrollment.campaign_id,
-                               reason=VOICE_WITHDRAWAL, requested_at=now, rows_deleted=len(clip_ids),
-                               blobs_deleted=blob_count, completed_at=now)
+                               enrollment_id=enrollment.id, reason=VOICE_WITHDRAWAL, requested_at=now,
+                               rows_deleted=len(clip_ids), blobs_deleted=blob_count, completed_at=now)
         self._ledger(record, enrollment, actor, prefix)
         return record
 
@@ -174,10 +176,9 @@ class ErasureService:
         again = 0
         for key in list(self.blobs.iter_keys(LEDGER_PREFIX)):
             entry = json.loads(self.blobs.get(key))
-            q = select(Enrollment).where(Enrollment.user_id == entry["user_id"])
-            if entry.get("campaign_id"):
-                q = q.where(Enrollment.campaign_id == entry["campaign_id"])
-            for enrollment in self.session.scalars(q):
+            taken = erased_by(entry["user_id"], entry.get("campaign_id"), entry.get("enrollment_id"),
+                              dt.datetime.fromisoformat(entry["at"]))
+            for enrollment in self.session.scalars(taken):
                 if entry["reason"] == VOICE_WITHDRAWAL:
                     again += self.erase_voice(enrollment) is not None
                 elif enrollment.state is not EnrollmentState.ERASED or not self.vault.is_destroyed(enrollment.id):
@@ -197,8 +198,20 @@ def ledger_entry(record: ErasureRecord) -> bytes:
             "subject_id": record.subject_id,
             "user_id": record.user_id,
             "campaign_id": record.campaign_id,
+            "enrollment_id": record.enrollment_id,
             "reason": record.reason,
             "at": record.requested_at.isoformat(),
         },
         sort_keys=True,
     ).encode()
+
+
+def erased_by(user_id: str, campaign_id: str | None, enrollment_id: str | None,
+              requested_at: dt.datetime) -> Select[tuple[Enrollment]]:
+    """The enrollments an erasure took: the one its ledger entry names or, for entries written before they named
+    it, the person's enrollments (in the campaign, when it names one) joined by the time it was requested. A later
+    enrollment (the person joined the campaign again) is never among them."""
+    if enrollment_id:
+        return select(Enrollment).where(Enrollment.id == enrollment_id)
+    q = select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.joined_at <= requested_at)
+    return q.where(Enrollment.campaign_id == campaign_id) if campaign_id else q

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from collection.audit.log import Actor, AuditLog
 from collection.compliance import (
@@ -19,9 +20,13 @@ from collection.compliance import (
     month_bounds,
     records_of_processing,
 )
+from collection.contributions.models import Enrollment, EnrollmentState, SetState
+from collection.contributions.withdrawal import withdraw_consent
 from collection.erasure.models import ErasureRecord
 from consent.clock import FixedClock
-from tests.collection.compliance_support import World, build_world, campaign_with_notice, contributor
+from tests.collection.compliance_support import World, build_world, campaign_with_notice, contributor, store_photo
+from tests.collection.flow_support import consent_and_enroll
+from webapp.demo_media import face_photo
 
 
 @pytest.fixture()
@@ -73,6 +78,42 @@ def test_the_erasure_ledger_proves_each_erasure(world: World, make_user: Any, ma
     world.session.flush()
     unproven = next(p for p in erasure_proofs(world.session, world.env.blobs) if p.record.user_id == other.id)
     assert unproven.key_live and unproven.rows_remaining == 1 and not unproven.proven
+
+
+
+def test_joining_again_after_an_erasure_starts_afresh_and_the_old_proof_holds(
+    world: World, make_user: Any, make_campaign: Any
+) -> None:
+    campaign, version = campaign_with_notice(world, make_campaign)
+    user = contributor(world, make_user, campaign, version, photos=2)
+    old = world.env.contributions.enrollment(user, campaign)
+    outcome = withdraw_consent(world.env.consent, user.subject_id, campaign.id, erasure=world.env.erasure)
+    world.session.commit()
+    assert outcome.erasure_due and old.state is EnrollmentState.ERASED
+
+    fresh = consent_and_enroll(world.env, user, campaign, version)  # signs anew and joins
+    assert fresh.enrollment_id != old.id and fresh.state is SetState.DRAFT and fresh.photos == []
+    assert world.env.contributions.enrollment(user, campaign).id == fresh.enrollment_id
+    assert world.env.contributions.photo_set(user, campaign).id == fresh.id
+    assert [s.id for s in world.env.contributions.sets_of(user)] == [fresh.id]  # the erased set is history
+    store_photo(world, fresh, campaign.brackets[0]["key"], face_photo(7, size=160))
+    world.session.commit()
+
+    [proof] = erasure_proofs(world.session, world.env.blobs)
+    assert proof.enrollment_id == old.id and proof.proven  # the new photo is not counted against the old erasure
+    assert proof.record.enrollment_id == old.id
+    proof.record.enrollment_id = None  # a ledger row from before 0010: matched by person, campaign and time
+    world.session.flush()
+    assert erasure_proofs(world.session, world.env.blobs)[0].enrollment_id == old.id
+    # a restore from backup re-applies the ledger: the erased enrollment again, never the new one
+    assert world.env.erasure.reapply() == 0
+    world.session.refresh(fresh)
+    assert not world.env.vault.is_destroyed(fresh.enrollment_id) and len(fresh.photos) == 1
+
+    world.session.add(Enrollment(campaign_id=campaign.id, user_id=user.id, joined_at=world.clock.now()))
+    with pytest.raises(IntegrityError):  # one live enrollment per person and campaign, whatever the caller does
+        world.session.flush()
+    world.session.rollback()
 
 
 def test_the_access_report_and_its_sign_off(world: World, make_user: Any) -> None:

@@ -399,7 +399,7 @@ def test_a_new_version_asks_for_reconsent_before_uploads(
     assert "동의서가 변경되었습니다" not in text(client.get(f"/me/campaigns/{campaign.slug}/set"))
 
 
-def test_after_withdrawing_the_set_page_and_dashboard_offer_consent_not_uploads(
+def test_after_withdrawing_the_pages_offer_consent_not_uploads_and_a_way_back_in(
     app: Any, client: Any, campaign: Any, contributor: Any
 ) -> None:
     publish(app, campaign)
@@ -416,14 +416,23 @@ def test_after_withdrawing_the_set_page_and_dashboard_offer_consent_not_uploads(
     said = text(client.get(f"/me/campaigns/{campaign.slug}/set"))
     assert "제공했던 자료는 삭제되었고 더 이상 올릴 수 없습니다" in said
     assert 'href="/me/consent/"' in after
-    again = client.post(f"/me/campaigns/{campaign.slug}/consent",
-                        data=sign_data(client, campaign.slug, collection="yes", sensitive="yes"))
-    assert again.status_code == 409 and "다시 참여할 수 없습니다" in text(again)  # no consent without a way back in
-    assert 'class="upload form"' not in client.get(f"/me/campaigns/{campaign.slug}/set").get_data(as_text=True)
     assert client.get(f"/api/v1/campaigns/{campaign.slug}/set").get_json()["state"] == "withdrawn"  # kept, not lost
     dashboard = text(client.get("/me/"))
-    assert "동의 철회됨" in dashboard and "동의와 영수증 보기" in dashboard
+    assert "동의 철회됨" in dashboard and "동의와 영수증 보기" in dashboard and "다시 참여하기" in dashboard
     assert "사진 세트 계속하기" not in dashboard
+
+    # changing one's mind: the consent page says what taking part again means, signing starts a new, empty set
+    assert f'href="/me/campaigns/{campaign.slug}/consent"' in after and "다시 참여하기" in said
+    assert "새로운 빈 사진 세트" in text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
+    again = client.post(f"/me/campaigns/{campaign.slug}/consent",
+                        data=sign_data(client, campaign.slug, collection="yes", sensitive="yes"))
+    assert again.status_code == 302
+    fresh = client.get(f"/me/campaigns/{campaign.slug}/set").get_data(as_text=True)
+    assert 'class="upload form"' in fresh and "제공했던 자료는 삭제되었고" not in fresh
+    state = client.get(f"/api/v1/campaigns/{campaign.slug}/set").get_json()
+    assert state["state"] == "draft" and all(b["photos"] == [] for b in state["brackets"])
+    dashboard = text(client.get("/me/"))
+    assert "사진 세트 계속하기" in dashboard and "동의 철회됨" not in dashboard
 
 
 def test_signing_a_version_that_was_replaced_meanwhile_is_refused(

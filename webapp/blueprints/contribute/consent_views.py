@@ -68,15 +68,13 @@ def _age(user: User) -> int | None:
 
 
 def _ineligible_reason(campaign: Campaign, user: User, first_time: bool) -> str | None:
-    """Why `user` cannot sign now, or None. Age only gates a first consent: someone who already took part
-    can renew their consent to a new version even if they have since aged out of the campaign's range."""
+    """Why `user` cannot sign now, or None. Age only gates taking part anew (a first consent, or joining again
+    after one's data was erased): someone taking part can renew their consent to a new version even if they have
+    since aged out of the campaign's range."""
     if campaign.status is not CampaignStatus.OPEN:
         return _("This campaign is not taking consents: it is not open.")
     enrollment = contributions().enrollment(user, campaign)
-    if enrollment is not None and enrollment.state is EnrollmentState.ERASED:
-        # consenting again would promise a part the campaign cannot give back: the erased enrollment stays closed
-        return _("You withdrew from this campaign and what you gave was erased, so you cannot take part in it again.")
-    if not first_time:
+    if not first_time and (enrollment is None or enrollment.state is not EnrollmentState.ERASED):
         return None
     age = _age(user)
     if age is None:
@@ -198,7 +196,9 @@ def _sign_page(
 ) -> str:
     service, user, lang = consent(), current_user.user, str(get_locale())
     notice = version.notice if version else None
-    reconsent = latest is not None and version is not None and latest.notice_version_id != version.id
+    enrollment = contributions().enrollment(user, campaign)
+    rejoin = enrollment is not None and enrollment.state is EnrollmentState.ERASED
+    reconsent = latest is not None and version is not None and latest.notice_version_id != version.id and not rejoin
     in_force = _in_force_matters(service, user.subject_id, campaign.id)
     return render_template(
         "contribute/consent/sign.html",
@@ -209,6 +209,7 @@ def _sign_page(
         form=form,
         latest=latest,
         reconsent=reconsent and form is not None,
+        rejoin=rejoin and form is not None,
         changed=_changed_sections(_notice_of(latest), notice, lang) if reconsent and notice and latest else [],
         ineligible=ineligible,
         in_force=in_force,
