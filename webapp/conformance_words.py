@@ -1,5 +1,7 @@
-"""The conformance report's evidence lines in the reader's language: `collection.compliance.conformance.Said`
-carries a stable code and its numbers; an unknown line is shown as the check worded it."""
+"""The conformance report's evidence and problem lines in the reader's language:
+`collection.compliance.conformance.Said` carries a stable code and its values; values that are words (kinds of
+object, consent matters, request kinds and states) are worded too, ids and dates are shown as they are. An unknown
+line is shown as the check worded it."""
 
 from __future__ import annotations
 
@@ -28,7 +30,55 @@ EVIDENCE: dict[str, Any] = {
     "no_release_workflow": _l("The release workflow is not installed"),
     "releases_checked": _l("%(releases)d releases, %(approved)d approved; each approval checked against its "
                            "verification"),
+    # problems
+    "no_consent": _l("%(kind)s %(object)s (subject %(subject)s): no consent in force to %(missing)s"),
+    "retention_ended": _l("Enrollment %(enrollment)s of campaign %(campaign)s: retention ended %(ended)s"),
+    "blob_missing": _l("%(kind)s of %(object)s: the file is missing from storage"),
+    "blob_in_clear": _l("%(kind)s of %(object)s: stored in clear (opens as a file of type %(opens_as)s)"),
+    "blob_not_sealed": _l("%(kind)s of %(object)s: not in the sealed format"),
+    "blob_no_key": _l("%(kind)s of %(object)s: its holder has no key (it was never sealed under a contributor "
+                      "key)"),
+    "blob_key_destroyed": _l("%(kind)s of %(object)s: its key was destroyed but the object is still listed "
+                             "(erasure incomplete)"),
+    "no_checkpoint": _l("No signed checkpoint exists: run `datadam audit checkpoint`"),
+    "request_overdue": _l("Request %(request)s (%(kind)s): due %(due)s, %(state)s"),
+    "notice_incomplete": _l("Notice %(notice)s: %(count)d items missing: %(shown)s"),
+    "erasure_overdue": _l("%(source)s %(ref)s: due since %(due)s, not erased"),
+    "erasure_late": _l("%(source)s %(ref)s: due since %(due)s, erased only %(done)s"),
+    "month_unreviewed": _l("%(month)s: staff views of biometric objects not signed off"),
+    "release_unverified": _l("Release %(release)s: approved without a passing verification"),
+    "release_verified_late": _l("Release %(release)s: verified only after its approval"),
 }
+
+# Values that are words, by the name of the value they fill.
+VALUE_WORDS: dict[str, dict[str, Any]] = {
+    "kind": {
+        "photo": _l("Photo"), "voice_clip": _l("Recording"), "thumbnail": _l("Thumbnail"),
+        "face encoding": _l("Face encoding"), "recording": _l("Recording"),
+        "access": _l("access"), "correction": _l("correction"), "deletion": _l("deletion"),
+        "suspension": _l("suspension of processing"),
+    },
+    "source": {"retention": _l("End of retention"), "withdrawal": _l("Withdrawal"),
+               "deletion_request": _l("Deletion request")},
+    "state": {"open": _l("not started yet"), "in_progress": _l("still in progress")},
+}
+
+
+def _worded(name: str, value: Any) -> Any:
+    if name == "missing" and isinstance(value, list | tuple):
+        return ", ".join(str(_matter_label(v)) for v in value)
+    word = VALUE_WORDS.get(name, {}).get(value) if isinstance(value, str) else None
+    return value if word is None else str(word)
+
+
+def _matter_label(kind: str) -> Any:
+    from consent.notice import MatterKind
+    from webapp.blueprints.operate.consent_forms import KIND_LABELS
+
+    try:
+        return KIND_LABELS[MatterKind(kind)]
+    except (ValueError, KeyError):
+        return kind
 
 
 def evidence_text(line: str) -> str:
@@ -37,6 +87,6 @@ def evidence_text(line: str) -> str:
     if template is None:
         return str(line)
     try:
-        return str(template) % getattr(line, "params", {})
+        return str(template) % {k: _worded(k, v) for k, v in getattr(line, "params", {}).items()}
     except (KeyError, TypeError, ValueError):  # a line whose numbers do not fit the words: show it as worded
         return str(line)

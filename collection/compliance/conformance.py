@@ -92,7 +92,7 @@ class ConformanceReport:
         return sum(1 for r in self.results if r.status is status)
 
 
-def _result(key: str, title: str, basis: str, evidence: list[str], problems: list[str]) -> CheckResult:
+def _result(key: str, title: str, basis: str, evidence: list[str], problems: list[Said] | list[str]) -> CheckResult:
     return CheckResult(key, title, basis, Status.FAIL if problems else Status.PASS, tuple(evidence), tuple(problems))
 
 
@@ -158,7 +158,9 @@ class ConformanceChecker:
             subject = subjects.get(user_id, "")
             missing = sorted(k for k in REQUIRED_KINDS if (subject, campaign_id, k) not in active)
             if missing:
-                problems.append(f"{kind} {object_id} (subject {subject}): no consent in force to {', '.join(missing)}")
+                problems.append(Said("no_consent", f"{kind} {object_id} (subject {subject}): no consent in force to"
+                                     f" {', '.join(missing)}", kind=kind, object=object_id, subject=subject,
+                                     missing=missing))
         evidence = [Said("stored_checked", f"{photos} stored photos and {clips} stored recordings checked against"
                          " the consents in force", photos=photos, clips=clips)]
         return _result(
@@ -173,7 +175,9 @@ class ConformanceChecker:
         expired = expired_campaigns(self.session, self.now)
         due = retention_due(self.session, self.now)
         problems = [
-            f"enrollment {d.enrollment_id} of campaign {d.campaign_slug}: retention ended {d.ended_at:%Y-%m-%d}"
+            Said("retention_ended", f"enrollment {d.enrollment_id} of campaign {d.campaign_slug}: retention ended"
+                 f" {d.ended_at:%Y-%m-%d}", enrollment=d.enrollment_id, campaign=d.campaign_slug,
+                 ended=f"{d.ended_at:%Y-%m-%d}")
             for d in due
         ]
         closed = self.session.scalars(select(Campaign).where(Campaign.closed_at.is_not(None))).all()
@@ -197,7 +201,8 @@ class ConformanceChecker:
             checked += 1
             problem = self._blob_problem(blob_key) or _key_problem(keys.get(holder))
             if problem:
-                problems.append(f"{kind} of {object_id}: {problem}")
+                problems.append(Said(problem.code, f"{kind} of {object_id}: {problem}", kind=kind, object=object_id,
+                                     **problem.params))
         evidence = [
             Said("blobs_read", f"{checked} biometric blobs (photos, thumbnails, face encodings, recordings) read raw"
                  " from storage", checked=checked),
@@ -223,7 +228,7 @@ class ConformanceChecker:
                 basis,
                 [Said("checkpoint_folder", f"checkpoint folder: {self.checkpoint_dir}",
                       folder=str(self.checkpoint_dir))],
-                ["no signed checkpoint exists: run `datadam audit checkpoint`"],
+                [Said("no_checkpoint", "no signed checkpoint exists: run `datadam audit checkpoint`")],
             )
         report = verify(self.session, self.checkpoint_dir)
         last = max(checkpoints, key=lambda c: int(str(c["size"])))
@@ -253,7 +258,9 @@ class ConformanceChecker:
         recent = self.session.scalars(select(RightsRequest).where(RightsRequest.received_at >= self.now - PERIOD)).all()
         late = [r for r in recent if r.closed_at is not None and r.closed_at > r.due_at]
         still_open = sum(1 for r in recent if r.state in (RightsState.OPEN, RightsState.IN_PROGRESS))
-        problems = [f"{r.kind.value} request {r.id}: due {r.due_at:%Y-%m-%d}, still {r.state.value}" for r in overdue]
+        problems = [Said("request_overdue", f"{r.kind.value} request {r.id}: due {r.due_at:%Y-%m-%d}, still"
+                         f" {r.state.value}", kind=r.kind.value, request=r.id, due=f"{r.due_at:%Y-%m-%d}",
+                         state=r.state.value) for r in overdue]
         evidence = [
             Said("requests_received", f"{len(recent)} requests received in the last 12 months, {still_open} open",
                  received=len(recent), open=still_open),
@@ -274,7 +281,9 @@ class ConformanceChecker:
             missing = missing_items(version.notice)
             if missing:
                 shown = "; ".join(str(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
-                problems.append(f"notice {version.notice.version_id}: {len(missing)} items missing: {shown}")
+                problems.append(Said("notice_incomplete", f"notice {version.notice.version_id}: {len(missing)} items"
+                                     f" missing: {shown}", notice=version.notice.version_id, count=len(missing),
+                                     shown=shown))
         return _result(
             "notices_complete",
             "Every published notice has every required item",
@@ -288,9 +297,13 @@ class ConformanceChecker:
         obligations = erasure_obligations(self.session, self.now)
         overdue = [o for o in obligations if o.overdue(self.now)]
         late = [o for o in obligations if o.late and o.due_since >= self.now - PERIOD]
-        problems = [f"{o.source} {o.ref}: due since {o.due_since:%Y-%m-%d}, not erased" for o in overdue]
+        problems = [Said("erasure_overdue", f"{o.source} {o.ref}: due since {o.due_since:%Y-%m-%d}, not erased",
+                         source=o.source, ref=o.ref, due=f"{o.due_since:%Y-%m-%d}") for o in overdue]
         problems += [
-            f"{o.source} {o.ref}: due since {o.due_since:%Y-%m-%d}, erased only {o.completed_at:%Y-%m-%d}" for o in late
+            Said("erasure_late", f"{o.source} {o.ref}: due since {o.due_since:%Y-%m-%d}, erased only"
+                 f" {o.completed_at:%Y-%m-%d}", source=o.source, ref=o.ref, due=f"{o.due_since:%Y-%m-%d}",
+                 done=f"{o.completed_at:%Y-%m-%d}")
+            for o in late
         ]
         done = sum(1 for o in obligations if o.completed_at is not None)
         evidence = [Said("erasure_obligations", f"{len(obligations)} erasure obligations (retention, withdrawal,"
@@ -305,7 +318,8 @@ class ConformanceChecker:
 
     def access_reviewed(self) -> CheckResult:
         months = unreviewed_months(self.session, self.now)
-        problems = [f"{m}: staff views of biometric objects not signed off" for m in months]
+        problems = [Said("month_unreviewed", f"{m}: staff views of biometric objects not signed off", month=m)
+                    for m in months]
         return _result(
             "access_reviewed",
             "Staff views of biometric objects are reviewed monthly",
@@ -337,24 +351,24 @@ class ConformanceChecker:
         for clip, holder in self.session.execute(q2).all():
             yield holder, "recording", clip.id, clip.blob_key
 
-    def _blob_problem(self, key: str) -> str | None:
+    def _blob_problem(self, key: str) -> Said | None:
         try:
             data = self.blobs.get(key)
         except StorageError:
-            return "the blob is missing from storage"
+            return Said("blob_missing", "the blob is missing from storage")
         plain = looks_plain(data)
         if plain:
-            return f"stored in clear (opens as {plain})"
+            return Said("blob_in_clear", f"stored in clear (opens as {plain})", opens_as=plain)
         if len(data) < 1 + NONCE_BYTES + TAG_BYTES or data[0] != 1:
-            return "not in the sealed format"
+            return Said("blob_not_sealed", "not in the sealed format")
         return None
 
 
-def _key_problem(key: ContributorKey | None) -> str | None:
+def _key_problem(key: ContributorKey | None) -> Said | None:
     if key is None:
-        return "no key row for its holder (it was never sealed under a contributor key)"
+        return Said("blob_no_key", "no key row for its holder (it was never sealed under a contributor key)")
     if key.destroyed:
-        return "its key was destroyed but the object is still listed (erasure incomplete)"
+        return Said("blob_key_destroyed", "its key was destroyed but the object is still listed (erasure incomplete)")
     return None
 
 
@@ -366,9 +380,11 @@ def _releases_result(session: Session, module: Any, title: str, basis: str) -> C
     problems = []
     for release in approved:
         if not release.verification_passed or release.verified_at is None:
-            problems.append(f"release {release.id}: approved without a passing verification")
+            problems.append(Said("release_unverified", f"release {release.id}: approved without a passing"
+                                 " verification", release=release.id))
         elif release.verified_at > release.approved_at:
-            problems.append(f"release {release.id}: verified only after its approval")
+            problems.append(Said("release_verified_late", f"release {release.id}: verified only after its approval",
+                                 release=release.id))
     if not releases:
         return CheckResult("releases_verified", title, basis, Status.NOT_APPLICABLE,
                            (Said("no_release", "no release has been built"),))

@@ -25,3 +25,20 @@ def test_an_evidence_line_survives_copy_and_pickle() -> None:
     line = Said("notices_checked", "2 published notice versions checked item by item", versions=2)
     for twin in (copy.deepcopy(line), pickle.loads(pickle.dumps(line))):
         assert twin == line and twin.code == "notices_checked" and twin.params == {"versions": 2}
+
+
+def test_problem_lines_are_said_in_korean_with_their_words_and_ids(app: Any) -> None:
+    missing = Said("no_consent", "photo p1 (subject s1): no consent in force to collection_and_use", kind="photo",
+                   object="p1", subject="s1", missing=["collection_and_use", "sensitive_information"])
+    overdue = Said("request_overdue", "deletion request r1: due 2026-11-01, still open", kind="deletion",
+                   request="r1", due="2026-11-01", state="open")
+    late = Said("erasure_late", "withdrawal e1: due since 2026-10-01, erased only 2026-10-09", source="withdrawal",
+                ref="e1", due="2026-10-01", done="2026-10-09")
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        said = evidence_text(missing)
+        assert said.startswith("사진 p1 (대상자 s1)") and "개인정보 수집·이용" in said and "민감정보" in said
+        assert "collection_and_use" not in said
+        assert evidence_text(overdue) == "요청 r1 (삭제): 기한 2026-11-01, 아직 시작되지 않음"
+        assert evidence_text(late) == "철회 e1: 2026-10-01부터 기한, 2026-10-09에야 삭제됨"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert evidence_text(overdue) == "Request r1 (deletion): due 2026-11-01, not started yet"
