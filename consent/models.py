@@ -58,6 +58,9 @@ class NoticeVersion(Base):
     created_at: Mapped[Timestamp]
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     published_by: Mapped[str | None] = mapped_column(String(32))
+    # The campaign settings this text was written for (what it tells people: counts, payment, periods...), as the
+    # caller gave them when saving it; None on versions saved before 0011. Opaque to this package.
+    written_for: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     def __repr__(self) -> str:
         return f"<NoticeVersion {self.id} #{self.number} {self.state.value}>"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -130,8 +131,9 @@ class ConsentService:
         )
         return self.session.scalar(q)
 
-    def draft(self, campaign_id: str, notice: Notice) -> NoticeVersion:
-        """Save `notice` as the campaign's draft (creating the next version number if no draft exists)."""
+    def draft(self, campaign_id: str, notice: Notice, written_for: dict[str, Any] | None = None) -> NoticeVersion:
+        """Save `notice` as the campaign's draft (creating the next version number if no draft exists), noting the
+        campaign settings it was `written_for` (see `NoticeVersion.written_for`)."""
         versions = self.versions(campaign_id)
         draft = next((v for v in versions if v.state is NoticeState.DRAFT), None)
         number = draft.number if draft else (versions[-1].number + 1 if versions else 1)
@@ -147,6 +149,7 @@ class ConsentService:
             self.session.add(draft)
         else:
             draft.replace_content(notice)
+        draft.written_for = written_for
         self.session.flush()
         return draft
 

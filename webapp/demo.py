@@ -127,7 +127,7 @@ def _ensure_campaign(owner: User) -> Campaign:
 def _ensure_consent(campaign: Campaign, contributor: User) -> int:
     """Publish the campaign's default notice (unless a version is published) and sign it for the demo
     contributor (unless they have any consent record), so there is always a receipt to export and verify."""
-    from collection.campaigns.notice_template import default_notice
+    from collection.campaigns.notice_template import default_notice, notice_facts
     from consent.service import Signing
     from webapp.services import consent, settings
 
@@ -135,7 +135,7 @@ def _ensure_consent(campaign: Campaign, contributor: User) -> int:
     version = service.current_version(campaign.id)
     if version is None:
         notice = default_notice(campaign, s.controller_name, s.controller_contact, s.jurisdictions)
-        version = service.publish(service.draft(campaign.id, notice), by=None)
+        version = service.publish(service.draft(campaign.id, notice, notice_facts(campaign)), by=None)
     if service.latest_record(contributor.subject_id, campaign.id) is None:
         decisions = {matter.id: True for matter in version.notice.matters}
         signing = Signing(decisions=decisions, language="ko", signature=contributor.display_name or "데모 참여자")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from collection.campaigns.models import Campaign
 from consent.notice import Contact, LocalizedText, Matter, MatterKind, Notice, ThirdPartyProvision
@@ -417,3 +418,29 @@ def fit_to_campaign(notice: Notice, template: Notice) -> Notice:
     return dataclasses.replace(
         notice, matters=tuple(matters), collects_voice=template.collects_voice, jurisdictions=template.jurisdictions
     )
+
+
+# What the notice tells people about the campaign, by setting: a published notice written for other values
+# misstates the collection (a title or a description edit does not).
+_FACTS = {
+    "brackets": lambda c: [[int(b["min_age"]), int(b["max_age"]), int(b["photos"])] for b in c.brackets],
+    "payment_krw": lambda c: int(c.payment_krw),
+    "voice_prompts": lambda c: [[p.get("text_ko"), p.get("text_en"), p.get("min_seconds"), p.get("max_seconds")]
+                                for p in c.voice_prompts],
+    "retention_days": lambda c: int(c.retention_days),
+    "ages": lambda c: [int(c.min_age), int(c.max_age)],
+}
+
+
+def notice_facts(campaign: Campaign) -> dict[str, Any]:
+    """The campaign settings its consent notice states (saved with each notice version as `written_for`)."""
+    return {name: read(campaign) for name, read in _FACTS.items()}
+
+
+def facts_changed(written_for: dict[str, Any] | None, campaign: Campaign) -> list[str]:
+    """The settings (names of `_FACTS`) that changed since a notice was written for `written_for`; [] when it
+    still describes the campaign, or when it predates the record (None: nothing to compare)."""
+    if written_for is None:
+        return []
+    now = notice_facts(campaign)
+    return [name for name in _FACTS if written_for.get(name) != now[name]]

@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 from collection.accounts.models import User
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign, CampaignStateError, CampaignStatus
+from collection.campaigns.notice_template import facts_changed
 from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet
 from collection.errors import InvalidTransition, NotFound
 from consent.clock import Clock
+from consent.models import NoticeVersion
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
 # Fields that may change while a campaign is open: texts, payment and quota. Rules that decide what a
@@ -151,9 +153,15 @@ class CampaignService:
         self.session.flush()
         return campaign
 
-    def open(self, operator: User, campaign: Campaign, has_published_notice: bool) -> None:
-        if not has_published_notice:
+    def open(self, operator: User, campaign: Campaign, notice: NoticeVersion | None) -> None:
+        """Open a draft campaign whose current published consent notice is `notice`: it must exist and describe
+        the campaign as it is now (`facts_changed`)."""
+        if notice is None:
             raise InvalidTransition("publish the consent document before opening the campaign")
+        changed = facts_changed(notice.written_for, campaign)
+        if changed:
+            raise InvalidTransition("the published consent document describes other settings: publish a new version",
+                                    reason="notice_outdated", settings=changed)
         try:
             campaign.open(self.clock.now())
         except CampaignStateError as exc:

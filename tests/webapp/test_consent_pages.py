@@ -519,6 +519,48 @@ def test_publishing_then_versions_and_diff(app: Any, client: Any, campaign: Any,
     assert client.get(f"/operate/campaigns/{campaign.slug}/consent/diff?old=1&new=9").status_code == 404
 
 
+
+def test_a_document_written_for_other_settings_neither_opens_the_campaign_nor_takes_signatures(
+    app: Any, client: Any, make_campaign: Any, operator: Any, make_user: Any, login: Any, db_session: Any
+) -> None:
+    campaign = make_campaign(open_it=False)
+    url = f"/operate/campaigns/{campaign.slug}/consent/draft"
+    assert client.post(url, data=draft_form(client, url) | {"publish": "1"}).status_code == 302
+    assert "다른 설정" not in text(client.get(f"/operate/campaigns/{campaign.slug}"))
+    campaign.payment_krw, campaign.brackets = 1_000_000, [{"key": "30-39", "min_age": 30, "max_age": 39, "photos": 30}]
+    db_session.commit()  # edited after publishing, as a draft campaign may be
+
+    page = text(client.get(f"/operate/campaigns/{campaign.slug}"))
+    assert "다른 설정" in page and "연령대와 사진 수" in page and "참여 대가" in page
+    refused = client.post(f"/operate/campaigns/{campaign.slug}/open",
+                          data={"csrf_token": csrf_token(client, f"/operate/campaigns/{campaign.slug}")},
+                          follow_redirects=True)
+    assert "새 버전" in text(refused) and "연령대와 사진 수" in text(refused)
+    db_session.refresh(campaign)
+    assert campaign.status.value == "draft"
+    # the next version starts from the campaign as it is now, not from version 1's figures
+    draft = draft_form(client, url)
+    assert "총 30장" in draft["items_collected__ko"] and "총 8장" not in draft["items_collected__ko"]
+    assert "1,000,000원" in " ".join(draft.values())
+    assert client.post(url, data=draft | {"publish": "1"}).status_code == 302
+    assert "다른 설정" not in text(client.get(f"/operate/campaigns/{campaign.slug}"))
+    opened = client.post(f"/operate/campaigns/{campaign.slug}/open",
+                         data={"csrf_token": csrf_token(client, f"/operate/campaigns/{campaign.slug}")})
+    assert opened.status_code == 302
+    db_session.refresh(campaign)
+    assert campaign.status.value == "open"
+
+    # an open campaign may still shorten its retention: until the document says so, nobody signs the old one
+    campaign.retention_days = 90
+    db_session.commit()
+    login(make_user("contributor", birth_date=ADULT))
+    page = client.get(f"/me/campaigns/{campaign.slug}/consent")
+    assert "설정이 바뀌었" in text(page) and 'name="signature"' not in page.get_data(as_text=True)
+    signed = client.post(f"/me/campaigns/{campaign.slug}/consent",
+                         data=sign_data(client, campaign.slug, version=2, collection="yes", sensitive="yes"))
+    assert signed.status_code == 409 and in_app(app, lambda s: s.subjects_with_consent(campaign.id)) == []
+
+
 def test_operators_add_a_campaign_specific_optional_use_that_contributors_see_on_its_own(
     app: Any, client: Any, campaign: Any, operator: Any, make_user: Any, login: Any
 ) -> None:

@@ -21,6 +21,7 @@ from wtforms import SelectChoice
 
 from collection.accounts import Role, User
 from collection.campaigns import Campaign, CampaignStatus
+from collection.campaigns.notice_template import facts_changed
 from collection.contributions.models import EnrollmentState
 from collection.contributions.withdrawal import withdraw_consent, withdrawal_erases
 from collection.errors import ContributionError
@@ -73,6 +74,11 @@ def _ineligible_reason(campaign: Campaign, user: User, first_time: bool) -> str 
     since aged out of the campaign's range."""
     if campaign.status is not CampaignStatus.OPEN:
         return _("This campaign is not taking consents: it is not open.")
+    version = consent().current_version(campaign.id)
+    if version is not None and facts_changed(version.written_for, campaign):
+        # the document would promise other counts, payment or periods than the campaign now has
+        return _("The campaign's settings changed after its consent document was published, and the updated "
+                 "document is not out yet. Please come back later.")
     enrollment = contributions().enrollment(user, campaign)
     if not first_time and (enrollment is None or enrollment.state is not EnrollmentState.ERASED):
         return None

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from collection.accounts import Role
 from collection.campaigns import Campaign
-from collection.campaigns.notice_template import default_notice, fit_to_campaign
+from collection.campaigns.notice_template import default_notice, facts_changed, fit_to_campaign, notice_facts
 from consent.errors import ConsentStateError, NoticeFormatError, NoticeIncompleteError
 from consent.models import ConsentRecord, NoticeState, NoticeVersion
 from consent.notice import (
@@ -56,7 +56,7 @@ from webapp.blueprints.operate.consent_forms import (
     notice_from_form,
     slot_label,
 )
-from webapp.blueprints.operate.views import bp
+from webapp.blueprints.operate.views import bp, outdated_notice
 from webapp.db import get_session
 from webapp.services import consent, settings
 
@@ -87,11 +87,13 @@ def _template(campaign: Campaign) -> Notice:
 
 def _base_notice(service: ConsentService, campaign: Campaign) -> Notice:
     """What the editor starts from: the draft, else the latest published version, else the default notice;
-    fitted to the campaign's current matters (voice or not) and the installation's jurisdictions."""
+    fitted to the campaign's current matters (voice or not) and the installation's jurisdictions. A version
+    written for other settings (counts, payment, periods...) would carry their old figures into the new one:
+    the editor then starts again from the default notice of the campaign as it is now."""
     versions = service.versions(campaign.id)
     template = _template(campaign)
-    if not versions:
-        return template
+    if not versions or facts_changed(versions[-1].written_for, campaign):
+        return dataclasses.replace(template, version=versions[-1].number if versions else 1)
     return fit_to_campaign(versions[-1].notice, template)
 
 
@@ -128,6 +130,7 @@ def consent_document(slug: str) -> str:
         current=current,
         pending=pending,
         has_draft=any(v.state is NoticeState.DRAFT for v in versions),
+        notice_outdated=outdated_notice(campaign),
         diff_form=DiffForm(data={"old": max(1, len(versions) - 1), "new": len(versions), "lang": str(get_locale())}),
     )
 
@@ -143,7 +146,7 @@ def consent_draft(slug: str) -> Response | tuple[str, int] | str:
     if not form.validate_on_submit():
         return _draft_page(campaign, form, layout, []), 400 if form.is_submitted() else 200
     try:
-        version = service.draft(campaign.id, notice_from_form(form, layout, base))
+        version = service.draft(campaign.id, notice_from_form(form, layout, base), notice_facts(campaign))
     except NoticeFormatError as exc:
         form.form_errors.append(_("The notice cannot be saved: %(reason)s", reason=exc.reason))
         return _draft_page(campaign, form, layout, []), 400
@@ -179,7 +182,8 @@ def consent_draft_add_matter(slug: str) -> Response | tuple[str, int] | str:
                 kind=MatterKind.CUSTOM,
                 summary=LocalizedText(ko=custom.summary_ko.data or "", en=custom.summary_en.data or ""),
             )
-            service.draft(campaign.id, dataclasses.replace(base, matters=(*base.matters, matter)))
+            added = dataclasses.replace(base, matters=(*base.matters, matter))
+            service.draft(campaign.id, added, notice_facts(campaign))
             get_session().commit()
             flash(_("Optional use added. Write its full text below, then save."), "success")
             return redirect(url_for("operate.consent_draft", slug=slug, _anchor=f"matter-{matter.id}"))
@@ -197,7 +201,8 @@ def consent_draft_remove_matter(slug: str, matter_id: str) -> Response:
     matter = next((m for m in base.matters if m.id == matter_id), None)
     if matter is None or matter.kind is not MatterKind.CUSTOM or not FlaskForm().validate_on_submit():
         abort(404)
-    service.draft(campaign.id, dataclasses.replace(base, matters=tuple(m for m in base.matters if m.id != matter_id)))
+    remaining = dataclasses.replace(base, matters=tuple(m for m in base.matters if m.id != matter_id))
+    service.draft(campaign.id, remaining, notice_facts(campaign))
     get_session().commit()
     flash(_("Optional use removed from the draft."), "success")
     return redirect(url_for("operate.consent_draft", slug=slug))

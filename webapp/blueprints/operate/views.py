@@ -8,6 +8,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from collection.accounts import Role
+from collection.campaigns import Campaign
+from collection.campaigns.notice_template import facts_changed
 from collection.campaigns.service import UnreachableBracket
 from collection.errors import InvalidTransition
 from webapp.access import allow
@@ -32,7 +34,26 @@ CAMPAIGN_REFUSALS = {
     "a campaign needs at least one age bracket with photos before opening":
         _l("A campaign needs at least one age bracket with photos before opening."),
     "only an open campaign can be closed": _l("Only an open campaign can be closed."),
+    "the published consent document describes other settings: publish a new version":
+        _l("The published consent document was written for other settings of this campaign. Draft, check and "
+           "publish a new version first. Changed since:"),
 }
+# The campaign settings a consent document states (`collection.campaigns.notice_template.notice_facts`).
+FACT_LABELS = {
+    "brackets": _l("age brackets and photo counts"),
+    "payment_krw": _l("payment"),
+    "voice_prompts": _l("voice prompts"),
+    "retention_days": _l("retention period"),
+    "ages": _l("accepted ages"),
+}
+
+
+def outdated_notice(campaign: Campaign) -> list[str]:
+    """Names of the settings (in the reader's language) that changed since the campaign's consent document in force
+    was written; [] when it describes the campaign (or none is published)."""
+    version = consent().current_version(campaign.id)
+    changed = facts_changed(version.written_for, campaign) if version else []
+    return [str(FACT_LABELS.get(name, name)) for name in changed]
 
 
 def refusal_text(exc: Exception, form: CampaignForm | None = None) -> str:
@@ -40,6 +61,9 @@ def refusal_text(exc: Exception, form: CampaignForm | None = None) -> str:
     message = str(exc)
     words = next((str(text) for english, text in CAMPAIGN_REFUSALS.items() if message.startswith(english)), message)
     fields = getattr(exc, "detail", {}).get("fields") or []
+    settings = getattr(exc, "detail", {}).get("settings") or []
+    if settings:
+        words = f"{words} {', '.join(str(FACT_LABELS.get(name, name)) for name in settings)}"
     if fields:
         labels = [str(form[name].label.text) if form is not None and name in form else name for name in fields]
         words = f"{words} {', '.join(labels)}"
@@ -87,6 +111,7 @@ def campaign(slug: str) -> str:
         campaign=c,
         stats=campaigns().dashboard(c),
         notice=consent().current_version(c.id),
+        notice_outdated=outdated_notice(c),
         failure_text=lambda key: gate_advice(*key.split("/", 1)).text,
         set_state_label=set_state_label,
         photo_state_label=photo_state_label,
@@ -123,7 +148,7 @@ def edit_campaign(slug: str) -> Response | str:
 def open_campaign(slug: str) -> Response:
     c = campaigns().by_slug(slug)
     try:
-        campaigns().open(current_user.user, c, consent().current_version(c.id) is not None)
+        campaigns().open(current_user.user, c, consent().current_version(c.id))
     except InvalidTransition as exc:
         flash(refusal_text(exc), "error")
     else:
