@@ -61,23 +61,35 @@ class Dashboard:
     gate_failures: dict[str, int] = field(default_factory=dict)  # "gate/reason" -> photos held that failed it
 
 
+MAX_BRACKET_PHOTOS = 500
+
+
+class BracketError(ValueError):
+    """Age brackets the campaign cannot use; `code` (duplicate_key, ages, photos, overlap) and `params` (key,
+    other) let a page say why in its reader's language."""
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.code, self.params = code, params
+
+
 def validate_brackets(brackets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Check age brackets: keys unique, ages 0-120, ranges not overlapping, counts positive. Raises ValueError."""
+    """Check age brackets: keys unique, ages 0-120, ranges not overlapping, counts positive. Raises BracketError."""
     cleaned, seen = [], set()
     for b in brackets:
         key, lo, hi, n = str(b["key"]).strip(), int(b["min_age"]), int(b["max_age"]), int(b["photos"])
         if not key or key in seen:
-            raise ValueError(f"bracket {key!r}: keys must be unique and not empty")
+            raise BracketError("duplicate_key", f"bracket {key!r}: keys must be unique and not empty", key=key)
         if not 0 <= lo <= hi <= 120:
-            raise ValueError(f"bracket {key}: ages must satisfy 0 <= min <= max <= 120")
-        if not 1 <= n <= 500:
-            raise ValueError(f"bracket {key}: photos must be between 1 and 500")
+            raise BracketError("ages", f"bracket {key}: ages must satisfy 0 <= min <= max <= 120", key=key)
+        if not 1 <= n <= MAX_BRACKET_PHOTOS:
+            raise BracketError("photos", f"bracket {key}: photos must be between 1 and {MAX_BRACKET_PHOTOS}", key=key)
         seen.add(key)
         cleaned.append({"key": key, "min_age": lo, "max_age": hi, "photos": n})
     ordered = sorted(cleaned, key=lambda b: b["min_age"])
     for a, b in zip(ordered, ordered[1:], strict=False):
         if b["min_age"] <= a["max_age"]:
-            raise ValueError(f"brackets {a['key']} and {b['key']} overlap")
+            raise BracketError("overlap", f"brackets {a['key']} and {b['key']} overlap", key=a["key"], other=b["key"])
     return cleaned
 
 

@@ -119,3 +119,38 @@ def test_the_campaign_dashboard_speaks_the_operators_language(
     assert "사진에서 얼굴을 찾지 못했습니다" in page or "얼굴" in page.split("face_found/no_face")[0][-200:]
     english = ("We could not find a face", "Sets: draft", ">failed 1<", ">open<")
     assert not any(words in page for words in english), [w for w in english if w in page]
+
+
+def test_the_new_campaign_form_saves_with_its_own_defaults(client: Any, login: Any, make_user: Any) -> None:
+    login(make_user("operator"))
+    data = form_fields(client.get("/operate/campaigns/new").get_data(as_text=True))
+    resp = client.post("/operate/campaigns/new", data=data | {"slug": "defaults-2026", "title_ko": "기본값",
+                                                              "title_en": "Defaults"})
+    assert resp.status_code == 302, re.findall(r'class="errors?"[^>]*>(.*?)</', resp.get_data(as_text=True), re.S)
+
+
+def test_campaign_settings_that_cannot_work_are_refused_in_korean_before_saving(
+    client: Any, login: Any, make_user: Any, db_session: Any
+) -> None:
+    from collection.campaigns import Campaign
+
+    login(make_user("operator"))
+    base = form_fields(client.get("/operate/campaigns/new").get_data(as_text=True)) | {
+        "slug": "odd-2026", "title_ko": "이상한 설정", "title_en": "Odd settings"}
+    cases = {
+        "brackets=50-59: 1000": ({"brackets": "30-39: 5\n50-59: 1000", "max_age": "70"}, "사진을 1장에서 500장까지"),
+        "brackets overlap": ({"brackets": "0-9: 5\n5-15: 5\n30-39: 5"}, "0-9 연령대와 5-15 연령대가 겹칩니다"),
+        "bracket backwards": ({"brackets": "40-30: 5"}, "나이는 0세에서 120세까지"),
+        "bracket shape": ({"brackets": "0-9: 5\n열 살: 3"}, "2번째 줄"),
+        "no bracket": ({"brackets": "  "}, "연령대를 하나 이상"),
+        "voice min above max": ({"voice_prompts": "안녕하세요 || Hello", "voice_min_seconds": "30",
+                                 "voice_max_seconds": "5"}, "가장 긴 녹음은 가장 짧은 녹음(30초)보다"),
+        "rules not JSON": ({"advanced_rules": "{max_yaw_deg: 30}"}, "JSON으로"),
+        "unknown rule": ({"advanced_rules": '{"bogus": 1}'}, "“bogus”라는 기준은 없습니다"),
+        "rules not an object": ({"advanced_rules": "[1, 2]"}, "JSON 객체 하나로"),
+    }
+    for name, (change, said) in cases.items():
+        page = client.post("/operate/campaigns/new", data=base | change).get_data(as_text=True)
+        assert said in html.unescape(page), name
+        assert not re.search(r"line \d|overlap|must be|unknown rule|Expecting", page), name
+    assert db_session.query(Campaign).filter_by(slug="odd-2026").count() == 0

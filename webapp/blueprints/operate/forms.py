@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -11,21 +12,36 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-BRACKET_LINE = re.compile(r"^\s*(\d{1,3})\s*-\s*(\d{1,3})\s*[: ]\s*(\d{1,3})\s*$")
+BRACKET_LINE = re.compile(r"^\s*(\d{1,6})\s*-\s*(\d{1,6})\s*[: ]\s*(\d{1,9})\s*$")
 
 
 def parse_brackets(text: str) -> list[dict[str, Any]]:
-    """'0-9: 10' per line -> [{"key": "0-9", "min_age": 0, "max_age": 9, "photos": 10}]. Raises ValueError."""
+    """'0-9: 10' per line -> [{"key": "0-9", "min_age": 0, "max_age": 9, "photos": 10}], checked as the campaign
+    service checks them. Raises ValidationError in the operator's language."""
+    from collection.campaigns.service import MAX_BRACKET_PHOTOS, BracketError, validate_brackets
+
     brackets = []
     for number, line in enumerate(filter(str.strip, text.splitlines()), 1):
-        match = BRACKET_LINE.match(line)
+        match = BRACKET_LINE.match(unicodedata.normalize("NFKC", line))
         if not match:
-            raise ValueError(f"line {number}: write it as '20-29: 10'")
+            raise ValidationError(_l("Line %(n)d: write each bracket as “20-29: 10” (ages, a colon, the number of "
+                                     "photos).", n=number))
         lo, hi, n = (int(g) for g in match.groups())
         brackets.append({"key": f"{lo}-{hi}", "min_age": lo, "max_age": hi, "photos": n})
     if not brackets:
-        raise ValueError("add at least one bracket")
-    return brackets
+        raise ValidationError(_l("Add at least one age bracket, e.g. “20-29: 10”."))
+    try:
+        return validate_brackets(brackets)
+    except BracketError as exc:
+        words = {
+            "duplicate_key": _l("The %(key)s bracket is listed twice.", **exc.params),
+            "ages": _l("The %(key)s bracket: ages go from 0 to 120, the younger one first.", **exc.params),
+            "photos": _l("The %(key)s bracket: ask for 1 to %(most)d photos.", most=MAX_BRACKET_PHOTOS,
+                         **exc.params),
+            "overlap": _l("The %(key)s and %(other)s brackets overlap: each age belongs to one bracket.",
+                          **exc.params),
+        }
+        raise ValidationError(words.get(exc.code, str(exc))) from exc
 
 
 def format_brackets(brackets: list[dict[str, Any]]) -> str:
@@ -33,12 +49,12 @@ def format_brackets(brackets: list[dict[str, Any]]) -> str:
 
 
 def parse_prompts(text: str, min_s: int, max_s: int) -> list[dict[str, Any]]:
-    """'한국어 문장 || English sentence' per line."""
+    """'한국어 문장 || English sentence' per line. Raises ValidationError in the operator's language."""
     prompts = []
     for number, line in enumerate(filter(str.strip, text.splitlines()), 1):
         ko, sep, en = line.partition("||")
         if not sep or not ko.strip() or not en.strip():
-            raise ValueError(f"line {number}: write it as '한국어 문장 || English sentence'")
+            raise ValidationError(_l("Line %(n)d: write each prompt as “한국어 문장 || English sentence”.", n=number))
         prompts.append(
             {
                 "key": f"p{number}",
@@ -61,6 +77,7 @@ class CampaignForm(FlaskForm):
     title_en = StringField(_l("Title (English)"), validators=[DataRequired(), Length(max=200)])
     description_ko = TextAreaField(_l("Description (Korean)"), validators=[Length(max=5000)])
     description_en = TextAreaField(_l("Description (English)"), validators=[Length(max=5000)])
+    # The defaults make a campaign that can be completed: every bracket starts at or below the youngest age taken.
     brackets = TextAreaField(
         _l("Age brackets and photos per bracket"), default="0-9: 10\n10-19: 20\n20-29: 20\n30-39: 20"
     )
@@ -77,8 +94,8 @@ class CampaignForm(FlaskForm):
         _l("Payment per accepted set (KRW)"), default=400000, validators=[InputRequired(), NumberRange(0, 100_000_000)]
     )
     quota = IntegerField(_l("Contributor quota (0 = no limit)"), default=0, validators=[NumberRange(0, 1_000_000)])
-    min_age = IntegerField(_l("Youngest contributor (age)"), default=20, validators=[NumberRange(0, 120)])
-    max_age = IntegerField(_l("Oldest contributor (age)"), default=35, validators=[NumberRange(0, 120)])
+    min_age = IntegerField(_l("Youngest contributor (age)"), default=30, validators=[NumberRange(0, 120)])
+    max_age = IntegerField(_l("Oldest contributor (age)"), default=60, validators=[NumberRange(0, 120)])
     retention_days = IntegerField(
         _l("Keep data for (days after close)"), default=365, validators=[NumberRange(1, 3650)]
     )
@@ -86,24 +103,33 @@ class CampaignForm(FlaskForm):
     second_review = BooleanField(_l("Require a second reviewer"))
 
     def validate_brackets(self, field: TextAreaField) -> None:
-        try:
-            parse_brackets(field.data or "")
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
+        parse_brackets(field.data or "")
 
     def validate_voice_prompts(self, field: TextAreaField) -> None:
-        try:
-            parse_prompts(field.data or "", 1, 2)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
+        parse_prompts(field.data or "", 1, 2)
+
+    def validate_voice_max_seconds(self, field: IntegerField) -> None:
+        low = self.voice_min_seconds.data
+        if low is not None and field.data is not None and field.data < low:
+            raise ValidationError(_l("The longest recording must not be shorter than the shortest (%(s)d s).", s=low))
 
     def validate_advanced_rules(self, field: TextAreaField) -> None:
         from quality_gates import PhotoRules, RulesError
 
         try:
-            PhotoRules.from_dict(json.loads((field.data or "").strip() or "{}"))
-        except (ValueError, RulesError) as exc:
-            raise ValidationError(str(exc)) from exc
+            rules = json.loads((field.data or "").strip() or "{}")
+        except json.JSONDecodeError as exc:
+            raise ValidationError(_l("Write the thresholds as JSON, e.g. {\"max_yaw_deg\": 30} (line %(line)d, "
+                                     "column %(col)d is not).", line=exc.lineno, col=exc.colno)) from exc
+        if not isinstance(rules, dict):
+            raise ValidationError(_l("Write the thresholds as one JSON object, e.g. {\"max_yaw_deg\": 30}."))
+        try:
+            PhotoRules.from_dict(rules)
+        except RulesError as exc:
+            if exc.problem == "unknown rule":
+                raise ValidationError(_l("There is no threshold called “%(key)s”.", key=exc.key)) from exc
+            raise ValidationError(_l("The threshold “%(key)s” is not valid: %(problem)s", key=exc.key,
+                                     problem=exc.problem)) from exc
 
     def validate_max_age(self, field: IntegerField) -> None:
         if self.min_age.data is not None and field.data is not None and field.data < self.min_age.data:
