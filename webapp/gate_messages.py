@@ -384,6 +384,18 @@ def _upload_refused(detail: Mapping[str, Any]) -> Advice:
         )
     if reason == "bracket":
         return Advice(_("This age bracket does not exist in the campaign."), _("Reload the page and try again."))
+    if reason == "age_outside_bracket":
+        return Advice(
+            _("You gave age %(age)d, but this bracket is for ages %(lo)d to %(hi)d.", age=int(detail.get("age", 0)),
+              lo=int(detail.get("min_age", 0)), hi=int(detail.get("max_age", 0))),
+            _("Check the age, or upload the photo to the bracket of that age."),
+        )
+    if reason == "age_above_own":
+        return Advice(
+            _("You gave age %(age)d, but you are %(own)d now.", age=int(detail.get("age", 0)),
+              own=int(detail.get("own", 0))),
+            _("Give your age when the photo was taken."),
+        )
     if reason == "prompt":
         return Advice(_("This recording prompt does not exist in the campaign."), _("Reload the page and try again."))
     if reason.startswith("audio_"):

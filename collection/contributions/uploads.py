@@ -120,6 +120,8 @@ class UploadService:
         DuplicatePhoto, NotFound (replaced photo)."""
         photo_set = self._editable_set(user, campaign)
         bracket_rule = self._bracket(campaign, bracket)
+        if age_years is not None:
+            self._check_given_age(user, bracket_rule, age_years)
         old = self._replaced(photo_set, replaces) if replaces else None
         rules = campaign_rules(campaign)
         decoded = self._decode(data, rules)
@@ -219,6 +221,18 @@ class UploadService:
 
     def _count(self, photo_set: PhotoSet, bracket: str) -> int:
         return sum(1 for p in photo_set.current_photos if p.bracket == bracket)
+
+    def _check_given_age(self, user: User, bracket: dict[str, Any], age: int) -> None:
+        """An age the contributor typed must fall in the bracket it is uploaded to and not above their own age
+        (identity checks and the release compare photos by it). Raises UploadRefused."""
+        lo, hi = int(bracket["min_age"]), int(bracket["max_age"])
+        if not lo <= age <= hi:
+            raise UploadRefused("the age given is outside this bracket", reason="age_outside_bracket",
+                                bracket=str(bracket["key"]), min_age=lo, max_age=hi, age=age)
+        now = user.age_on(self.clock.now().date())
+        if now is not None and age > now:
+            raise UploadRefused("the age given is above the contributor's own age", reason="age_above_own",
+                                age=age, own=now)
 
     def _age(self, user: User, captured_at: Any, given: int | None) -> tuple[int | None, str | None]:
         if given is not None:

@@ -5,6 +5,7 @@ then accepted, a voice recording, CSRF and other contributors' photos."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from pathlib import Path
@@ -201,6 +202,28 @@ def test_form_errors_name_the_field(api: Api) -> None:
     )
     body = resp.get_json()
     assert resp.status_code == 400 and body["error"] == "invalid" and set(body["fields"]) == {"file", "age_years"}
+
+
+
+def test_an_age_given_outside_the_bracket_or_above_ones_own_is_refused_with_the_reason(
+    app: Any, client: Any, campaign: Any, make_user: Any, login: Any
+) -> None:
+    young = make_user("contributor", birth=dt.date(2001, 1, 1))  # 25 on the test clock
+    login(young)
+    give_consent(app, young, campaign)
+    joined = client.post(f"/me/campaigns/{campaign.slug}/join", data={"csrf_token": csrf(client, "/me/")})
+    assert joined.status_code == 302
+    api = Api(client, campaign)
+    switch_language(client, "ko")
+    outside = api.upload("0-9", face_photo(1), age_years="50")
+    body = outside.get_json()
+    assert outside.status_code == 422 and body["reason"] == "age_outside_bracket"
+    assert "50세" in body["message"] and "0세에서 9세" in body["message"]
+    above = api.upload("20-29", face_photo(1), age_years="28")
+    assert above.status_code == 422 and above.get_json()["reason"] == "age_above_own"
+    assert "25세" in above.get_json()["message"]
+    assert photos(api.status()) == {}  # nothing stored
+    assert api.upload("0-9", face_photo(1), age_years="9").status_code == 201
 
 
 @pytest.mark.slow
