@@ -27,7 +27,7 @@ install: tools
 run: install
 	$(BIN)/datadam db upgrade
 	$(BIN)/datadam demo
-	$(BIN)/datadam run --host $(HOST) --port $(PORT)
+	DATADAM_BASE_URL=$${DATADAM_BASE_URL:-http://$(HOST):$(PORT)} $(BIN)/datadam run --host $(HOST) --port $(PORT)
 
 test: install
 	@bash scripts/test-deps.sh

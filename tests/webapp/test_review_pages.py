@@ -362,6 +362,7 @@ def test_reject_without_a_reason_is_refused(app: Any, clock: Any, make_user: Any
     assert f'id="p_{photo_ids[2]}-reason-err"' in resp.text and "Choose a reason for the rejection." in page(resp)
     assert f'checked id="p_{photo_ids[0]}-decision-0"' in resp.text  # what was chosen is kept
     assert f'checked id="p_{photo_ids[2]}-decision-1"' in resp.text
+    assert '="None"' not in resp.text  # no attribute rendered from a missing value
     assert count(db_session, PhotoDecision, PhotoDecision.set_id == set_id) == 0
     assert db_set(db_session, set_id).state is SetState.IN_REVIEW
 
@@ -619,6 +620,8 @@ def test_the_whole_loop_rejection_replacement_reinspection_payment(
     submit(app, clock, contributor, campaign)
     assert db_set(db_session, set_id).round == 2
 
+    queue = two.get("/operate/review").text
+    assert f'data-label="Photos">{len(photo_ids)}</td>' in queue  # the replaced photo is not counted again
     claim(two, set_id)
     body = page(two.get(f"/operate/review/sets/{set_id}"))
     assert "What changed in round 2" in body and body.count("new in this round") == 1
