@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template
+from flask import Flask, Response, current_app, jsonify, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -41,7 +41,8 @@ def init_app(app: Flask) -> None:
             403: _("You do not have access to this page."),
             404: _("Not found."),
             405: _("This action is not allowed here."),
-            413: _("The upload is too large."),
+            413: _("The upload is too large: this server accepts at most %(mb)d MB at a time.",
+                   mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)),
             503: _("The service is not ready."),
         }
         status = err.code or 500

@@ -187,7 +187,8 @@ def test_production_adds_hsts_and_secure_cookies(app: Any, client: Any) -> None:
 def test_request_size_limit(app: Any, client: Any) -> None:
     app.config["WTF_CSRF_ENABLED"] = False
     resp = client.post("/login", data={"email": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)})
-    assert resp.status_code == 413
+    limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    assert resp.status_code == 413 and f"최대 {limit}MB" in resp.get_data(as_text=True)  # it names the limit
 
 
 def test_open_redirect_is_refused(client: Any, make_user: Any) -> None:

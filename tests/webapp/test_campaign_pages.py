@@ -154,3 +154,9 @@ def test_campaign_settings_that_cannot_work_are_refused_in_korean_before_saving(
         assert said in html.unescape(page), name
         assert not re.search(r"line \d|overlap|must be|unknown rule|Expecting", page), name
     assert db_session.query(Campaign).filter_by(slug="odd-2026").count() == 0
+
+
+def test_the_form_says_what_the_server_takes_per_upload(client: Any, login: Any, make_user: Any, app: Any) -> None:
+    login(make_user("operator"))
+    page = html.unescape(client.get("/operate/campaigns/new").get_data(as_text=True))
+    assert f"최대 {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)}MB까지 받습니다" in page

@@ -16,7 +16,7 @@ from webapp.access import allow
 from webapp.blueprints.operate.forms import CampaignForm
 from webapp.db import get_session
 from webapp.gate_messages import gate_advice, photo_state_label, set_state_label
-from webapp.services import campaigns, consent
+from webapp.services import campaigns, consent, settings
 
 bp = Blueprint("operate", __name__, url_prefix="/operate")
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
@@ -99,7 +99,8 @@ def new_campaign() -> Response | str:
             get_session().commit()
             flash(_("Campaign created as a draft. Write its consent document next."), "success")
             return redirect(url_for("operate.campaign", slug=campaign.slug))
-    return render_template("operate/campaign_form.html", form=form, campaign=None)
+    return render_template("operate/campaign_form.html", form=form, campaign=None,
+                           server_max_mb=settings().max_upload_mb)
 
 
 @bp.get("/campaigns/<slug>")
@@ -140,7 +141,7 @@ def edit_campaign(slug: str) -> Response | str:
             get_session().commit()
             flash(_("Saved."), "success")
             return redirect(url_for("operate.campaign", slug=slug))
-    return render_template("operate/campaign_form.html", form=form, campaign=c)
+    return render_template("operate/campaign_form.html", form=form, campaign=c, server_max_mb=settings().max_upload_mb)
 
 
 @bp.post("/campaigns/<slug>/open")
