@@ -170,6 +170,31 @@ def test_declining_an_optional_matter_never_blocks(app: Any, client: Any, campai
     assert kinds == {MatterKind.COLLECTION_AND_USE, MatterKind.SENSITIVE_INFORMATION}
 
 
+
+def test_an_optional_use_declined_or_withdrawn_can_be_agreed_to_later(
+    app: Any, client: Any, campaign: Any, contributor: Any
+) -> None:
+    publish(app, campaign)
+    give(client, campaign.slug, answers={"release": "no"})
+    status = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
+    assert "동의하지 않은 선택 항목" in status and "더 많은 이용에 동의하기" in status
+    page = client.get(f"/me/campaigns/{campaign.slug}/consent?change=optional").get_data(as_text=True)
+    assert 'name="signature"' in page  # the form, with the present choices filled in
+    assert re.search(r'<input[^>]*checked[^>]*id="matter-collection-0"', page)
+    assert re.search(r'<input[^>]*checked[^>]*id="matter-release-1"', page)
+    resp = client.post(f"/me/campaigns/{campaign.slug}/consent",
+                       data=sign_data(client, campaign.slug, collection="yes", sensitive="yes", release="yes"))
+    assert resp.status_code == 302
+    record = in_app(app, lambda s: s.record(receipt_id(resp)))
+    assert record.event == "reconsented" and record.decisions["release"] is True
+    kinds = in_app(app, lambda s: s.active_kinds(contributor.subject_id, campaign.id))
+    assert MatterKind.THIRD_PARTY_PROVISION in kinds
+    after = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
+    assert "더 많은 이용에 동의하기" not in after  # everything is agreed to: nothing more to offer
+    plain = client.get(f"/me/campaigns/{campaign.slug}/consent?change=optional").get_data(as_text=True)
+    assert 'name="signature"' not in plain
+
+
 def test_a_missing_signature_is_refused_next_to_the_field(
     app: Any, client: Any, campaign: Any, contributor: Any
 ) -> None:

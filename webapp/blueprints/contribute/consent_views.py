@@ -32,6 +32,7 @@ from consent.receipts import GuardianRelationship, receipt_facts
 from consent.service import ConsentService, Guardian, Signing
 from webapp.access import allow
 from webapp.blueprints.contribute.consent_forms import (
+    NO,
     YES,
     SignFormBase,
     WithdrawForm,
@@ -120,7 +121,13 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
     version = service.current_version(campaign.id)
     latest = service.latest_record(user.subject_id, campaign.id)
     holds = latest is not None and service.holds_required(user.subject_id, campaign.id)
-    if version is None or (holds and latest is not None and latest.notice_version_id == version.id):
+    in_force = set(_in_force_matters(service, user.subject_id, campaign.id))
+    current = holds and latest is not None and version is not None and latest.notice_version_id == version.id
+    # Someone whose consent is in force may still agree to optional uses they declined or withdrew: the same form,
+    # their present choices filled in, signed again (a "reconsented" event). Otherwise there is nothing to sign.
+    adding = current and version is not None and not in_force >= {m.id for m in version.notice.matters} and (
+        request.method == "POST" or request.args.get("change") == "optional")
+    if version is None or (current and not adding):
         return _sign_page(campaign, version, None, latest, None)  # nothing to sign: status (and withdraw)
     reason = _ineligible_reason(campaign, user, first_time=latest is None)
     if reason is not None:
@@ -128,7 +135,8 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
     age = _age(user)
     under_14 = age is None or age < GUARDIAN_AGE  # an unknown age is treated as a child's: the safe side
     notice = version.notice
-    form = sign_form(notice.matters, under_14, {"version": version.number, "language": str(get_locale())})
+    present = {matter_field(m): YES if m.id in in_force else NO for m in notice.matters} if adding else {}
+    form = sign_form(notice.matters, under_14, {"version": version.number, "language": str(get_locale()), **present})
     if not form.validate_on_submit():
         return _sign_page(campaign, version, form, latest, None), 400 if form.is_submitted() else 200
     if form.version.data != version.number:
@@ -206,6 +214,8 @@ def _sign_page(
     rejoin = enrollment is not None and enrollment.state is EnrollmentState.ERASED
     reconsent = latest is not None and version is not None and latest.notice_version_id != version.id and not rejoin
     in_force = _in_force_matters(service, user.subject_id, campaign.id)
+    names = _matter_names(service, user.subject_id, campaign.id, lang)
+    declined = [names.get(m.id, m.id) for m in notice.matters if m.id not in in_force] if notice and latest else []
     return render_template(
         "contribute/consent/sign.html",
         campaign=campaign,
@@ -216,6 +226,7 @@ def _sign_page(
         latest=latest,
         reconsent=reconsent and form is not None,
         rejoin=rejoin and form is not None,
+        declined=declined if form is None and not rejoin else [],
         changed=_changed_sections(_notice_of(latest), notice, lang) if reconsent and notice and latest else [],
         ineligible=ineligible,
         in_force=in_force,
