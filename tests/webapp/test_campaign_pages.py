@@ -160,3 +160,23 @@ def test_the_form_says_what_the_server_takes_per_upload(client: Any, login: Any,
     login(make_user("operator"))
     page = html.unescape(client.get("/operate/campaigns/new").get_data(as_text=True))
     assert f"최대 {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)}MB까지 받습니다" in page
+
+
+def test_a_save_from_a_stale_form_does_not_undo_another_save(
+    client: Any, login: Any, make_user: Any, make_campaign: Any, db_session: Any
+) -> None:
+    campaign = make_campaign(open_it=False)
+    login(make_user("operator"))
+    url = f"/operate/campaigns/{campaign.slug}/edit"
+    tab_a = form_fields(client.get(url).get_data(as_text=True))
+    tab_b = form_fields(client.get(url).get_data(as_text=True))
+    assert client.post(url, data=tab_a | {"title_en": "Saved in tab A"}).status_code == 302
+    stale = client.post(url, data=tab_b | {"quota": "50"})
+    assert stale.status_code == 409 and "이 양식을 연 뒤에 캠페인이 바뀌어" in html.unescape(stale.get_data(as_text=True))
+    db_session.refresh(campaign)
+    assert campaign.title_en == "Saved in tab A" and campaign.quota == 0  # nothing from tab B yet
+    again = form_fields(stale.get_data(as_text=True))  # what tab B typed is kept, now based on the current settings
+    assert again["quota"] == "50"
+    assert client.post(url, data=again | {"title_en": "Saved in tab A"}).status_code == 302
+    db_session.refresh(campaign)
+    assert campaign.title_en == "Saved in tab A" and campaign.quota == 50

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -9,7 +10,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 BRACKET_LINE = re.compile(r"^\s*(\d{1,6})\s*-\s*(\d{1,6})\s*[: ]\s*(\d{1,9})\s*$")
@@ -101,6 +102,9 @@ class CampaignForm(FlaskForm):
     )
     k_anonymity = IntegerField(_l("k-anonymity of released attributes"), default=5, validators=[NumberRange(2, 100)])
     second_review = BooleanField(_l("Require a second reviewer"))
+    # The settings the form was filled from (`settings_digest`): a save based on settings someone has changed since
+    # is stopped instead of silently undoing their change.
+    basis = HiddenField()
 
     def validate_brackets(self, field: TextAreaField) -> None:
         parse_brackets(field.data or "")
@@ -165,6 +169,7 @@ class CampaignForm(FlaskForm):
     def fill(self, campaign: Any) -> None:
         from quality_gates import PhotoRules
 
+        self.basis.data = settings_digest(campaign)
         rules = dict(campaign.photo_rules or {})
         self.slug.data = campaign.slug
         for name in (
@@ -193,3 +198,13 @@ class CampaignForm(FlaskForm):
         self.min_inter_eye_px.data = int(rules.pop("min_inter_eye_px", defaults.min_inter_eye_px))
         self.max_file_mb.data = max(1, int(rules.pop("max_bytes", defaults.max_bytes)) // (1024 * 1024))
         self.advanced_rules.data = json.dumps(rules, ensure_ascii=False) if rules else ""
+
+
+_SETTINGS = ("title_ko", "title_en", "description_ko", "description_en", "brackets", "photo_rules", "voice_prompts",
+             "payment_krw", "quota", "min_age", "max_age", "retention_days", "k_anonymity", "second_review")
+
+
+def settings_digest(campaign: Any) -> str:
+    """A short fingerprint of the campaign's editable settings."""
+    values = {name: getattr(campaign, name) for name in _SETTINGS}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]

@@ -13,7 +13,7 @@ from collection.campaigns.notice_template import facts_changed
 from collection.campaigns.service import UnreachableBracket
 from collection.errors import InvalidTransition
 from webapp.access import allow
-from webapp.blueprints.operate.forms import CampaignForm
+from webapp.blueprints.operate.forms import CampaignForm, settings_digest
 from webapp.db import get_session
 from webapp.gate_messages import gate_advice, photo_state_label, set_state_label
 from webapp.services import campaigns, consent, settings
@@ -121,11 +121,19 @@ def campaign(slug: str) -> str:
 
 @bp.route("/campaigns/<slug>/edit", methods=["GET", "POST"])
 @allow(*OPERATORS)
-def edit_campaign(slug: str) -> Response | str:
+def edit_campaign(slug: str) -> Response | str | tuple[str, int]:
     c = campaigns().by_slug(slug)
     form = CampaignForm()
     if not form.is_submitted():
         form.fill(c)
+    elif form.basis.data != settings_digest(c):
+        # another tab or another operator saved since this form was filled: keep what was typed, say so, and let a
+        # second save (now based on the current settings) go through once the operator has looked
+        form.form_errors.append(_("This campaign was changed since you opened this form (in another tab or by another "
+                                  "operator), so nothing was saved. Check the current settings, then save again."))
+        form.basis.data = settings_digest(c)
+        return render_template("operate/campaign_form.html", form=form, campaign=c,
+                               server_max_mb=settings().max_upload_mb), 409
     elif form.validate():
         values = form.values()
         values.pop("slug")
