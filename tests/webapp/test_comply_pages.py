@@ -60,7 +60,8 @@ def test_a_deletion_request_from_form_to_erasure(
     request = _request(db_session)
     dashboard = text(client.get("/comply/", headers=EN))
     assert f"Rights request {request.id[:8]} (deletion) was due 2026-12-01" in dashboard
-    assert "overdue by 1 days" in text(client.get("/comply/rights", headers=EN))
+    listed = text(client.get("/comply/rights", headers=EN))
+    assert "overdue by 1 days" in listed and "Deletion request" in listed and "Not started" in listed
     path = f"/comply/rights/{request.id}"
     assert client.post(f"{path}/complete", data={"csrf_token": csrf(client, path), "note": " "}).status_code == 302
     assert request.state is RightsState.OPEN  # a note is required
@@ -84,13 +85,14 @@ def test_registers_and_reports_render(
     assert "Latest 50 consent events" in browse and enrolled.subject_id in browse and "not needed" in browse
     history = text(client.get(f"/comply/consents/subjects/{enrolled.subject_id}", headers=EN))
     assert "Required consents in force" in history and "valid" in history
+    assert "Collection and use of personal information" in history and "collection_and_use" not in history
     assert client.get("/comply/consents/subjects/nobody").status_code == 404
     token = csrf(client, "/comply/consents")
     verified = text(client.post("/comply/consents/verify", data={"csrf_token": token, "campaign": ""}, headers=EN))
     assert "1 of 1 receipts verified." in verified and "PASS" in verified
 
     report = text(client.get("/comply/conformance", headers=EN))
-    assert "Conformance report" in report and "FAIL" in report and "no signed checkpoint exists" in report
+    assert "Conformance report" in report and "FAIL" in report and "No signed checkpoint exists" in report
     processing = text(client.get("/comply/processing", headers=EN))
     assert "Accredited research institutes" in processing and campaign.slug in processing
     assert "Nothing is held past its retention period." in text(client.get("/comply/retention", headers=EN))
