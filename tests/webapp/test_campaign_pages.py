@@ -172,7 +172,8 @@ def test_a_save_from_a_stale_form_does_not_undo_another_save(
     tab_b = form_fields(client.get(url).get_data(as_text=True))
     assert client.post(url, data=tab_a | {"title_en": "Saved in tab A"}).status_code == 302
     stale = client.post(url, data=tab_b | {"quota": "50"})
-    assert stale.status_code == 409 and "이 양식을 연 뒤에 캠페인이 바뀌어" in html.unescape(stale.get_data(as_text=True))
+    said = html.unescape(stale.get_data(as_text=True))
+    assert stale.status_code == 409 and "이 양식을 연 뒤에 캠페인이 바뀌어" in said
     db_session.refresh(campaign)
     assert campaign.title_en == "Saved in tab A" and campaign.quota == 0  # nothing from tab B yet
     again = form_fields(stale.get_data(as_text=True))  # what tab B typed is kept, now based on the current settings

@@ -517,6 +517,21 @@ def test_the_editor_is_prefilled_and_publishing_refuses_naming_each_missing_item
     assert [v.state.value for v in versions] == ["draft"] and versions[0].notice.title.ko == "운영자가 고친 제목"
 
 
+
+def test_data_categories_that_are_not_codes_are_refused_next_to_the_field(
+    app: Any, client: Any, campaign: Any, operator: Any
+) -> None:
+    url = f"/operate/campaigns/{campaign.slug}/consent/draft"
+    data = draft_form(client, url)
+    field = next(k for k in data if k.endswith("__data_categories"))
+    resp = client.post(url, data=data | {field: "얼굴 사진, Face_Image", "save": "1"})
+    body = text(resp)
+    assert resp.status_code == 400 and f'id="{field}-err"' in body
+    assert "소문자" in body and "얼굴 사진" in body and "lower-case slugs" not in body
+    assert "얼굴 사진" in body.split(f'id="{field}"')[1][:300]  # what was typed stays in the field
+    assert in_app(app, lambda s: s.versions(campaign.id)) == []
+
+
 def test_publishing_then_versions_and_diff(app: Any, client: Any, campaign: Any, operator: Any) -> None:
     url = f"/operate/campaigns/{campaign.slug}/consent/draft"
     resp = client.post(url, data=draft_form(client, url) | {"publish": "1"})

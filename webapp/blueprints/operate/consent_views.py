@@ -16,6 +16,7 @@ flagged with a reason; contacting the person is the compliance officer's job, wh
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -143,7 +144,7 @@ def consent_draft(slug: str) -> Response | tuple[str, int] | str:
     base = _base_notice(service, campaign)
     layout = NoticeLayout.of(base)
     form = notice_form(layout, notice_formdata(base, layout))
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or not _categories_ok(form, layout):
         return _draft_page(campaign, form, layout, []), 400 if form.is_submitted() else 200
     try:
         version = service.draft(campaign.id, notice_from_form(form, layout, base), notice_facts(campaign))
@@ -226,6 +227,26 @@ def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, 
         custom=custom or CustomMatterForm(formdata=None),
         remove_form=FlaskForm(),
     )
+
+
+_CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # what `consent.notice.Matter.data_categories` holds
+
+
+def _categories_ok(form: NoticeFormBase, layout: NoticeLayout) -> bool:
+    """Each matter's data categories are codes (face_image, birth_year...), each once; the field says otherwise."""
+    ok = True
+    for slots in layout.matters:
+        field = form[slots.categories_field]
+        codes = [c.strip() for c in (field.data or "").split(",") if c.strip()]
+        wrong = [c for c in codes if not _CATEGORY.fullmatch(c)]
+        if wrong:
+            field.errors = [*field.errors, _("Write each category as a code of lower-case letters, digits and _, "
+                                             "separated by commas (e.g. face_image, birth_year): %(wrong)s",
+                                             wrong=", ".join(wrong))]
+        elif len(set(codes)) != len(codes):
+            field.errors = [*field.errors, _("Each category once, please.")]
+        ok = ok and not wrong and len(set(codes)) == len(codes)
+    return ok
 
 
 def _place_missing(form: NoticeFormBase, layout: NoticeLayout, items: tuple[MissingItem, ...]) -> list[dict[str, Any]]:
