@@ -162,6 +162,19 @@ def test_a_declined_required_matter_is_explained_next_to_it_and_nothing_typed_is
     assert in_app(app, lambda s: s.count_records()) == 0
 
 
+
+def test_an_empty_form_names_every_problem_at_once(app: Any, client: Any, campaign: Any, contributor: Any) -> None:
+    publish(app, campaign)
+    data = sign_data(client, campaign.slug) | {"signature": ""}
+    resp = client.post(f"/me/campaigns/{campaign.slug}/consent", data=data)
+    body = text(resp)
+    assert resp.status_code == 400
+    for field in ("signature", "matter-collection", "matter-sensitive"):
+        assert f'id="{field}-err"' in body, field  # all at once, not one layer per submit
+    assert 'id="matter-release-err"' not in body and "올바르지 않은 선택값" not in body
+    assert body.count("참여하려면 이 동의가 필요합니다") == 4  # next to each matter and in the summary at the top
+
+
 def test_declining_an_optional_matter_never_blocks(app: Any, client: Any, campaign: Any, contributor: Any) -> None:
     publish(app, campaign)
     resp = give(client, campaign.slug, answers={"release": "no"})

@@ -85,12 +85,19 @@ class SignFormBase(FlaskForm):
         return {m.id: self[matter_field(m)].data == YES for m in matters}
 
 
+def _agreed(form: Any, field: Field) -> None:
+    """A required matter: without it the person cannot take part (said with every other problem, not after them)."""
+    if field.data != YES:
+        raise ValidationError(_l("This consent is needed to take part. Choose “I agree”, or do not take part."))
+
+
 def sign_form(matters: Sequence[Matter], under_14: bool, data: dict[str, Any] | None = None) -> SignFormBase:
     """The signing form for `matters` (one yes/no radio pair each, nothing pre-selected)."""
     attrs = {
         matter_field(m): RadioField(
             choices=[SelectChoice(YES, _l("I agree")), SelectChoice(NO, _l("I do not agree"))],
-            validators=[Optional()],
+            validators=[_agreed] if m.required else [Optional()],
+            validate_choice=not m.required,  # an unanswered required matter gets `_agreed`'s words, not "not a choice"
             default=None,
         )
         for m in matters
