@@ -282,7 +282,7 @@ def gate_notes(
 PHOTO_STATES = {
     "checking": _l("Checking…"),
     "passed": _l("Passed the checks"),
-    "failed": _l("Needs your attention"),
+    "failed": _l("Did not pass: replace it"),
     "needs_review": _l("A person will check it"),
     "accepted": _l("Accepted"),
     "rejected": _l("Rejected: please replace"),

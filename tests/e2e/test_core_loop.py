@@ -160,7 +160,7 @@ def a_file_that_is_not_a_photo_is_named_not_dropped(page: Page, tmp_path: Path) 
 def see_a_failing_gate_then_remove_it(page: Page, live: LiveApp, shots: Shots, photos: dict[str, Path]) -> None:
     card = upload(page, "20-29", photos["no_face"], 25)
     expect_state(card, live, "failed")
-    expect(card.locator("[data-role='state']")).to_have_text("Needs your attention")
+    expect(card.locator("[data-role='state']")).to_have_text("Did not pass: replace it")
     expect(card.locator("[data-role='notes']")).to_contain_text("We could not find a face in this photo.")
     expect(card.get_by_text("Ask a person to check").first).to_be_visible()
     expect(bracket(page, "20-29").locator("form.upload")).to_be_hidden()  # a full bracket offers Replace

@@ -127,7 +127,7 @@ def test_upload_a_face_and_see_the_gates_pass(api: Api) -> None:
     assert photo["state_label"] == "검사 통과" and photo["age_label"] == "8세 (직접 입력)"
     assert photo["actions"] == {"delete": True, "replace": True, "request_review": False, "appeal": False}
     status = api.status()
-    assert status["brackets"][0]["usable"] == 1 and status["brackets"][0]["count_label"] == "사진 1장 중 1장"
+    assert status["brackets"][0]["usable"] == 1 and status["brackets"][0]["count_label"] == "사진 1장 중 1장 완료"
     thumb = api.client.get(photo["thumb_url"])
     assert thumb.status_code == 200 and thumb.data[:2] == b"\xff\xd8"
 
@@ -136,13 +136,15 @@ def test_upload_a_face_and_see_the_gates_pass(api: Api) -> None:
 def test_a_photo_without_a_face_fails_in_plain_words_and_can_go_to_a_person(api: Api) -> None:
     switch_language(api.client, "en")
     photo = api.upload("0-9", blank_photo(seed=3), age_years="4").get_json()["photo"]
-    assert photo["state"] == "failed" and photo["state_label"] == "Needs your attention"
+    assert photo["state"] == "failed" and photo["state_label"] == "Did not pass: replace it"
     texts = [n["text"] for n in photo["notes"]]
     assert "We could not find a face in this photo." in texts
     assert all(n["advice"] for n in photo["notes"]) and photo["actions"]["request_review"]
     codes = [m["code"] for m in api.status()["missing"]]
     assert "bracket:0-9:blocking:1" in codes  # the bracket (one photo) is full: replace it, nothing to add
     assert not any(c.startswith("bracket:0-9:needs") for c in codes)
+    label = next(b["count_label"] for b in api.status()["brackets"] if b["key"] == "0-9")
+    assert label == "0 of 1 photos ready · 1 still being checked or to replace"
     page = api.client.get(f"/me/campaigns/{api.slug}/set").get_data(as_text=True)
     assert re.search(r'data-role="fix-hint">', page) and re.search(r'data-role="full-hint" hidden', page)
     resp = api.client.post(

@@ -199,7 +199,7 @@ def test_uploads_show_gate_results_and_can_be_removed_replaced_or_sent_to_a_pers
     (failed,) = photos_of(app, joined)
     assert failed.state is PhotoState.FAILED
     page = text(client.get(set_url(campaign)))
-    assert "확인이 필요합니다" in page and "사진에서 얼굴을 찾지 못했습니다." in page
+    assert "통과하지 못함: 다른 사진으로 바꿔 주세요" in page and "사진에서 얼굴을 찾지 못했습니다." in page
     assert f"/me/photos/{failed.id}/review" in page
     # ask a person to check it: it no longer blocks
     token = csrf(client, set_url(campaign))
@@ -335,7 +335,7 @@ def test_voice_upload_without_javascript_shows_the_result(
     state = re.search(r'data-role="state" role="status">([^<]*)<', voice)
     assert state, voice[:2000]
     # the checks ran: a result (pass, fail or a person's check) is shown, not "Checking…"
-    assert state.group(1) in ("Passed the checks", "Needs your attention", "A person will check it")
+    assert state.group(1) in ("Passed the checks", "Did not pass: replace it", "A person will check it")
 
 
 def test_voice_needs_the_voice_consent(app: Any, client: Any, make_campaign: Any, make_user: Any, login: Any) -> None:

@@ -170,7 +170,7 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
                 "usable": p.usable,
                 "blocking": p.blocking,
                 "photos": by_bracket.get(p.key, []),
-                "count_label": _("%(usable)d of %(required)d photos", usable=p.usable, required=p.required),
+                "count_label": _count_label(p.usable, p.required, p.blocking),
             }
             for p in service.progress(campaign, photo_set)
         ],
@@ -207,3 +207,11 @@ def owned_clip(clip_id: str) -> VoiceClip:
 
 def campaign_of(photo: Photo) -> Campaign:
     return get_session().get(Campaign, photo.campaign_id)  # type: ignore[return-value]
+
+
+def _count_label(usable: int, required: int, blocking: int) -> str:
+    """"2 of 10 photos ready · 3 still being checked or to replace": the bracket's count, with what holds it up."""
+    label = _("%(usable)d of %(required)d photos ready", usable=usable, required=required)
+    if blocking:
+        label += " · " + _("%(n)d still being checked or to replace", n=blocking)
+    return label
