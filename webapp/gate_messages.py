@@ -251,7 +251,7 @@ class GateNote:
 
     gate: str
     reason: str | None
-    verdict: str  # "fail" | "review"
+    verdict: str  # "fail" | "review" | "info" (passed, but worth knowing)
     advice: Advice
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,6 +266,12 @@ def gate_notes(
     notes = []
     for gate in (report or {}).get("gates", []):
         verdict = gate.get("verdict") or ("pass" if gate.get("passed") else "fail")
+        others = int((gate.get("measured") or {}).get("faces", 0) or 0) - 1
+        if verdict == "pass" and gate.get("name") == "face_found" and others > 0:
+            # it passes (the contributor's face dominates) but other people are in it: say what happens to them
+            notes.append(GateNote("face_found", "other_faces", "info", Advice(
+                _("Other people's faces are in this photo too (%(n)d).", n=others),
+                _("They are covered over before any release. A photo of you alone is best."))))
         if verdict == "pass":
             continue
         name, reason = str(gate.get("name", "")), gate.get("reason")

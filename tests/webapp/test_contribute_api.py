@@ -344,3 +344,15 @@ def test_every_gate_reason_has_plain_words_in_both_languages(app: Any) -> None:
                 english = str(GATE_REASONS[(gate, reason)][0]._args[0])  # the msgid
                 assert (words.text == english) is (lang == "en"), (gate, reason, words.text)
             assert gate_advice("decode", "corrupt", voice=True).text != gate_advice("decode", "corrupt").text
+
+
+def test_a_photo_that_passes_with_other_people_in_it_says_what_happens_to_them(app: Any) -> None:
+    from webapp.gate_messages import gate_notes
+
+    found = {"name": "face_found", "passed": True, "reason": None,
+             "measured": {"faces": 3, "other_face_ratio": 0.69}, "threshold": {"max_other_face_ratio": 0.7}}
+    alone = found | {"measured": {"faces": 1, "other_face_ratio": 0.0}}
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        [note] = gate_notes({"gates": [found]})
+        assert note.verdict == "info" and "(2명)" in note.advice.text and "가립니다" in note.advice.advice
+        assert gate_notes({"gates": [alone]}) == []
