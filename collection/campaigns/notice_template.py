@@ -139,6 +139,10 @@ def _items(campaign: Campaign) -> LocalizedText:
     )
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def _retention(campaign: Campaign) -> LocalizedText:
     days = campaign.retention_days
     return _t(
@@ -146,7 +150,7 @@ def _retention(campaign: Campaign) -> LocalizedText:
         f"처리를 즉시 중단하고, 보유에 필요한 동의를 철회한 경우 {ERASURE_DAYS}일 이내에 파기합니다. 다만 이름이 "
         "들어 있지 않은 서명된 동의 기록(동의 영수증)은 동의와 철회를 증명하기 위해 보관하며, 관계 법령에 따라 "
         "보존해야 하는 지급 기록은 그 법령이 정한 기간 동안 보관합니다.",
-        f"Kept and used until {days} days after the campaign closes, then destroyed without delay so that it "
+        f"Kept and used until {_days(days)} after the campaign closes, then destroyed without delay so that it "
         "cannot be restored. If you withdraw a consent, that processing stops at once; if you withdraw a consent "
         f"we need to keep your data, it is destroyed within {ERASURE_DAYS} days. Signed consent records (consent "
         "receipts, which hold no name) are kept as proof of what you agreed to and withdrew, and payment records "
@@ -168,6 +172,13 @@ def _right_to_refuse(voice: bool) -> LocalizedText:
 
 def _refusal_consequences(campaign: Campaign) -> LocalizedText:
     payment = _payment(campaign)
+    if not campaign.payment_krw:  # an unpaid campaign: nothing to lose but taking part
+        return _t(
+            "필수 동의(개인정보 수집·이용, 민감정보 처리)를 거부하면 캠페인에 참여할 수 없습니다. 선택 동의를 "
+            "거부하더라도 참여에는 아무런 불이익이 없습니다.",
+            "If you refuse a required consent (collection and use, sensitive information) you cannot take part in "
+            "the campaign. Refusing an optional consent has no effect at all on taking part.",
+        )
     return _t(
         "필수 동의(개인정보 수집·이용, 민감정보 처리)를 거부하면 캠페인에 참여할 수 없으며 참여 대가"
         f"({payment.ko})를 받을 수 없습니다. 선택 동의를 거부하더라도 참여와 대가 지급에는 아무런 불이익이 없습니다.",
@@ -221,6 +232,9 @@ def _four_points(
 
 def _required_refusal(campaign: Campaign) -> LocalizedText:
     payment = _payment(campaign)
+    if not campaign.payment_krw:
+        return _t("동의를 거부할 수 있으나, 이 동의는 참여에 필수이므로 거부하면 참여할 수 없습니다.",
+                  "You may refuse, but this consent is required to take part: if you refuse you cannot take part.")
     return _t(
         "동의를 거부할 수 있으나, 이 동의는 참여에 필수이므로 거부하면 참여할 수 없고 "
         f"참여 대가({payment.ko})를 받을 수 없습니다.",
@@ -239,7 +253,7 @@ def _period(campaign: Campaign) -> LocalizedText:
     days = campaign.retention_days
     return _t(
         f"캠페인 종료 후 {days}일까지(철회 시 {ERASURE_DAYS}일 이내 파기)",
-        f"until {days} days after the campaign closes (destroyed within {ERASURE_DAYS} days of a withdrawal)",
+        f"until {_days(days)} after the campaign closes (destroyed within {ERASURE_DAYS} days of a withdrawal)",
     )
 
 
@@ -321,8 +335,9 @@ def _sensitive_matter(campaign: Campaign) -> Matter:
             _t(
                 f"검사가 끝나면 지체 없이 파기하며, 늦어도 캠페인 종료 후 {campaign.retention_days}일까지(철회 시 "
                 f"{ERASURE_DAYS}일 이내 파기)",
-                f"destroyed without delay once the checks are done, at the latest {campaign.retention_days} days after "
-                f"the campaign closes (within {ERASURE_DAYS} days of a withdrawal)",
+                "destroyed without delay once the checks are done, at the latest "
+                f"{_days(campaign.retention_days)} after the campaign closes "
+                f"(within {ERASURE_DAYS} days of a withdrawal)",
             ),
             _required_refusal(campaign),
         ),

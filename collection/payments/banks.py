@@ -6,6 +6,7 @@ for the English pages."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from collection.errors import InvalidPayoutAccount
@@ -60,9 +61,14 @@ def bank(code: str) -> Bank:
     return found
 
 
+def _plain(typed: str) -> str:
+    """Full-width digits and dashes (a Korean keyboard in full-width mode: １２３－４５) as their plain forms."""
+    return unicodedata.normalize("NFKC", typed).strip().replace("\u2010", "-").replace("\u2212", "-")
+
+
 def account_number_problem(typed: str) -> str | None:
     """None when `typed` is a well-formed account number, else "characters" or "length"."""
-    text = typed.strip()
+    text = _plain(typed)
     if not ACCOUNT_NUMBER_SHAPE.match(text):
         return "characters"
     if not MIN_DIGITS <= len(text.replace("-", "")) <= MAX_DIGITS:
@@ -74,7 +80,7 @@ def normalize_account_number(typed: str) -> str:
     """The digits only. Raises InvalidPayoutAccount("account_number") for a malformed number."""
     if account_number_problem(typed) is not None:
         raise InvalidPayoutAccount("account_number")
-    return typed.strip().replace("-", "")
+    return _plain(typed).replace("-", "")
 
 
 def masked(number: str) -> str:

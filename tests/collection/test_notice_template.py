@@ -81,6 +81,15 @@ def test_the_campaign_facts_reach_the_text() -> None:
     assert "5일 이내" in ko and "within 5 days" in en
 
 
+
+def test_an_unpaid_campaign_promises_no_payment_and_one_day_is_one_day() -> None:
+    notice = default_notice(campaign(payment_krw=0, retention_days=1), "Datadam", "privacy@datadam.example")
+    ko, en = render_text(notice, "ko"), render_text(notice, "en")
+    assert "0원" not in ko and "KRW 0" not in en and "대가" not in notice.refusal_consequences.ko
+    assert "payment" not in notice.refusal_consequences.en
+    assert "1 day after the campaign closes" in en and "1 days" not in en
+
+
 def test_every_section_is_written_in_both_languages() -> None:
     notice = default_notice(campaign(voice_prompts=[PROMPT]), "Datadam", "privacy@datadam.example", ("KR", "EU"))
     keys = {lang: [s.key for s in notice_sections(notice, lang)] for lang in ("ko", "en")}

@@ -290,7 +290,7 @@ def test_status_after_review_shows_reasons_and_takes_an_appeal(
     switch_language(client, "ko")
     ko = text(client.get(set_url(campaign)))
     assert "수정 요청" in ko and "화면이나 인쇄된 사진을 다시 찍은 것 같습니다." in ko
-    assert "검토자 의견: 화면을 찍은 사진 같습니다" in ko
+    assert "검수자 의견: 화면을 찍은 사진 같습니다" in ko
     switch_language(client, "en")
     en = text(client.get(set_url(campaign)))
     assert "Changes requested" in en and "This looks like a photo of a screen or of a printed picture." in en

@@ -146,6 +146,7 @@ def test_the_holder_and_number_are_sealed_at_rest(app: Any, contributor: Any, db
 
 def test_account_number_helpers() -> None:
     assert normalize_account_number(" 110-234-567890 ") == "110234567890"
+    assert normalize_account_number("１１０－２３４－５６７８９０") == "110234567890"  # typed in full-width mode
     assert masked("110234567890") == "••••••••7890"
     with pytest.raises(InvalidPayoutAccount):
         normalize_account_number("110 234 567890")
