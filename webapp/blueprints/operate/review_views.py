@@ -37,6 +37,7 @@ from webapp.blueprints.operate.review_forms import (
 )
 from webapp.blueprints.operate.views import bp
 from webapp.db import get_session
+from webapp.gate_messages import gate_advice
 from webapp.services import campaigns, clock, review, uploads
 
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
@@ -364,6 +365,7 @@ def set_page(photo_set: PhotoSet, campaign: Campaign | None, form: SetDecisionFo
         state_labels=set_state_labels(),
         photo_states=photo_state_labels(),
         gate_names=gate_labels(),
+        gate_reason=lambda gate, reason, review=False: gate_advice(gate, reason, review).text,
         reason_label=reason_label,
         reasons=REASON_LABELS,
         tolerance=SAME_PERSON_TOLERANCE,
