@@ -99,17 +99,29 @@ def test_registers_and_reports_render(
 
 
 def test_access_review_sign_off_through_the_page(
-    app: Any, client: Any, login: Any, make_user: Any, db_session: Any
+    app: Any, client: Any, login: Any, make_user: Any, db_session: Any, campaign: Any, enrolled: Any
 ) -> None:
-    operator, officer = make_user("operator"), make_user("compliance", locale="en")
-    AuditLog(db_session, FixedClock(dt.datetime(2026, 10, 9, tzinfo=dt.UTC))).record(
-        Actor(operator.id, "operator"), "photo.viewed", "photo", "p1", size="full"
-    )
+    from collection.contributions.models import Photo, PhotoSet, PhotoState
+
+    photo_set = db_session.query(PhotoSet).filter_by(user_id=enrolled.id).one()
+    photo = Photo(set_id=photo_set.id, campaign_id=campaign.id, user_id=enrolled.id, bracket="20-29", version=1,
+                  state=PhotoState.PASSED, blob_key="x", content_mac="0" * 64,
+                  created_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    db_session.add(photo)
+    db_session.flush()
+    operator, officer = make_user("operator", name="박검수"), make_user("compliance", locale="en")
+    log = AuditLog(db_session, FixedClock(dt.datetime(2026, 10, 9, tzinfo=dt.UTC)))
+    log.record(Actor(operator.id, "operator"), "photo.viewed", "photo", photo.id, size="full")
+    log.record(Actor(operator.id, "operator"), "photo.viewed", "photo", "gone", size="full")
     db_session.commit()
     login(officer)
     assert "Staff access in 2026-10 is not signed off." in text(client.get("/comply/", headers=EN))
-    page = text(client.get("/comply/access-review?month=2026-10", headers=EN))
+    page = text(client.get("/comply/access-review", headers=EN))  # opens on the month waiting for its sign-off
+    assert "Access-log review 2026-10" in page
     assert operator.id in page and "Operator" in page  # the role in words, not its code
+    assert "박검수" in page and operator.email in page  # who looked, by name
+    assert enrolled.subject_id in page and campaign.slug in page and "erased since" in page  # whose face
+    assert "viewed a photo" in page and "photo.viewed" not in page
     assert "This month so far" in page  # the month in progress is one link away
     import re
 

@@ -4,7 +4,6 @@ dashboard's overdue alerts (computed only when the dashboard asks for them)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -13,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from collection.accounts import Role
+from collection.accounts import Role, User
 from collection.audit.log import Actor
 from collection.campaigns import Campaign
 from collection.compliance import (
@@ -24,6 +23,7 @@ from collection.compliance import (
     month_bounds,
     month_of,
 )
+from collection.contributions.models import Photo
 from webapp.access import allow
 from webapp.blueprints.comply.compliance_forms import ButtonForm, SignOffForm, VerifyForm
 from webapp.blueprints.comply.views import bp
@@ -126,15 +126,13 @@ def _month_or_404(month: str) -> str:
     return month
 
 
-def _previous_month(now: dt.datetime) -> str:
-    return month_of(now.replace(day=1) - dt.timedelta(days=1))
-
-
 @bp.get("/access-review")
 @allow(*OFFICERS)
 def access_review() -> str:
-    month = _month_or_404(request.args.get("month") or _previous_month(clock().now()))
     service = access_reviews()
+    unreviewed = service.unreviewed()
+    # without a month asked for: the oldest month still waiting for its sign-off, else the month in progress
+    month = _month_or_404(request.args.get("month") or (unreviewed[0] if unreviewed else month_of(clock().now())))
     report = service.report(month)
     form = SignOffForm(digest=report.digest)
     return render_template(
@@ -142,9 +140,26 @@ def access_review() -> str:
         report=report,
         form=form,
         reviews=service.reviews(),
-        unreviewed=service.unreviewed(),
+        unreviewed=unreviewed,
         this_month=month_of(clock().now()),
+        staff=_staff_names([s.actor_id for s in report.staff]),
+        whose=_photo_owners([line.object_id for line in report.lines if line.object_type == "photo"]),
+        actions={"photo.viewed": _("viewed a photo"), "release.downloaded": _("downloaded a release")},
     )
+
+
+def _staff_names(ids: list[str | None]) -> dict[str, str]:
+    """Staff id -> "name <email>": staff act under their own names (who looked is what the review is about)."""
+    users = get_session().scalars(select(User).where(User.id.in_([i for i in ids if i])))
+    return {u.id: f"{u.display_name} <{u.email}>" for u in users}
+
+
+def _photo_owners(photo_ids: list[str | None]) -> dict[str, tuple[str, str]]:
+    """Photo id -> (the data subject's pseudonymous id, campaign short name); an erased photo is absent."""
+    q = (select(Photo.id, User.subject_id, Campaign.slug)
+         .join(User, User.id == Photo.user_id).join(Campaign, Campaign.id == Photo.campaign_id)
+         .where(Photo.id.in_([i for i in photo_ids if i])))
+    return {photo_id: (subject, slug) for photo_id, subject, slug in get_session().execute(q)}
 
 
 @bp.post("/access-review/<month>/sign-off")
