@@ -591,7 +591,8 @@ def test_a_document_written_for_other_settings_neither_opens_the_campaign_nor_ta
     assert "새 버전" in text(refused) and "연령대와 사진 수" in text(refused)
     db_session.refresh(campaign)
     assert campaign.status.value == "draft"
-    # the next version starts from the campaign as it is now, not from version 1's figures
+    # the next version starts from the campaign as it is now, not from version 1's figures, and says so
+    assert "기본 문구에서 다시 시작합니다" in text(client.get(url))
     draft = draft_form(client, url)
     assert "총 30장" in draft["items_collected__ko"] and "총 8장" not in draft["items_collected__ko"]
     assert "1,000,000원" in " ".join(draft.values())

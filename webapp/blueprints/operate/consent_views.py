@@ -57,7 +57,7 @@ from webapp.blueprints.operate.consent_forms import (
     notice_from_form,
     slot_label,
 )
-from webapp.blueprints.operate.views import bp, outdated_notice
+from webapp.blueprints.operate.views import FACT_LABELS, bp, outdated_notice
 from webapp.db import get_session
 from webapp.services import consent, settings
 
@@ -212,11 +212,15 @@ def consent_draft_remove_matter(slug: str, matter_id: str) -> Response:
 def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, missing: list[dict[str, Any]],
                 custom: CustomMatterForm | None = None) -> str:
     service = consent()
-    draft = next((v for v in service.versions(campaign.id) if v.state is NoticeState.DRAFT), None)
+    versions = service.versions(campaign.id)
+    draft = next((v for v in versions if v.state is NoticeState.DRAFT), None)
+    latest = versions[-1] if versions else None
+    changed = facts_changed(latest.written_for, campaign) if latest else []
     return render_template(
         "operate/consent/draft.html",
         campaign=campaign,
         form=form,
+        restarted=(latest.number, [str(FACT_LABELS.get(n, n)) for n in changed]) if latest and changed else None,
         layout=layout,
         missing=missing,
         draft=draft,
