@@ -9,6 +9,10 @@ dispatch, a start-up sweep); effects happen once because `collection.job_runner.
    (state='queued' OR (state='running' AND lease expired))`; a second delivery finds nothing to claim;
 2. runs the handler in one transaction that also marks the job done, fenced on the lease token
    (`... WHERE lease_owner=<token>`): a worker that lost its lease matches no row and rolls back its effects.
+   A slow handler (seconds per item) first reads what it needs and leaves its transaction
+   (`outside_transaction`), so that no lock is held while it works; what it then writes is still committed
+   together with the job's completion, and it must re-read and re-check whatever it relies on, since rows may
+   have changed meanwhile.
 
 Payloads carry ids, never personal data. The backends: `collection.job_queues` (in-process threads, plus null
 and synchronous queues for tests) and `collection.celery_app` (Celery on Redis).
@@ -17,16 +21,17 @@ and synchronous queues for tests) and `collection.celery_app` (Celery on Redis).
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 import enum
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, ColumnElement, Enum, Index, String, Text, Update, or_, select, text, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import JSON, ColumnElement, Enum, Index, String, Text, Update, event, or_, select, text, update
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from collection._after_commit import on_commit_batched
 from collection._sql import insert_ignore
@@ -144,8 +149,8 @@ class HandlerRegistry:
     """Maps a job kind to the callable `handler(session, payload)` that does the work.
 
     A handler works in the session it is given and never commits: the runner commits its effects together
-    with the job's completion. It raises `SkipJob` when the work became pointless, anything else to fail the
-    attempt (retried up to `max_attempts`).
+    with the job's completion. The one exception is `outside_transaction`, for slow work. It raises `SkipJob`
+    when the work became pointless, anything else to fail the attempt (retried up to `max_attempts`).
     """
 
     def __init__(self) -> None:
@@ -177,6 +182,34 @@ class HandlerRegistry:
 
     def kinds(self) -> frozenset[str]:
         return frozenset(self._kinds)
+
+
+@contextlib.contextmanager
+def outside_transaction(session: Session) -> Iterator[None]:
+    """Run a handler's slow part (seconds per item: anonymizing, face search) holding no transaction.
+
+    On SQLite every session begins IMMEDIATE, so a transaction left open through slow work blocks every other
+    writer (requests, the job's own heartbeat) until it ends; on PostgreSQL it pins row locks and old row
+    versions. So a slow handler reads what it needs, then does the work inside this block, then re-reads and
+    writes its effects, which the runner commits together with the job's completion.
+
+    Entering commits what the session holds: only reads, or set-up that stands whatever becomes of the job
+    (such as creating a signing key on its first use), never the job's effects. Inside the block the session
+    must not be used: beginning a transaction there raises RuntimeError instead of taking the lock.
+    """
+    session.commit()
+    event.listen(session, "after_transaction_create", _refuse_transaction)
+    try:
+        yield
+    finally:
+        event.remove(session, "after_transaction_create", _refuse_transaction)
+        if session.in_transaction():  # only after a refused use: it never reached the database
+            session.rollback()
+
+
+def _refuse_transaction(_session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        raise RuntimeError("a job used its database session during work meant to run outside any transaction")
 
 
 # --- enqueueing ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from anonymize.commands import bench_release, release_verify
 from collection.accounts import User
 from collection.errors import NotFound
 from collection.releases import ReleaseDraft, ReleaseError, ReleaseService, available_fields
+from collection.releases.jobs import build_in_steps
 from webapp.db import get_session
 from webapp.services import accounts, background, campaigns
 
@@ -77,7 +78,10 @@ def build_command(
             fields or available_fields(campaign),
             voice,
         )
-        built = service.build(actor, service.draft(actor, draft), out)
+        release = service.draft(actor, draft)
+        service.plan_build(release, out)  # nothing to release, or --out taken: refused before anything is kept
+        get_session().commit()  # the draft stands on its own; the build then holds no transaction while it works
+        built = build_in_steps(service, release.id, actor.id if actor else None, out)
     except (ReleaseError, NotFound) as exc:
         get_session().rollback()
         raise click.ClickException(str(exc)) from exc

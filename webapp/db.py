@@ -60,12 +60,16 @@ def _sqlite_proper_transactions(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions as requests, CLI commands and jobs use them: on SQLite each transaction takes the write lock as
+    it begins, so none may stay open through slow work (`collection.jobs.outside_transaction`)."""
+    return sessionmaker(engine.execution_options(**{IMMEDIATE_OPTION: True}), expire_on_commit=False)
+
+
 def init_app(app: Flask, url: str, master_key: bytes) -> None:
     engine = make_engine(url, FieldCipher.from_master_key(master_key))
     app.extensions[ENGINE_KEY] = engine
-    app.extensions[SESSIONMAKER_KEY] = sessionmaker(
-        engine.execution_options(**{IMMEDIATE_OPTION: True}), expire_on_commit=False
-    )
+    app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(engine)
     app.teardown_appcontext(_close_session)
 
 

@@ -1,10 +1,19 @@
 """Writing one release package from a selection: decrypt each item, anonymize it, stream it into the signed
-package, and record which items and contributors went in.
+package, and list which items and contributors went in, so the caller can record them.
+
+`PackageBuild` touches no database: it takes several seconds per photo, and a transaction held open that long
+would block every other writer (on SQLite the whole database). What it needs is read before (`Selection`, the
+contributors' unwrapped keys, the signer) and what it did is recorded after (`record_rows`), each in a short
+transaction of its own.
+
+The package is written beside its final place under a staging name (`StagedPackage`) and moved there only when
+the build is recorded, under the release's row lock: a file at a release's path is always the one its row
+describes, and an interrupted attempt leaves at most a staging file, removed by the next build that succeeds.
 
 Memory stays bounded by the size of the selection's ids, not of the media: one item's bytes are in memory at
-a time, the package streams to disk (`anonymize.PackageWriter`) and the item rows are inserted in batches.
-The side table is generalised and suppressed until every person's set of classes is shared by k distinct people
-before anything is written (k needs every row).
+a time and the package streams to disk (`anonymize.PackageWriter`). The side table is generalised and
+suppressed until every person's set of classes is shared by k distinct people before anything is written (k
+needs every row).
 
 Pseudonyms: every id that leaves (subject, item, consent receipt) is a keyed HMAC under the release's own
 key, so two releases cannot be joined and no id can be recomputed from a guess.
@@ -14,8 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
+import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +46,7 @@ from collection.storage import BlobStore
 
 _BATCH = 500
 _SUBJECT = "subject_id"  # never an attribute: ReleaseInfo refuses attributes named like manifest columns
+_STAGING = ".building-"
 
 
 @dataclass
@@ -56,35 +68,121 @@ class BuildStats:
 
 
 @dataclass(frozen=True)
+class WrittenItem:
+    """One item that went into the package, and the SHA-256 of its released media."""
+
+    contributor: Contributor
+    item: StoredItem
+    sha256: str
+
+
+@dataclass(frozen=True)
 class BuildOutcome:
     summary: PackageSummary
     stats: BuildStats
     subjects: int
+    written: tuple[WrittenItem, ...]
+
+
+@dataclass(frozen=True)
+class StagedPackage:
+    """A package written beside `target` under a staging name; `place` moves it there, `discard` removes it."""
+
+    path: Path
+    target: Path
+
+    @classmethod
+    def beside(cls, target: Path, token: str) -> StagedPackage:
+        # The staging name ends with the target's name, so it keeps the suffix that picks the archive format.
+        return cls(target.with_name(f"{_STAGING}{token}-{target.name}"), target)
+
+    def place(self, replace_leftover: bool) -> None:
+        """Move the package to `target`. A file already there is replaced only when `replace_leftover` (the
+        release's own default path: an earlier attempt moved it but never recorded it). Raises OSError."""
+        if self.target.exists() or self.target.is_symlink():
+            if not replace_leftover:
+                raise FileExistsError(f"{self.target} already exists")
+            _remove(self.target)
+        os.replace(self.path, self.target)
+
+    def discard(self) -> None:
+        _remove(self.path)
+
+    def leftovers(self) -> list[Path]:
+        """Staging files of interrupted attempts at the same target (not this one)."""
+        found = self.target.parent.glob(f"{_STAGING}*-{self.target.name}")
+        return [path for path in found if path != self.path]
+
+
+def remove_leftovers(staged: StagedPackage) -> None:
+    """Remove what interrupted attempts at `staged.target` left; run once a build of it is recorded."""
+    for path in staged.leftovers():
+        _remove(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything the slow step of a build needs, read at once: it reads nothing else from the database."""
+
+    release_id: str
+    include_voice: bool
+    k: int
+    info: ReleaseInfo
+    selection: Selection
+    target: Path
+    own_path: bool  # the release's default path: a leftover of an unrecorded attempt there may be replaced
+    signer: Signer
+    public_keys: dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class BuiltPackage:
+    """A package written and verified beside its target (`staged`), not recorded yet."""
+
+    plan: BuildPlan
+    staged: StagedPackage
+    outcome: BuildOutcome
+    report: dict[str, Any]
+    release_key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PackageCheck:
+    """What verifying a built release needs: its package as recorded, k and the release public keys."""
+
+    release_id: str
+    package: Path
+    statement_sha256: str | None
+    k: int
+    public_keys: dict[str, bytes]
 
 
 class PackageBuild:
-    """One build of one release; the caller owns the transaction (rows are flushed, never committed)."""
+    """One build of one release. Reads nothing from the database: the vault must hold every contributor's
+    unwrapped key already (`KeyVault.key_for`)."""
 
-    def __init__(
-        self, session: Session, vault: KeyVault, blobs: BlobStore, media: MediaAnonymizer, pseudonyms: Pseudonymizer
-    ) -> None:
-        self.session = session
+    def __init__(self, vault: KeyVault, blobs: BlobStore, media: MediaAnonymizer, pseudonyms: Pseudonymizer) -> None:
         self.vault = vault
         self.blobs = blobs
         self.media = media
         self.pseudonyms = pseudonyms
         self._medians: dict[str, np.ndarray | None] = {}
 
-    def run(
-        self, release_id: str, selection: Selection, info: ReleaseInfo, target: Path, signer: Signer
-    ) -> BuildOutcome:
+    def run(self, selection: Selection, info: ReleaseInfo, target: Path, signer: Signer) -> BuildOutcome:
         """Write the package to `target`. Raises what the readers and anonymize raise; on any error the partial
         package is removed."""
         started = time.perf_counter()
         plan = [(c, item) for c in selection.contributors for item in c.items]
         stats = BuildStats()
         released, info = self._generalise(plan, info, stats)
-        pending: list[dict[str, Any]] = []
+        written: list[WrittenItem] = []
         with PackageWriter(target, signer, info) as writer:
             for (contributor, item), attributes in zip(plan, released, strict=True):
                 entry = self._entry(contributor, item, attributes, info.attributes)
@@ -92,14 +190,10 @@ class PackageBuild:
                 if media is None:
                     continue  # left out; the verifier re-measures k on what was written
                 row = writer.add(entry, media)
-                pending.append(_item_row(release_id, entry, item, contributor, row["sha256"]))
-                if len(pending) >= _BATCH:
-                    self._insert_items(pending)
-        self._insert_items(pending)
-        self._insert_subjects(release_id, selection)
+                written.append(WrittenItem(contributor, item, row["sha256"]))
         stats.seconds = round(time.perf_counter() - started, 2)
         assert writer.summary is not None
-        return BuildOutcome(writer.summary, stats, len(selection.contributors))
+        return BuildOutcome(writer.summary, stats, len(selection.contributors), tuple(written))
 
     def _generalise(
         self, plan: Sequence[tuple[Contributor, StoredItem]], info: ReleaseInfo, stats: BuildStats
@@ -165,34 +259,44 @@ class PackageBuild:
     def _load_encoding(self, contributor: Contributor, key: str, version: int) -> np.ndarray:
         return np.load(io.BytesIO(self._open(contributor, key, version)), allow_pickle=False)
 
-    def _insert_items(self, pending: list[dict[str, Any]]) -> None:
-        if pending:
-            self.session.execute(insert(ReleaseItem), pending)
-            pending.clear()
 
-    def _insert_subjects(self, release_id: str, selection: Selection) -> None:
-        rows = [
-            {
-                "release_id": release_id,
-                "subject_id": c.subject_id,
-                "pseudonym": self.pseudonyms.subject_id(c.subject_id),
-                "items": len(c.items),
-            }
-            for c in selection.contributors
-        ]
-        for start in range(0, len(rows), _BATCH):
-            self.session.add_all(ReleaseSubject(**row) for row in rows[start : start + _BATCH])
-            self.session.flush()
+def record_rows(
+    session: Session, release_id: str, selection: Selection, outcome: BuildOutcome, pseudonyms: Pseudonymizer
+) -> None:
+    """Insert which items and contributors went into the release, in batches (flushed, never committed)."""
+    for batch in _batches(_item_row(release_id, w, pseudonyms) for w in outcome.written):
+        session.execute(insert(ReleaseItem), batch)
+    subjects = (
+        {
+            "release_id": release_id,
+            "subject_id": c.subject_id,
+            "pseudonym": pseudonyms.subject_id(c.subject_id),
+            "items": len(c.items),
+        }
+        for c in selection.contributors
+    )
+    for batch in _batches(subjects):
+        session.add_all(ReleaseSubject(**row) for row in batch)
+        session.flush()
 
 
-def _item_row(
-    release_id: str, entry: ManifestEntry, item: StoredItem, contributor: Contributor, sha256: str
-) -> dict[str, Any]:
+def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _item_row(release_id: str, written: WrittenItem, pseudonyms: Pseudonymizer) -> dict[str, Any]:
     return {
         "release_id": release_id,
-        "item_id": entry.item_id,
-        "kind": item.kind,
-        "object_id": item.object_id,
-        "subject_id": contributor.subject_id,
-        "sha256": sha256,
+        "item_id": pseudonyms.item_id(written.item.object_id),
+        "kind": written.item.kind,
+        "object_id": written.item.object_id,
+        "subject_id": written.contributor.subject_id,
+        "sha256": written.sha256,
     }

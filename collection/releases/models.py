@@ -83,11 +83,14 @@ class Release(Base):
         self.built_by, self.built_at = by, when
         self.package_path, self.key_id, self.statement_sha256 = package_path, key_id, statement
 
-    def record_verification(self, report: dict[str, Any], when: dt.datetime) -> None:
+    def require_verifiable(self) -> None:
         if not self.built:
             raise ReleaseTransitionError("a release is verified only after it is built")
         if self.state is ReleaseState.APPROVED:
             raise ReleaseTransitionError("an approved release is not verified again: it is already delivered")
+
+    def record_verification(self, report: dict[str, Any], when: dt.datetime) -> None:
+        self.require_verifiable()
         self.verify_report = report
         self.verified_at = when
         self.state = ReleaseState.VERIFIED if report.get("ok") else ReleaseState.VERIFY_FAILED

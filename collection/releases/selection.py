@@ -114,6 +114,37 @@ def _contributor(
     return "", Contributor(user.subject_id, photo_set.enrollment_id, record.id, _version(session, record), items)
 
 
+@dataclass(frozen=True)
+class Recheck:
+    """What changed for a selection's contributors while a build ran (subject ids).
+
+    `withdrew`: no longer hold the consent a release rests on; their items may stay in the package, and they go
+    on its withdrawal list at once (approval then refuses). `gone`: erased, enrollment withdrawn, processing
+    suspended, or an item no longer qualifies (replaced, rejected, the voice matter withdrawn): the package
+    holds data that may not go out at all, so it must not be recorded."""
+
+    withdrew: tuple[str, ...] = ()
+    gone: tuple[str, ...] = ()
+
+
+_CONSENT_REASONS = frozenset({"consent_withdrawn", "no_third_party_consent"})
+
+
+def recheck(session: Session, consent: ConsentService, selection: Selection, include_voice: bool) -> Recheck:
+    """Re-apply the selection's rules to `selection`'s contributors now (see `Recheck`)."""
+    withdrew: list[str] = []
+    gone: list[str] = []
+    for contributor in selection.contributors:
+        photo_set = session.scalar(select(PhotoSet).where(PhotoSet.enrollment_id == contributor.keyholder))
+        reason, now = "erased", None
+        if photo_set is not None and photo_set.state in RELEASABLE_SET_STATES:
+            reason, now = _contributor(session, consent, photo_set, include_voice)
+        if now is not None and set(contributor.items) <= set(now.items):
+            continue
+        (withdrew if reason in _CONSENT_REASONS else gone).append(contributor.subject_id)
+    return Recheck(tuple(withdrew), tuple(gone))
+
+
 def _photos(session: Session, photo_set: PhotoSet) -> tuple[StoredItem, ...]:
     rows = session.execute(
         select(Photo.id, Photo.blob_key, Photo.version, Photo.bracket, Photo.encoding_key)

@@ -3,8 +3,14 @@ selects what may go out at that moment, writes the signed package and verifies i
 compliance officer approves a verified release; downloads are audited; withdrawals after the build produce
 signed withdrawal lists (collection.releases.withdrawals).
 
-The service flushes; its caller (a view or a CLI command) commits. Building is slow (every photo is searched
-for faces by two detector families), so large releases are built from the command line or a background job.
+The service flushes; its caller (a view, a CLI command or a job) commits. Building and verifying are slow (every
+photo is searched for faces by two detector families, seconds each), so each comes in three steps that a caller
+can run in separate transactions, holding none while the slow step runs (a transaction held that long blocks
+every other writer, on SQLite the whole database): `plan_build` / `write_package` / `record_build` and
+`prepare_verification` / `check_package` / `record_verification`. The slow steps read nothing from the
+database; the recording steps re-read the release under its row lock and re-check what may have changed
+meanwhile. `build` and `verify` run the three steps in the caller's one transaction (the command line);
+`collection.releases.jobs.build_in_steps` is the background job's way.
 """
 
 from __future__ import annotations
@@ -26,12 +32,21 @@ from anonymize import (
     verify_package,
 )
 from anonymize.errors import AnonymizeError, ReleaseFormatError
+from collection._after_commit import on_commit
 from collection.accounts.models import Role, User
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign
 from collection.crypto import KeyVault
 from collection.errors import CryptoError, NotFound, StorageError
-from collection.releases.build import BuildOutcome, PackageBuild
+from collection.releases.build import (
+    BuildPlan,
+    BuiltPackage,
+    PackageBuild,
+    PackageCheck,
+    StagedPackage,
+    record_rows,
+    remove_leftovers,
+)
 from collection.releases.errors import (
     ApprovalRefused,
     DeliveryRefused,
@@ -44,12 +59,13 @@ from collection.releases.fields import check_fields
 from collection.releases.media import MediaAnonymizer, ReleaseMedia
 from collection.releases.models import Release, ReleaseState, ReleaseSubject, ReleaseTransitionError
 from collection.releases.models import WithdrawalListRecord as WithdrawalListRow
-from collection.releases.selection import Selection, select_items, still_consenting
+from collection.releases.selection import recheck, select_items
 from collection.releases.signing import open_release_key, release_public_keys, release_signer, seal_release_key
 from collection.releases.withdrawals import lists_of, record_withdrawal
 from collection.storage import BlobStore
 from consent.canonical import format_timestamp
 from consent.clock import Clock
+from consent.db import new_id
 from consent.service import ConsentService
 
 APPROVERS = (Role.COMPLIANCE, Role.ADMIN)
@@ -114,6 +130,15 @@ class ReleaseService:
             raise NotFound("release", release_id)
         return release
 
+    def locked(self, release_id: str) -> Release:
+        """The release read afresh under its row lock (a no-op on SQLite, whose sessions lock the database for
+        writing as they begin): what a slow step found is recorded against the row as it is now. Raises
+        NotFound."""
+        release = self.session.get(Release, release_id, populate_existing=True, with_for_update=True)
+        if release is None:
+            raise NotFound("release", release_id)
+        return release
+
     def campaign_of(self, release: Release) -> Campaign:
         campaign = self.session.get(Campaign, release.campaign_id)
         if campaign is None:
@@ -171,22 +196,108 @@ class ReleaseService:
 
     # -- building ----------------------------------------------------------------------------------------------------
     def build(self, actor: User | None, release: Release, out_path: Path | None = None) -> Release:
-        """Select, anonymize, package, sign, then verify. `out_path` (a .zip, .tar, .tar.gz or a new folder)
-        defaults to the configured package folder. Raises ReleaseStateError (already built), NothingToRelease,
-        ReleaseBuildFailed (the partial package is removed)."""
+        """Select, anonymize, package, sign, then verify, in the caller's transaction. `out_path` (a .zip, .tar,
+        .tar.gz or a new folder) defaults to the configured package folder. Raises ReleaseStateError (already
+        built), NothingToRelease, ReleaseBuildFailed (nothing is left on disk)."""
+        return self.record_build(actor, self.write_package(self.plan_build(release, out_path)))
+
+    def plan_build(self, release: Release, out_path: Path | None = None) -> BuildPlan:
+        """Step 1 of a build, reads only (the installation's release signing key is created on its first use):
+        the selection, the contributors' unwrapped keys (kept by the vault), the signer and the public keys.
+        Raises ReleaseStateError (already built), NothingToRelease, ReleaseBuildFailed (`out_path` exists, a
+        contributor's key cannot be opened)."""
         self._require_draft(release)
         campaign = self.campaign_of(release)
         selection = select_items(self.session, self.consent, campaign.id, release.include_voice)
         if not selection.contributors:
             raise NothingToRelease(release.id, selection.excluded)
         target = Path(out_path) if out_path is not None else self.default_package_path(release)
-        outcome = self._write(release, campaign, selection, target)
-        now = self.clock.now()
-        release.mark_built(
-            actor.id if actor else None, now, str(target), outcome.summary.key_id, outcome.summary.statement_sha256
+        if out_path is not None and target.exists():
+            raise ReleaseBuildFailed(release.id, f"{target} already exists")
+        try:
+            for contributor in selection.contributors:
+                self.vault.key_for(contributor.keyholder)  # unwrapped and cached now: step 2 reads no key row
+        except CryptoError as exc:
+            raise ReleaseBuildFailed(release.id, f"{type(exc).__name__}: {exc}") from exc
+        return BuildPlan(
+            release_id=release.id,
+            include_voice=release.include_voice,
+            k=release.k,
+            info=self._info(release, campaign),
+            selection=selection,
+            target=target,
+            own_path=out_path is None,
+            signer=release_signer(self.consent.keys, self.clock.now()),
+            public_keys=self.public_keys(),
         )
-        release.items, release.subjects = outcome.summary.items, outcome.subjects
-        release.build_summary = {**outcome.stats.to_dict(), "excluded": selection.excluded}
+
+    def write_package(self, plan: BuildPlan) -> BuiltPackage:
+        """Step 2 of a build, the slow one, with no database access at all: anonymize every item into a package
+        written beside its target under a staging name, and verify it. Raises ReleaseBuildFailed (nothing is
+        left on disk)."""
+        key = new_release_key()
+        staged = StagedPackage.beside(plan.target, new_id())
+        try:
+            staged.path.parent.mkdir(parents=True, exist_ok=True)
+            build = PackageBuild(self.vault, self.blobs, self.media, Pseudonymizer(key))
+            outcome = build.run(plan.selection, plan.info, staged.path, plan.signer)
+        except (AnonymizeError, CryptoError, StorageError, OSError) as exc:
+            raise ReleaseBuildFailed(plan.release_id, f"{type(exc).__name__}: {exc}") from exc
+        try:
+            report = self._report(staged.path, plan.public_keys, plan.k)
+        except BaseException:
+            staged.discard()
+            raise
+        return BuiltPackage(plan, staged, outcome, {**report, "package": str(plan.target)}, key)
+
+    def record_build(self, actor: User | None, built: BuiltPackage) -> Release:
+        """Step 3 of a build: under the release's row lock, re-check the contributors, move the package into
+        place and record it, its items and contributors, its verification, and withdrawal lists for whoever
+        withdrew meanwhile. Raises ReleaseStateError (built meanwhile), ReleaseBuildFailed (someone's data may no
+        longer go out, or the package cannot be moved into place); the staged package is removed then."""
+        plan = built.plan
+        release = self.locked(plan.release_id)
+        try:
+            self._require_draft(release)
+            withdrew = self._still_releasable(plan)
+            built.staged.place(replace_leftover=plan.own_path)
+        except OSError as exc:
+            built.staged.discard()
+            raise ReleaseBuildFailed(release.id, f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            built.staged.discard()
+            raise
+        # The package is in place before the row says so, never after: a built release always has its file.
+        # Should this transaction roll back, the file is an unrecorded leftover the next attempt replaces.
+        on_commit(self.session, lambda: remove_leftovers(built.staged))
+        self._record_built(actor, release, built)
+        for subject_id in withdrew:  # withdrew while the build ran: listed at once (approval then refuses)
+            record_withdrawal(self.consent, subject_id, release.campaign_id)
+        self._record_report(actor, release, built.report)
+        return release
+
+    def _still_releasable(self, plan: BuildPlan) -> tuple[str, ...]:
+        """Who withdrew the provision while the build ran. Raises ReleaseBuildFailed when anyone's data may no
+        longer go out at all (erased, suspended, an item no longer accepted): the package is not kept."""
+        changed = recheck(self.session, self.consent, plan.selection, plan.include_voice)
+        if changed.gone:
+            raise ReleaseBuildFailed(
+                plan.release_id,
+                f"the data of {len(changed.gone)} contributor(s) changed or was erased while the release was being "
+                "built: build it again",
+            )
+        return changed.withdrew
+
+    def _record_built(self, actor: User | None, release: Release, built: BuiltPackage) -> None:
+        plan, outcome = built.plan, built.outcome
+        release.sealed_key = seal_release_key(self._master_key, release.id, built.release_key)
+        record_rows(self.session, release.id, plan.selection, outcome, Pseudonymizer(built.release_key))
+        summary = outcome.summary
+        release.mark_built(
+            actor.id if actor else None, self.clock.now(), str(plan.target), summary.key_id, summary.statement_sha256
+        )
+        release.items, release.subjects = summary.items, outcome.subjects
+        release.build_summary = {**outcome.stats.to_dict(), "excluded": plan.selection.excluded}
         self.audit.record(
             _actor(actor),
             "release.built",
@@ -194,23 +305,9 @@ class ReleaseService:
             release.id,
             items=release.items,
             subjects=release.subjects,
-            excluded=sum(selection.excluded.values()),
+            excluded=sum(plan.selection.excluded.values()),
         )
         self.session.flush()
-        self._withdrawn_meanwhile(release, selection)
-        self.verify(actor, release)
-        return release
-
-    def _write(self, release: Release, campaign: Campaign, selection: Selection, target: Path) -> BuildOutcome:
-        key = new_release_key()
-        release.sealed_key = seal_release_key(self._master_key, release.id, key)
-        build = PackageBuild(self.session, self.vault, self.blobs, self.media, Pseudonymizer(key))
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            signer = release_signer(self.consent.keys, self.clock.now())
-            return build.run(release.id, selection, self._info(release, campaign), target, signer)
-        except (AnonymizeError, CryptoError, StorageError, OSError) as exc:
-            raise ReleaseBuildFailed(release.id, f"{type(exc).__name__}: {exc}") from exc
 
     def _info(self, release: Release, campaign: Campaign) -> ReleaseInfo:
         media = "Face photos and voice recordings" if release.include_voice else "Face photos"
@@ -232,19 +329,37 @@ class ReleaseService:
             k=release.k,
         )
 
-    def _withdrawn_meanwhile(self, release: Release, selection: Selection) -> None:
-        """A contributor may withdraw while a long build runs: list them at once (approval then refuses)."""
-        for contributor in selection.contributors:
-            if not still_consenting(self.consent, contributor.subject_id, release.campaign_id):
-                record_withdrawal(self.consent, contributor.subject_id, release.campaign_id)
-
     # -- verification and approval ---------------------------------------------------------------------------------
     def verify(self, actor: User | None, release: Release) -> dict[str, Any]:
         """Re-check the package independently of the build and store the report on the release (it becomes
-        verified or verify_failed). Raises ReleaseStateError before the build or after approval."""
+        verified or verify_failed), in the caller's transaction. Raises ReleaseStateError before the build or
+        after approval."""
+        check = self.prepare_verification(release)
+        return self.record_verification(actor, check, self.check_package(check))
+
+    def prepare_verification(self, release: Release) -> PackageCheck:
+        """Step 1 of a verification, reads only. Raises ReleaseStateError before the build or after approval."""
         if not release.built or release.package_path is None:
             raise ReleaseStateError(release.id, "build the release before verifying it")
-        report = self._report(Path(release.package_path), release.k)
+        self._transition(release, release.require_verifiable)
+        return PackageCheck(
+            release.id, Path(release.package_path), release.statement_sha256, release.k, self.public_keys()
+        )
+
+    def check_package(self, check: PackageCheck) -> dict[str, Any]:
+        """Step 2, the slow one (every photo is searched for faces), with no database access: the report."""
+        return self._report(check.package, check.public_keys, check.k)
+
+    def record_verification(self, actor: User | None, check: PackageCheck, report: dict[str, Any]) -> dict[str, Any]:
+        """Step 3: store the report on the release, read afresh under its row lock. Raises ReleaseStateError
+        when the release was approved, or its package erased or replaced, while the check ran."""
+        release = self.locked(check.release_id)
+        if (release.package_path, release.statement_sha256) != (str(check.package), check.statement_sha256):
+            raise ReleaseStateError(release.id, "the package changed while it was being verified: verify it again")
+        self._record_report(actor, release, report)
+        return report
+
+    def _record_report(self, actor: User | None, release: Release, report: dict[str, Any]) -> None:
         self._transition(release, lambda: release.record_verification(report, self.clock.now()))
         self.audit.record(
             _actor(actor),
@@ -255,13 +370,12 @@ class ReleaseService:
             failures=len(report["failures"]),
         )
         self.session.flush()
-        return report
 
-    def _report(self, path: Path, k: int) -> dict[str, Any]:
+    def _report(self, path: Path, public_keys: dict[str, bytes], k: int) -> dict[str, Any]:
         try:
             report = verify_package(
                 path,
-                self.public_keys(),
+                public_keys,
                 k,
                 check_faces=self.settings.verify_faces,
                 use_exiftool=self.settings.use_exiftool,

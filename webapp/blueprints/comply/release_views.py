@@ -46,8 +46,11 @@ def release_page(release_id: str) -> str:
 def release_verify(release_id: str) -> Response:
     service = release_service()
     try:
-        report = service.verify(current_user.user, service.get(release_id))
+        check = service.prepare_verification(service.get(release_id))
+        get_session().commit()  # the check takes seconds per photo: it must hold no transaction (SQLite's lock)
+        report = service.record_verification(current_user.user, check, service.check_package(check))
     except ReleaseError as exc:
+        get_session().rollback()
         flash(str(exc), "error")
         return redirect(url_for("comply.release_page", release_id=release_id))
     get_session().commit()
