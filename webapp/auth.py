@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from flask_login import UserMixin
 
 from collection.accounts import Role, User
@@ -43,3 +43,9 @@ def init_app(app: Flask) -> None:
         if user is None or not user.active or user.erased_at is not None:
             return None
         return SessionUser(user)
+
+
+def forget_user_for_this_request() -> None:
+    """Treat the visitor as anonymous until this request ends (their account could not be loaded); the session
+    cookie is left alone, so the next request is theirs again."""
+    g._login_user = login_manager.anonymous_user()

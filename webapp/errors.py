@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify, render_template
+from flask import Flask, Response, current_app, jsonify, make_response, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from collection.errors import CollectionError, NotFound
 from consent.errors import ConsentError
 from webapp.access import wants_json
+from webapp.auth import forget_user_for_this_request
 
 
 def _respond(status: int, code: str, message: str) -> tuple[Response | str, int]:
@@ -18,7 +20,22 @@ def _respond(status: int, code: str, message: str) -> tuple[Response | str, int]
     return render_template("error.html", status=status, message=message), status
 
 
+def _unavailable() -> Response:
+    """The database did not answer in time (SQLite's write lock held past its busy timeout, PostgreSQL unreachable).
+    The page, its translations and the headers would all load the signed-in user again and wait once more, so the
+    visitor is anonymous for the rest of this request and the page renders without the database."""
+    forget_user_for_this_request()
+    resp = make_response(_respond(503, "unavailable", _("The service is not ready.")))
+    resp.headers["Retry-After"] = "5"
+    return resp
+
+
 def init_app(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    def _database(err: OperationalError) -> Response:
+        app.logger.warning("database unavailable: %s", type(err.orig).__name__)
+        return _unavailable()
+
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError) -> tuple[Response | str, int]:
         return _respond(400, "csrf", _("The form expired or was sent from elsewhere. Reload the page and try again."))

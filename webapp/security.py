@@ -47,7 +47,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if hsts:
             resp.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        if current_user.is_authenticated and "Cache-Control" not in resp.headers:
+        if request.endpoint != "static" and current_user.is_authenticated and "Cache-Control" not in resp.headers:
             resp.headers["Cache-Control"] = "no-store"
         return resp
 
@@ -56,6 +56,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.before_request
     def _staff_session_lifetime() -> Response | None:
+        if request.endpoint == "static":  # files need no user, so no database
+            return None
         if not current_user.is_authenticated or not current_user.role.is_staff:
             return None
         now = dt.datetime.now(dt.UTC)

@@ -301,3 +301,28 @@ def test_auditing_leaves_throttling_unchanged(client: Any, make_user: Any, db_se
     clock.advance(minutes=16)
     assert _post_login(client, user.email, DEMO_PASSWORD).status_code == 302
     assert [e.object_id for e in _auth_events(db_session, "auth.signed_in")] == [user.id]
+
+
+def test_a_database_that_does_not_answer_gives_a_503_page_and_files_still_load(
+    client: Any, make_user: Any, login: Any, monkeypatch: Any
+) -> None:
+    """A locked SQLite (a long write elsewhere) or an unreachable PostgreSQL: the user cannot be loaded. The page
+    says so with a 503 and Retry-After instead of failing again while rendering its own error page."""
+    from sqlalchemy.exc import OperationalError
+
+    from webapp.extensions import login_manager
+
+    login(make_user("operator"))
+
+    def locked(_user_id: str) -> Any:
+        raise OperationalError("SELECT users", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(login_manager, "_user_callback", locked)
+    page = client.get("/operate/")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "<html" in page.get_data(as_text=True)  # the error page itself rendered
+    api = client.get("/api/v1/me", headers={"Accept": "application/json"})
+    assert api.status_code == 503 and api.get_json()["error"] == "unavailable"
+    css = client.get("/static/css/datadam.css")
+    assert css.status_code == 200  # files need no user
+    css.close()
