@@ -76,7 +76,15 @@ def test_operator_drafts_a_release(app: Any, env: Any, world: dict[str, Any], ma
     assert world["campaign"].slug in page and 'value="age_bracket"' in page
     form = {"campaign": world["campaign"].slug, "licensee": "Seoul AI Lab", "fields": ["age_bracket"]}
     refused = post(client, "/operate/releases/new", form | {"purpose": "Mail dpo@lab.example"}, "/operate/releases/new")
-    assert "personal data" in refused.get_data(as_text=True) and env.session.query(Release).count() == 0
+    said = refused.get_data(as_text=True)
+    assert "Take the personal data out of this text (it holds an email address)" in said
+    assert env.session.query(Release).count() == 0
+    korean = signed_in(app, make_user("operator"))  # every campaign-dependent problem at once, in Korean
+    asked = {"purpose": "연구", "fields": ["age_bracket", "gender", "region"], "include_voice": "y"}
+    page = post(korean, "/operate/releases/new", form | asked, "/operate/releases/new").get_data(as_text=True)
+    assert "캠페인이 수집하지 않는 항목입니다: 성별, 지역" in page
+    assert "이 캠페인은 음성 녹음을 수집하지 않습니다" in page
+    assert "does not collect" not in page and env.session.query(Release).count() == 0
     resp = post(client, "/operate/releases/new", form | {"purpose": "Face ageing research"}, "/operate/releases/new")
     html = resp.get_data(as_text=True)
     release = env.session.scalars(select(Release)).one()
@@ -168,6 +176,14 @@ def test_operator_builds_from_the_page_and_it_is_verified(
     assert "Built and verified" in html and release.package_path.endswith(".zip")
     assert "k achieved (people per group)" in html and "Generalised" in html  # what k-anonymity did, in the open
     assert release.verify_report["checks"]["faces"] == "passed"
+    assert "No bystander face left" in html and "<code>k_anonymity</code>" not in html  # checks named in words
+    officer = signed_in(app, make_user("compliance", locale="en"))
+    approval = officer.get(f"/comply/releases/{release.id}").get_data(as_text=True)
+    assert "k achieved (people per group)" in approval and "Rows suppressed for k-anonymity" in approval
+    release.build_summary = {**release.build_summary, "k_achieved": 0, "suppressed_count": 6}
+    env.session.commit()  # every row suppressed: "k 0" read as a failure next to a passing check
+    again = client.get(f"/operate/releases/{release.id}").get_data(as_text=True)
+    assert "every row was suppressed, so the released fields say nothing" in again
 
 
 def test_while_the_build_job_waits_the_page_says_so_and_refreshes(

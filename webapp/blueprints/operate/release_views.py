@@ -42,6 +42,49 @@ class ReleaseForm(FlaskForm):
     include_voice = BooleanField(_l("Include accepted voice recordings"))
 
 
+PII_WORDS = {"email": _l("an email address"), "rrn": _l("a resident registration number"),
+             "phone": _l("a phone number"), "card": _l("a card number"), "account": _l("an account number"),
+             "name": _l("a person's name")}
+
+
+def rule_text(exc: ReleaseRuleError) -> str:
+    """A refusal of the release rules in the operator's language (the service words it in English)."""
+    problem = exc.problem
+    if problem.startswith("the campaign does not collect: "):
+        names = problem.removeprefix("the campaign does not collect: ").split(", ")
+        return _("The campaign does not collect: %(fields)s.", fields=", ".join(str(FIELD_LABELS.get(n, n))
+                                                                              for n in names))
+    if problem.startswith("not on the allow-list: "):
+        return _("Not allowed in a release: %(fields)s.", fields=problem.removeprefix("not on the allow-list: "))
+    if problem == "the campaign collects no recordings":
+        return _("This campaign collects no voice recordings.")
+    if problem.startswith("must not hold personal data (found: "):
+        kinds = problem.removeprefix("must not hold personal data (found: ").rstrip(")").split(", ")
+        return _("Take the personal data out of this text (it holds %(what)s).",
+                 what=", ".join(str(PII_WORDS.get(k, k)) for k in kinds))
+    if problem == "is required":
+        return _("Required.")
+    return problem
+
+
+def _rules_ok(form: ReleaseForm) -> bool:
+    """The campaign-dependent rules checked together, so every problem shows at once (the service checks them
+    again, one at a time)."""
+    from collection.releases.fields import check_fields
+
+    campaign = campaigns().by_slug(form.campaign.data or "")
+    ok = True
+    try:
+        check_fields(campaign, form.fields.data or [])
+    except ReleaseRuleError as exc:
+        form.fields.errors = [*form.fields.errors, rule_text(exc)]
+        ok = False
+    if form.include_voice.data and not campaign.has_voice:
+        form.include_voice.errors = [*form.include_voice.errors, _("This campaign collects no voice recordings.")]
+        ok = False
+    return ok
+
+
 @bp.get("/releases")
 @allow(*OPERATORS)
 def releases() -> str:
@@ -59,7 +102,9 @@ def release_new() -> Response | str:
     ]
     if not form.is_submitted():
         form.fields.data = ["age_bracket"]
-    if form.validate_on_submit():
+    shaped = form.validate_on_submit()
+    ruled = form.is_submitted() and not form.campaign.errors and _rules_ok(form)  # all problems at once
+    if shaped and ruled:
         draft = ReleaseDraft(
             campaigns().by_slug(form.campaign.data or ""),
             form.licensee.data or "",
@@ -70,7 +115,7 @@ def release_new() -> Response | str:
         try:
             release = release_service().draft(current_user.user, draft)
         except ReleaseRuleError as exc:
-            getattr(form, exc.field, form.purpose).errors.append(exc.problem)
+            getattr(form, exc.field, form.purpose).errors.append(rule_text(exc))
         else:
             get_session().commit()
             flash(_("Release drafted. Build it when you are ready."), "success")
