@@ -181,3 +181,20 @@ def test_a_save_from_a_stale_form_does_not_undo_another_save(
     assert client.post(url, data=again | {"title_en": "Saved in tab A"}).status_code == 302
     db_session.refresh(campaign)
     assert campaign.title_en == "Saved in tab A" and campaign.quota == 50
+
+
+def test_a_new_campaign_form_names_every_problem_at_once(
+    client: Any, login: Any, make_user: Any, make_campaign: Any
+) -> None:
+    taken = make_campaign(open_it=False)
+    login(make_user("operator"))
+    base = form_fields(client.get("/operate/campaigns/new").get_data(as_text=True))
+    page = html.unescape(client.post("/operate/campaigns/new", data=base | {
+        "slug": taken.slug, "title_ko": "", "title_en": "Clash", "brackets": "40-49: 5", "min_age": "30"}).get_data(
+        as_text=True))
+    assert "다른 캠페인이 이미 이 짧은 이름을 쓰고 있습니다" in page  # the short name, with the rest, not after it
+    assert "40-49 연령대는 캠페인이 받는 가장 어린 나이(30세)보다" in page
+    assert 'id="title_ko-err"' in page or "이 항목은 필수입니다" in page
+    bad = html.unescape(client.post("/operate/campaigns/new", data=base | {
+        "slug": "Not A Slug", "title_ko": "가", "title_en": "A"}).get_data(as_text=True))
+    assert "짧은 이름은 영문 소문자" in bad

@@ -106,8 +106,33 @@ class CampaignForm(FlaskForm):
     # is stopped instead of silently undoing their change.
     basis = HiddenField()
 
+    creating = False  # set by the new-campaign page: the short name must be free, and every check runs at once
+
+    def validate_slug(self, field: StringField) -> None:
+        from collection.campaigns.service import SLUG
+
+        slug = (field.data or "").strip()
+        if not SLUG.fullmatch(slug):
+            raise ValidationError(_l("The short name uses 3 to 63 lower-case letters, digits and '-'."))
+        if self.creating:
+            from collection.errors import NotFound
+            from webapp.services import campaigns
+
+            try:
+                campaigns().by_slug(slug)
+            except NotFound:
+                return
+            raise ValidationError(_l("Another campaign uses this short name."))
+
     def validate_brackets(self, field: TextAreaField) -> None:
-        parse_brackets(field.data or "")
+        brackets = parse_brackets(field.data or "")
+        if self.creating and self.min_age.data is not None:
+            from collection.campaigns.service import UnreachableBracket, check_brackets_reachable
+
+            try:
+                check_brackets_reachable(brackets, self.min_age.data)
+            except UnreachableBracket as exc:
+                raise ValidationError(unreachable_words(exc)) from exc
 
     def validate_voice_prompts(self, field: TextAreaField) -> None:
         parse_prompts(field.data or "", 1, 2)
@@ -208,3 +233,10 @@ def settings_digest(campaign: Any) -> str:
     """A short fingerprint of the campaign's editable settings."""
     values = {name: getattr(campaign, name) for name in _SETTINGS}
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def unreachable_words(exc: Any) -> Any:
+    """Why a bracket no contributor could complete is refused (`collection.campaigns.service.UnreachableBracket`)."""
+    return _l("The %(key)s bracket starts above the youngest age the campaign accepts (%(youngest)d): contributors "
+              "aged %(youngest)d to %(below)d could never complete their set. Raise the youngest age to %(start)d "
+              "or remove the bracket.", key=exc.key, youngest=exc.youngest, below=exc.start - 1, start=exc.start)

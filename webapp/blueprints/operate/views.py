@@ -13,7 +13,7 @@ from collection.campaigns.notice_template import facts_changed
 from collection.campaigns.service import UnreachableBracket
 from collection.errors import InvalidTransition
 from webapp.access import allow
-from webapp.blueprints.operate.forms import CampaignForm, settings_digest
+from webapp.blueprints.operate.forms import CampaignForm, settings_digest, unreachable_words
 from webapp.db import get_session
 from webapp.gate_messages import gate_advice, photo_state_label, set_state_label
 from webapp.services import campaigns, consent, settings
@@ -71,9 +71,7 @@ def refusal_text(exc: Exception, form: CampaignForm | None = None) -> str:
 
 
 def unreachable_text(exc: UnreachableBracket) -> str:
-    return _("The %(key)s bracket starts above the youngest age the campaign accepts (%(youngest)d): contributors "
-             "aged %(youngest)d to %(below)d could never complete their set. Raise the youngest age to %(start)d "
-             "or remove the bracket.", key=exc.key, youngest=exc.youngest, below=exc.start - 1, start=exc.start)
+    return str(unreachable_words(exc))
 
 
 @bp.get("/")
@@ -86,6 +84,7 @@ def dashboard() -> str:
 @allow(*OPERATORS)
 def new_campaign() -> Response | str:
     form = CampaignForm()
+    form.creating = True
     if form.validate_on_submit():
         try:
             campaign = campaigns().create(current_user.user, form.values())
