@@ -429,6 +429,9 @@ def _not_eligible(detail: Mapping[str, Any]) -> Advice:
         )
     if reason == "withdrawn":
         return Advice(_("You withdrew from this campaign, so you cannot take part in it again."))
+    if reason == "notice_outdated":
+        return Advice(_("The campaign's consent document is being updated to its new settings."),
+                      _("Please come back later."))
     if reason == "not_enrolled":
         return Advice(_("You have not joined this campaign yet."), _("Open the campaign page and choose “Join”."))
     return Advice(_("This campaign is not open for contributions."), _("Have a look at the other open campaigns."))

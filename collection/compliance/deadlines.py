@@ -70,18 +70,31 @@ def overdue_erasures(session: Session, now: dt.datetime) -> list[ErasureObligati
 
 
 class _Ledger:
-    """The latest erasure of each (user, campaign), and each user's subject id."""
+    """The latest erasure of each enrollment (rows written before 0010 name none: they count for the person's
+    enrollments in the campaign joined by then), and each user's subject id."""
 
     def __init__(self, session: Session) -> None:
-        self.done: dict[tuple[str, str | None], dt.datetime] = {}
+        self.by_enrollment: dict[str, dt.datetime] = {}
+        self.legacy: dict[tuple[str, str | None], dt.datetime] = {}
         for row in session.scalars(select(ErasureRecord).where(ErasureRecord.completed_at.is_not(None))):
-            key = (row.user_id, row.campaign_id)
             assert row.completed_at is not None
-            self.done[key] = max(self.done.get(key, row.completed_at), row.completed_at)
+            if row.enrollment_id:
+                at = self.by_enrollment.get(row.enrollment_id, row.completed_at)
+                self.by_enrollment[row.enrollment_id] = max(at, row.completed_at)
+            else:
+                key = (row.user_id, row.campaign_id)
+                self.legacy[key] = max(self.legacy.get(key, row.completed_at), row.completed_at)
         self.subjects = dict(session.execute(select(User.id, User.subject_id)).all())
 
-    def completed(self, user_id: str, campaign_id: str, since: dt.datetime) -> dt.datetime | None:
-        at = self.done.get((user_id, campaign_id))
+    def erased(self, enrollment: Enrollment) -> dt.datetime | None:
+        """When `enrollment` was last erased, or None."""
+        if enrollment.id in self.by_enrollment:
+            return self.by_enrollment[enrollment.id]
+        legacy = self.legacy.get((enrollment.user_id, enrollment.campaign_id))
+        return legacy if legacy is not None and enrollment.joined_at <= legacy else None
+
+    def completed(self, enrollment: Enrollment, since: dt.datetime) -> dt.datetime | None:
+        at = self.erased(enrollment)
         return at if at is not None and at >= since else None
 
 
@@ -90,10 +103,10 @@ def _retention(session: Session, now: dt.datetime, ledger: _Ledger) -> Iterator[
         ended = campaign.retention_ends()
         assert ended is not None
         for e in session.scalars(select(Enrollment).where(Enrollment.campaign_id == campaign.id)):
-            earlier = ledger.done.get((e.user_id, e.campaign_id))
+            earlier = ledger.erased(e)
             if earlier is not None and earlier < ended:
                 continue  # erased before retention ended (e.g. a withdrawal): nothing was owed
-            done = ledger.completed(e.user_id, e.campaign_id, ended)
+            done = ledger.completed(e, ended)
             yield ErasureObligation("retention", e.id, ledger.subjects.get(e.user_id, ""), campaign.id, ended, done)
 
 
@@ -113,7 +126,7 @@ def _withdrawals(session: Session, ledger: _Ledger) -> Iterator[ErasureObligatio
         user_id = users.get(subject_id)
         enrollment = current_enrollment(session, user_id, campaign_id) if user_id else None
         if enrollment is not None:
-            done = ledger.completed(enrollment.user_id, campaign_id, at)
+            done = ledger.completed(enrollment, at)
             yield ErasureObligation("withdrawal", enrollment.id, subject_id, campaign_id, at, done)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from collection.accounts.models import User
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign, CampaignStatus
+from collection.campaigns.notice_template import facts_changed
 from collection.contributions.models import (
     Enrollment,
     EnrollmentState,
@@ -70,6 +71,11 @@ class ContributionService:
         """The live enrollment, else the latest erased one (`current_enrollment`)."""
         return current_enrollment(self.session, user.id, campaign.id)
 
+    def _signed_before(self, user: User, campaign: Campaign, erased: Enrollment) -> bool:
+        """Whether the consent in force was signed before `erased` was erased."""
+        latest = self.consent.latest_record(user.subject_id, campaign.id)
+        return latest is None or (erased.withdrawn_at is not None and latest.created_at < erased.withdrawn_at)
+
     @staticmethod
     def _live(enrollment: Enrollment | None) -> bool:
         return enrollment is not None and enrollment.state is not EnrollmentState.ERASED
@@ -83,8 +89,15 @@ class ContributionService:
         if self._live(existing):
             raise NotEligible("you withdrew from this campaign", reason="withdrawn")
         self.check_eligible(user, campaign)
+        version = self.consent.current_version(campaign.id)
+        if version is not None and facts_changed(version.written_for, campaign):
+            raise NotEligible("the consent document is being updated", reason="notice_outdated")
         if not self.consent.may_upload(user.subject_id, campaign.id):
             raise ConsentRequired("consent to the required matters first")
+        if existing is not None and self._signed_before(user, campaign, existing):
+            # the erased part rested on that consent (a deletion request leaves it in force): taking part anew
+            # takes a new signature
+            raise ConsentRequired("sign the consent again to take part anew")
         now = self.clock.now()
         enrollment = Enrollment(campaign_id=campaign.id, user_id=user.id, joined_at=now, state=EnrollmentState.ACTIVE)
         self.session.add(enrollment)

@@ -23,6 +23,7 @@ from collection.compliance import (
 from collection.contributions.models import Enrollment, EnrollmentState, SetState
 from collection.contributions.withdrawal import withdraw_consent
 from collection.erasure.models import ErasureRecord
+from collection.erasure.service import LEDGER_PREFIX
 from consent.clock import FixedClock
 from tests.collection.compliance_support import World, build_world, campaign_with_notice, contributor, store_photo
 from tests.collection.flow_support import consent_and_enroll
@@ -91,6 +92,7 @@ def test_joining_again_after_an_erasure_starts_afresh_and_the_old_proof_holds(
     world.session.commit()
     assert outcome.erasure_due and old.state is EnrollmentState.ERASED
 
+    world.clock.advance(days=2)  # changing one's mind takes a while
     fresh = consent_and_enroll(world.env, user, campaign, version)  # signs anew and joins
     assert fresh.enrollment_id != old.id and fresh.state is SetState.DRAFT and fresh.photos == []
     assert world.env.contributions.enrollment(user, campaign).id == fresh.enrollment_id
@@ -102,10 +104,15 @@ def test_joining_again_after_an_erasure_starts_afresh_and_the_old_proof_holds(
     [proof] = erasure_proofs(world.session, world.env.blobs)
     assert proof.enrollment_id == old.id and proof.proven  # the new photo is not counted against the old erasure
     assert proof.record.enrollment_id == old.id
-    proof.record.enrollment_id = None  # a ledger row from before 0010: matched by person, campaign and time
+    # a restore from backup re-applies the ledger: the erased enrollment again, never the new one
+    assert world.env.erasure.reapply() == 0
+    # ... also from a ledger row and copy written before 0010, which name no enrollment (matched by time)
+    proof.record.enrollment_id = None
     world.session.flush()
     assert erasure_proofs(world.session, world.env.blobs)[0].enrollment_id == old.id
-    # a restore from backup re-applies the ledger: the erased enrollment again, never the new one
+    for key in list(world.env.blobs.iter_keys(LEDGER_PREFIX)):
+        entry = json.loads(world.env.blobs.get(key))
+        world.env.blobs.put(key, json.dumps({k: v for k, v in entry.items() if k != "enrollment_id"}).encode())
     assert world.env.erasure.reapply() == 0
     world.session.refresh(fresh)
     assert not world.env.vault.is_destroyed(fresh.enrollment_id) and len(fresh.photos) == 1
@@ -176,3 +183,41 @@ def test_records_of_processing_come_from_the_published_notices(
     ko = records_of_processing(world.session, world.clock.now(), "ko")
     assert ko.activities[0].recipients[0].name == "인증된 연구 기관"
     assert json.dumps(ko.security_measures, ensure_ascii=False).count("AES-256-GCM") == 1
+
+
+def test_after_a_deletion_request_taking_part_anew_takes_a_new_signature(
+    world: World, make_user: Any, make_campaign: Any
+) -> None:
+    from collection.errors import ConsentRequired
+
+    campaign, version = campaign_with_notice(world, make_campaign)
+    user = contributor(world, make_user, campaign, version, photos=1)
+    old = world.env.contributions.enrollment(user, campaign)
+    world.clock.advance(days=3)
+    world.env.erasure.erase_enrollment(old, "admin_request")  # erased on request: the consent stays in force
+    world.session.commit()
+    world.clock.advance(days=1)
+    with pytest.raises(ConsentRequired):
+        world.env.contributions.enroll(user, campaign)  # the old signature does not carry a new part
+    world.session.rollback()
+    fresh = consent_and_enroll(world.env, user, campaign, version)
+    assert fresh.enrollment_id != old.id
+
+
+def test_a_rejoined_enrollment_still_owes_its_retention_erasure(
+    world: World, make_user: Any, make_campaign: Any
+) -> None:
+    from collection.compliance.deadlines import overdue_erasures
+
+    campaign, version = campaign_with_notice(world, make_campaign, retention_days=30)
+    user = contributor(world, make_user, campaign, version, photos=1)
+    withdraw_consent(world.env.consent, user.subject_id, campaign.id, erasure=world.env.erasure)
+    world.session.commit()
+    world.clock.advance(days=1)
+    fresh = consent_and_enroll(world.env, user, campaign, version)
+    store_photo(world, fresh, campaign.brackets[0]["key"], face_photo(3, size=160))
+    campaign.close(world.clock.now())
+    world.session.commit()
+    world.clock.advance(days=40)
+    owed = [o for o in overdue_erasures(world.session, world.clock.now()) if o.source == "retention"]
+    assert [o.ref for o in owed] == [fresh.enrollment_id]  # the erased one owed nothing; the new one does

@@ -122,7 +122,10 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
     latest = service.latest_record(user.subject_id, campaign.id)
     holds = latest is not None and service.holds_required(user.subject_id, campaign.id)
     in_force = set(_in_force_matters(service, user.subject_id, campaign.id))
-    current = holds and latest is not None and version is not None and latest.notice_version_id == version.id
+    enrollment = contributions().enrollment(user, campaign)
+    erased = enrollment is not None and enrollment.state is EnrollmentState.ERASED  # taking part anew: sign again
+    current = holds and latest is not None and version is not None and latest.notice_version_id == version.id \
+        and not erased
     # Someone whose consent is in force may still agree to optional uses they declined or withdrew: the same form,
     # their present choices filled in, signed again (a "reconsented" event). Otherwise there is nothing to sign.
     adding = current and version is not None and not in_force >= {m.id for m in version.notice.matters} and (
@@ -137,7 +140,7 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
     notice = version.notice
     present = {matter_field(m): YES if m.id in in_force else NO for m in notice.matters} if adding else {}
     form = sign_form(notice.matters, under_14, {"version": version.number, "language": str(get_locale()), **present})
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or (adding and not _keeps_in_force(form, notice, in_force)):
         return _sign_page(campaign, version, form, latest, None), 400 if form.is_submitted() else 200
     if form.version.data != version.number:
         form.form_errors.append(
@@ -156,6 +159,19 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
     _join_if_possible(user, campaign)
     flash(_("Thank you. Your consent is recorded and signed; keep the receipt below."), "success")
     return redirect(url_for("contribute.consent_receipt", receipt_id=record.id))
+
+
+def _keeps_in_force(form: SignFormBase, notice: Notice, in_force: set[str]) -> bool:
+    """Agreeing to more uses never withdraws one in force: that goes through the withdrawal (its audit, the
+    releases' withdrawal lists, erasing recordings), so a "no" here is refused next to the matter."""
+    ok = True
+    for matter in notice.matters:
+        field = form[matter_field(matter)]
+        if matter.id in in_force and field.data != YES:
+            field.errors = [*field.errors, _("You agreed to this already. To withdraw it, use “Withdraw consent” "
+                                             "below.")]
+            ok = False
+    return ok
 
 
 def _join_if_possible(user: User, campaign: Campaign) -> None:

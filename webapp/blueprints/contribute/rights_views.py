@@ -24,8 +24,8 @@ from webapp.db import get_session
 
 def _form() -> RightsRequestForm:
     form = RightsRequestForm()
-    q = select(Campaign).join(Enrollment, Enrollment.campaign_id == Campaign.id)
-    campaigns = get_session().scalars(q.where(Enrollment.user_id == current_user.id).order_by(Campaign.slug))
+    joined = select(Enrollment.campaign_id).where(Enrollment.user_id == current_user.id)  # one per campaign
+    campaigns = get_session().scalars(select(Campaign).where(Campaign.id.in_(joined)).order_by(Campaign.slug))
     form.scope.choices = [SelectChoice(ACCOUNT_WIDE, _("Every campaign and my account"))] + [
         SelectChoice(c.id, c.title(current_user.locale)) for c in campaigns
     ]
