@@ -30,10 +30,22 @@ def _unavailable() -> Response:
     return resp
 
 
+# What a database says when it is busy or out of reach (SQLite's lock, PostgreSQL connections), as opposed to faults.
+_NOT_ANSWERING = ("database is locked", "database is busy", "could not connect", "connection refused",
+                  "server closed the connection", "terminating connection", "timeout", "too many clients")
+
+
+def _not_answering(err: OperationalError) -> bool:
+    said = str(err.orig).lower()
+    return bool(err.connection_invalidated) or any(words in said for words in _NOT_ANSWERING)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _database(err: OperationalError) -> Response:
-        app.logger.warning("database unavailable: %s", type(err.orig).__name__)
+        if not _not_answering(err):  # a missing table, a full disk...: a real fault, logged and shown as such
+            raise err
+        app.logger.warning("database not answering: %s", str(err.orig).splitlines()[0][:200])
         return _unavailable()
 
     @app.errorhandler(CSRFError)

@@ -326,3 +326,10 @@ def test_a_database_that_does_not_answer_gives_a_503_page_and_files_still_load(
     css = client.get("/static/css/datadam.css")
     assert css.status_code == 200  # files need no user
     css.close()
+
+    def broken(_user_id: str) -> Any:
+        raise OperationalError("SELECT users", {}, Exception("no such table: users"))
+
+    monkeypatch.setattr(login_manager, "_user_callback", broken)
+    with pytest.raises(OperationalError):  # a real fault is not dressed up as "come back in 5 s"
+        client.get("/operate/")

@@ -208,6 +208,20 @@ def test_an_optional_use_declined_or_withdrawn_can_be_agreed_to_later(
     assert 'name="signature"' not in plain
 
 
+def test_agreeing_to_more_uses_never_withdraws_one_in_force(
+    app: Any, client: Any, make_campaign: Any, contributor: Any
+) -> None:
+    prompts = [{"key": "p1", "text_ko": "안녕하세요", "text_en": "Hello", "min_seconds": 2, "max_seconds": 15}]
+    campaign = make_campaign(voice_prompts=prompts)
+    publish(app, campaign)
+    give(client, campaign.slug, answers={"release": "yes", "voice": "no"})
+    data = sign_data(client, campaign.slug, collection="yes", sensitive="yes", release="no", voice="yes")
+    resp = client.post(f"/me/campaigns/{campaign.slug}/consent?change=optional", data=data)
+    assert resp.status_code == 400 and 'id="matter-release-err"' in text(resp) and "철회" in text(resp)
+    kinds = in_app(app, lambda s: s.active_kinds(contributor.subject_id, campaign.id))
+    assert MatterKind.THIRD_PARTY_PROVISION in kinds and MatterKind.VOICE_RECORDING not in kinds  # nothing changed
+
+
 def test_a_missing_signature_is_refused_next_to_the_field(
     app: Any, client: Any, campaign: Any, contributor: Any
 ) -> None:
@@ -591,6 +605,15 @@ def test_a_document_written_for_other_settings_neither_opens_the_campaign_nor_ta
     assert "새 버전" in text(refused) and "연령대와 사진 수" in text(refused)
     db_session.refresh(campaign)
     assert campaign.status.value == "draft"
+    # an editor opened before the change cannot publish the old figures stamped as written for the new settings
+    stale_form = draft_form(client, url)
+    campaign.payment_krw = 2_000_000
+    db_session.commit()
+    stale = client.post(url, data=stale_form | {"publish": "1"})
+    assert stale.status_code == 409 and "아무것도 저장하지 않았습니다" in text(stale)
+    assert len(in_app(app, lambda s: s.versions(campaign.id))) == 1
+    campaign.payment_krw = 1_000_000
+    db_session.commit()
     # the next version starts from the campaign as it is now, not from version 1's figures, and says so
     assert "기본 문구에서 다시 시작합니다" in text(client.get(url))
     draft = draft_form(client, url)

@@ -16,6 +16,8 @@ flagged with a reason; contacting the person is the compliance officer's job, wh
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -144,6 +146,12 @@ def consent_draft(slug: str) -> Response | tuple[str, int] | str:
     base = _base_notice(service, campaign)
     layout = NoticeLayout.of(base)
     form = notice_form(layout, notice_formdata(base, layout))
+    if form.is_submitted() and request.form.get("written_for") != _facts_digest(campaign):
+        # the settings changed while the editor was open: its text may state the old figures, and saving would
+        # stamp them as written for the new ones
+        form.form_errors.append(_("The campaign's settings changed while this page was open, so nothing was saved. "
+                                  "The text below may still state the old figures: check them, then save again."))
+        return _draft_page(campaign, form, layout, []), 409
     if not form.validate_on_submit() or not _categories_ok(form, layout):
         return _draft_page(campaign, form, layout, []), 400 if form.is_submitted() else 200
     try:
@@ -221,6 +229,7 @@ def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, 
         campaign=campaign,
         form=form,
         restarted=(latest.number, [str(FACT_LABELS.get(n, n)) for n in changed]) if latest and changed else None,
+        facts_digest=_facts_digest(campaign),
         layout=layout,
         missing=missing,
         draft=draft,
@@ -231,6 +240,11 @@ def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, 
         custom=custom or CustomMatterForm(formdata=None),
         remove_form=FlaskForm(),
     )
+
+
+def _facts_digest(campaign: Campaign) -> str:
+    """A fingerprint of the settings the editor's text was filled for (`notice_facts`)."""
+    return hashlib.sha256(json.dumps(notice_facts(campaign), sort_keys=True).encode()).hexdigest()[:32]
 
 
 _CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # what `consent.notice.Matter.data_categories` holds
