@@ -61,7 +61,7 @@ from collection.releases.models import Release, ReleaseState, ReleaseSubject, Re
 from collection.releases.models import WithdrawalListRecord as WithdrawalListRow
 from collection.releases.selection import recheck, select_items
 from collection.releases.signing import open_release_key, release_public_keys, release_signer, seal_release_key
-from collection.releases.withdrawals import lists_of, record_withdrawal
+from collection.releases.withdrawals import lists_of, lock_releases_of, record_withdrawal
 from collection.storage import BlobStore
 from consent.canonical import format_timestamp
 from consent.clock import Clock
@@ -256,6 +256,7 @@ class ReleaseService:
         withdrew meanwhile. Raises ReleaseStateError (built meanwhile), ReleaseBuildFailed (someone's data may no
         longer go out, or the package cannot be moved into place); the staged package is removed then."""
         plan = built.plan
+        lock_releases_of(self.session, self.get(plan.release_id).campaign_id)  # campaign first, then release
         release = self.locked(plan.release_id)
         try:
             self._require_draft(release)

@@ -25,10 +25,21 @@ from consent.clock import Clock
 from consent.service import ConsentService, KeyStore
 
 
+def lock_releases_of(session: Session, campaign_id: str) -> None:
+    """Serialise what changes who a campaign's releases may hold: recording a built release, and a withdrawal or
+    erasure putting someone on their lists. Each takes the campaign row's lock first (PostgreSQL; SQLite's
+    immediate transactions already run one at a time), so an erasure committing while a build is recorded is
+    either seen by the build's re-check or sees the new release's subjects, never neither."""
+    from collection.campaigns.models import Campaign
+
+    session.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
+
+
 def record_withdrawal(consent: ConsentService, subject_id: str, campaign_id: str) -> list[WithdrawalListRecord]:
     """Put `subject_id` on the withdrawal list of every release of `campaign_id` holding their items, once
     they no longer hold what a release rests on. Returns the lists issued (none when nothing changed, e.g. only
     the voice matter was withdrawn, or they were already listed)."""
+    lock_releases_of(consent.session, campaign_id)
     if still_consenting(consent, subject_id, campaign_id):
         return []
     return _list_subject(consent, subject_id, campaign_id)
@@ -41,6 +52,7 @@ def record_erasure(consent: ConsentService, subject_id: str, campaign_id: str, r
     face, stop being deliverable. Flushes, never commits; returns the package paths for the caller to delete
     after its commit (`delete_packages`)."""
     session, clock = consent.session, consent.clock
+    lock_releases_of(session, campaign_id)
     _list_subject(consent, subject_id, campaign_id)
     releases = [release for _, release in _holdings(session, subject_id, campaign_id) if release.package_path]
     paths: list[Path] = []

@@ -300,3 +300,32 @@ def test_a_verification_is_not_recorded_against_a_package_that_changed_meanwhile
     with pytest.raises(ReleaseStateError, match="changed while it was being verified"):
         svc.record_verification(None, check, report)
     assert release.verified_at is not None and release.verify_report["package"] == check.package.as_posix()
+
+
+def test_recording_a_build_and_an_erasure_take_the_campaign_lock_in_turn(shared_engine: Engine) -> None:
+    """An erasure committing while a build is recorded must be seen by one of them: on PostgreSQL both take the
+    campaign row's lock first (`lock_releases_of`), so the second waits for the first to commit."""
+    from collection.releases.withdrawals import lock_releases_of
+
+    clock = FixedClock(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC))
+    sessions = make_sessionmaker(shared_engine)  # as the app makes them (SQLite: immediate transactions)
+    with sessions() as setup:
+        _env, campaign, _operator = seeded(setup, sessions, clock)
+        campaign_id = campaign.id
+    holder, waiter = sessions(), sessions()
+    lock_releases_of(holder, campaign_id)  # the build's record step holds it
+    got = threading.Event()
+
+    def erasure() -> None:
+        lock_releases_of(waiter, campaign_id)
+        got.set()
+        waiter.commit()
+
+    thread = threading.Thread(target=erasure)
+    thread.start()
+    assert not got.wait(1.0), "the second taker did not wait for the lock"
+    holder.commit()
+    assert got.wait(WAIT), "the second taker never got the lock"
+    thread.join(WAIT)
+    holder.close()
+    waiter.close()
