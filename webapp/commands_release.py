@@ -31,7 +31,7 @@ from anonymize.commands import bench_release, release_verify
 from collection.accounts import User
 from collection.errors import NotFound
 from collection.releases import ReleaseDraft, ReleaseError, ReleaseService, available_fields
-from collection.releases.jobs import build_in_steps
+from collection.releases.jobs import BUILD_ERROR, build_now
 from webapp.db import get_session
 from webapp.services import accounts, background, campaigns
 
@@ -81,11 +81,14 @@ def build_command(
         release = service.draft(actor, draft)
         service.plan_build(release, out)  # nothing to release, or --out taken: refused before anything is kept
         get_session().commit()  # the draft stands on its own; the build then holds no transaction while it works
-        built = build_in_steps(service, release.id, actor.id if actor else None, out)
+        built = build_now(service, release.id, actor.id if actor else None, out)
     except (ReleaseError, NotFound) as exc:
         get_session().rollback()
         raise click.ClickException(str(exc)) from exc
-    get_session().commit()
+    get_session().commit()  # a failed build stays on the draft as its build_error, as the page shows it
+    failed = (built.build_summary or {}).get(BUILD_ERROR)
+    if failed:
+        raise click.ClickException(f"release {built.id}: {failed['message']}")
     _print_outcome(built.id, _outcome(built), as_json)
     sys.exit(0 if built.verification_passed else 1)
 

@@ -49,11 +49,11 @@ def register_build_job(registry: HandlerRegistry, service: Callable[[Session], R
     registry.register(RELEASE_BUILD_JOB, handle, max_attempts=2)
 
 
-def build_now(service: ReleaseService, release_id: str, actor_id: str | None) -> Release:
+def build_now(service: ReleaseService, release_id: str, actor_id: str | None, out_path: Path | None = None) -> Release:
     """Build `release_id` unless it is built already (a repeated message does nothing); a ReleaseError is kept on
-    the release as its `build_error` (flushed, like the build; the runner commits)."""
+    the release as its `build_error` (flushed, like the build; the caller commits)."""
     try:
-        return build_in_steps(service, release_id, actor_id)
+        return build_in_steps(service, release_id, actor_id, out_path)
     except ReleaseError as exc:
         release = service.locked(release_id)
         release.build_summary = {**(release.build_summary or {}), BUILD_ERROR: {
