@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Receipts name the privacy policy at the address the product serves, unless DATADAM_BASE_URL says otherwise.
+RUN_ENV = DATADAM_BASE_URL=$${DATADAM_BASE_URL:-http://$(HOST):$(PORT)}
 
 .PHONY: run test test-fast lint bench translations install tools help
 .DEFAULT_GOAL := help
@@ -26,8 +28,8 @@ install: tools
 
 run: install
 	$(BIN)/datadam db upgrade
-	$(BIN)/datadam demo
-	DATADAM_BASE_URL=$${DATADAM_BASE_URL:-http://$(HOST):$(PORT)} $(BIN)/datadam run --host $(HOST) --port $(PORT)
+	$(RUN_ENV) $(BIN)/datadam demo
+	$(RUN_ENV) $(BIN)/datadam run --host $(HOST) --port $(PORT)
 
 test: install
 	@bash scripts/test-deps.sh
