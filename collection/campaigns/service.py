@@ -151,6 +151,11 @@ class CampaignService:
             if locked:
                 raise InvalidTransition("these settings are fixed while the campaign is open", fields=sorted(locked))
             values = {k: v for k, v in values.items() if k not in fixed}
+            if int(values.get("retention_days", campaign.retention_days)) > campaign.retention_days:
+                # people consented to the period their document states: keeping their data longer needs their new
+                # consent, which a running campaign cannot collect from those who already gave
+                raise InvalidTransition("the retention period can only be shortened while the campaign is open",
+                                        fields=["retention_days"])
         if "brackets" in values:
             values = {**values, "brackets": validate_brackets(values["brackets"])}
         brackets, youngest = values.get("brackets", campaign.brackets), values.get("min_age", campaign.min_age)

@@ -198,3 +198,20 @@ def test_a_new_campaign_form_names_every_problem_at_once(
     bad = html.unescape(client.post("/operate/campaigns/new", data=base | {
         "slug": "Not A Slug", "title_ko": "가", "title_en": "A"}).get_data(as_text=True))
     assert "짧은 이름은 영문 소문자" in bad
+
+
+def test_an_open_campaign_may_shorten_its_retention_but_not_extend_it(
+    client: Any, login: Any, make_user: Any, make_campaign: Any, db_session: Any
+) -> None:
+    campaign = make_campaign()  # open, 365 days
+    login(make_user("operator"))
+    url = f"/operate/campaigns/{campaign.slug}/edit"
+    longer = client.post(url, data=form_fields(client.get(url).get_data(as_text=True)) | {"retention_days": "1000"},
+                         follow_redirects=True)
+    assert "보유 기간은 줄이는 것만" in html.unescape(longer.get_data(as_text=True))
+    db_session.refresh(campaign)
+    assert campaign.retention_days == 365
+    shorter = client.post(url, data=form_fields(client.get(url).get_data(as_text=True)) | {"retention_days": "200"})
+    assert shorter.status_code == 302
+    db_session.refresh(campaign)
+    assert campaign.retention_days == 200

@@ -510,7 +510,10 @@ def operator(make_user: Any, login: Any) -> Any:
 
 def draft_form(client: Any, url: str) -> dict[str, str]:
     """Every field of the editor as the browser would send it back (textareas and inputs)."""
-    body = client.get(url).get_data(as_text=True)
+    return draft_form_of(client.get(url).get_data(as_text=True))
+
+
+def draft_form_of(body: str) -> dict[str, str]:
     data = {
         m.group(1): html.unescape(m.group(2))
         for m in re.finditer(r'<textarea[^>]*name="([^"]+)"[^>]*>\r?\n?(.*?)</textarea>', body, re.S)
@@ -611,6 +614,8 @@ def test_a_document_written_for_other_settings_neither_opens_the_campaign_nor_ta
     db_session.commit()
     stale = client.post(url, data=stale_form | {"publish": "1"})
     assert stale.status_code == 409 and "아무것도 저장하지 않았습니다" in text(stale)
+    again = client.post(url, data=draft_form_of(stale.get_data(as_text=True)) | {"publish": "1"})
+    assert again.status_code == 409  # pressing again from that page never publishes the old figures
     assert len(in_app(app, lambda s: s.versions(campaign.id))) == 1
     campaign.payment_krw = 1_000_000
     db_session.commit()

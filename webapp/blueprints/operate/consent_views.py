@@ -149,9 +149,12 @@ def consent_draft(slug: str) -> Response | tuple[str, int] | str:
     if form.is_submitted() and request.form.get("written_for") != _facts_digest(campaign):
         # the settings changed while the editor was open: its text may state the old figures, and saving would
         # stamp them as written for the new ones
+        # the text stays as typed (nothing is lost), and so does the stale fingerprint: every save from this page
+        # is refused until it is reloaded, which fills the editor for the settings as they are now
         form.form_errors.append(_("The campaign's settings changed while this page was open, so nothing was saved. "
-                                  "The text below may still state the old figures: check them, then save again."))
-        return _draft_page(campaign, form, layout, []), 409
+                                  "The text below may state the old figures. Copy anything you want to keep, then "
+                                  "reload the page: it is filled in again for the new settings."))
+        return _draft_page(campaign, form, layout, [], written_for=request.form.get("written_for", "")), 409
     if not form.validate_on_submit() or not _categories_ok(form, layout):
         return _draft_page(campaign, form, layout, []), 400 if form.is_submitted() else 200
     try:
@@ -218,7 +221,7 @@ def consent_draft_remove_matter(slug: str, matter_id: str) -> Response:
 
 
 def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, missing: list[dict[str, Any]],
-                custom: CustomMatterForm | None = None) -> str:
+                custom: CustomMatterForm | None = None, written_for: str | None = None) -> str:
     service = consent()
     versions = service.versions(campaign.id)
     draft = next((v for v in versions if v.state is NoticeState.DRAFT), None)
@@ -229,7 +232,7 @@ def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, 
         campaign=campaign,
         form=form,
         restarted=(latest.number, [str(FACT_LABELS.get(n, n)) for n in changed]) if latest and changed else None,
-        facts_digest=_facts_digest(campaign),
+        facts_digest=_facts_digest(campaign) if written_for is None else written_for,
         layout=layout,
         missing=missing,
         draft=draft,

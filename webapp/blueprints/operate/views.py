@@ -34,6 +34,9 @@ CAMPAIGN_REFUSALS = {
     "a campaign needs at least one age bracket with photos before opening":
         _l("A campaign needs at least one age bracket with photos before opening."),
     "only an open campaign can be closed": _l("Only an open campaign can be closed."),
+    "the retention period can only be shortened while the campaign is open":
+        _l("While the campaign is open its retention period can only be shortened: contributors agreed to the period "
+           "their document states."),
     "the published consent document describes other settings: publish a new version":
         _l("The published consent document was written for other settings of this campaign. Draft, check and "
            "publish a new version first. Changed since:"),
