@@ -76,8 +76,11 @@ class _Ledger:
     def __init__(self, session: Session) -> None:
         self.by_enrollment: dict[str, dt.datetime] = {}
         self.legacy: dict[tuple[str, str | None], dt.datetime] = {}
+        self.withdrawals: list[ErasureRecord] = []  # erasures a withdrawal made, naming their enrollment
         for row in session.scalars(select(ErasureRecord).where(ErasureRecord.completed_at.is_not(None))):
             assert row.completed_at is not None
+            if row.reason == "withdrawal" and row.enrollment_id and row.campaign_id:
+                self.withdrawals.append(row)
             if row.enrollment_id:
                 at = self.by_enrollment.get(row.enrollment_id, row.completed_at)
                 self.by_enrollment[row.enrollment_id] = max(at, row.completed_at)
@@ -120,6 +123,7 @@ def _withdrawals(session: Session, ledger: _Ledger) -> Iterator[ErasureObligatio
         else:
             since[key] = min(since.get(key, row.updated_at), row.updated_at)
     users = {subject: user for user, subject in ledger.subjects.items()}
+    owed: set[str] = set()
     for (subject_id, campaign_id), at in since.items():
         if active.get((subject_id, campaign_id), set()) >= set(_REQUIRED_KINDS):
             continue  # re-consented: the required matters are in force again
@@ -127,7 +131,15 @@ def _withdrawals(session: Session, ledger: _Ledger) -> Iterator[ErasureObligatio
         enrollment = current_enrollment(session, user_id, campaign_id) if user_id else None
         if enrollment is not None:
             done = ledger.completed(enrollment, at)
+            owed.add(enrollment.id)
             yield ErasureObligation("withdrawal", enrollment.id, subject_id, campaign_id, at, done)
+    # Withdrawals the person has since undone by taking part again still owed (and got) their erasure: the
+    # ledger remembers them, while the consent rows now say "in force".
+    for row in ledger.withdrawals:
+        if row.enrollment_id not in owed:
+            owed.add(str(row.enrollment_id))
+            yield ErasureObligation("withdrawal", str(row.enrollment_id), row.subject_id, str(row.campaign_id),
+                                    row.requested_at, row.completed_at)
 
 
 def _deletion_requests(session: Session) -> Iterator[ErasureObligation]:

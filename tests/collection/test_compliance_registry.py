@@ -221,3 +221,7 @@ def test_a_rejoined_enrollment_still_owes_its_retention_erasure(
     world.clock.advance(days=40)
     owed = [o for o in overdue_erasures(world.session, world.clock.now()) if o.source == "retention"]
     assert [o.ref for o in owed] == [fresh.enrollment_id]  # the erased one owed nothing; the new one does
+    from collection.compliance.deadlines import erasure_obligations
+
+    withdrawn = [o for o in erasure_obligations(world.session, world.clock.now()) if o.source == "withdrawal"]
+    assert len(withdrawn) == 1 and withdrawn[0].ref != fresh.enrollment_id and withdrawn[0].completed_at is not None
