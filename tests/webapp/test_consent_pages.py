@@ -220,6 +220,14 @@ def test_agreeing_to_more_uses_never_withdraws_one_in_force(
     assert resp.status_code == 400 and 'id="matter-release-err"' in text(resp) and "철회" in text(resp)
     kinds = in_app(app, lambda s: s.active_kinds(contributor.subject_id, campaign.id))
     assert MatterKind.THIRD_PARTY_PROVISION in kinds and MatterKind.VOICE_RECORDING not in kinds  # nothing changed
+    required_no = sign_data(client, campaign.slug, collection="no", sensitive="yes", release="yes", voice="yes")
+    said = text(client.post(f"/me/campaigns/{campaign.slug}/consent?change=optional", data=required_no))
+    assert "이미 동의한 항목입니다" in said and "참여하려면 이 동의가 필요합니다" not in said  # already taking part
+    both = sign_data(client, campaign.slug, collection="yes", sensitive="yes", release="yes", voice="yes")
+    assert client.post(f"/me/campaigns/{campaign.slug}/consent?change=optional", data=both).status_code == 302
+    stale = sign_data(client, campaign.slug, collection="yes", sensitive="yes", release="no", voice="yes")
+    page = client.post(f"/me/campaigns/{campaign.slug}/consent?change=optional", data=stale, follow_redirects=True)
+    assert "이미 모든 이용에 동의하셨으므로" in text(page)  # a form from another tab is not dropped silently
 
 
 def test_a_missing_signature_is_refused_next_to_the_field(

@@ -131,6 +131,10 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
     adding = current and version is not None and not in_force >= {m.id for m in version.notice.matters} and (
         request.method == "POST" or request.args.get("change") == "optional")
     if version is None or (current and not adding):
+        if current and request.method == "POST" and request.args.get("change") == "optional":
+            # a form from before everything was agreed to (another tab): say so rather than drop it silently
+            flash(_("You already agree to every use, so nothing changed. To withdraw one, use “Withdraw consent” "
+                    "below."), "warning")
         return _sign_page(campaign, version, None, latest, None)  # nothing to sign: status (and withdraw)
     reason = _ineligible_reason(campaign, user, first_time=latest is None)
     if reason is not None:
@@ -140,7 +144,9 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
     notice = version.notice
     present = {matter_field(m): YES if m.id in in_force else NO for m in notice.matters} if adding else {}
     form = sign_form(notice.matters, under_14, {"version": version.number, "language": str(get_locale()), **present})
-    if not form.validate_on_submit() or (adding and not _keeps_in_force(form, notice, in_force)):
+    valid = form.validate_on_submit()
+    kept = not adding or not form.is_submitted() or _keeps_in_force(form, notice, in_force)
+    if not valid or not kept:
         return _sign_page(campaign, version, form, latest, None), 400 if form.is_submitted() else 200
     if form.version.data != version.number:
         form.form_errors.append(
@@ -167,9 +173,8 @@ def _keeps_in_force(form: SignFormBase, notice: Notice, in_force: set[str]) -> b
     ok = True
     for matter in notice.matters:
         field = form[matter_field(matter)]
-        if matter.id in in_force and field.data != YES:
-            field.errors = [*field.errors, _("You agreed to this already. To withdraw it, use “Withdraw consent” "
-                                             "below.")]
+        if matter.id in in_force and field.data != YES:  # this, not "needed to take part", is what applies
+            field.errors = [_("You agreed to this already. To withdraw it, use “Withdraw consent” below.")]
             ok = False
     return ok
 
