@@ -180,7 +180,9 @@ class ConsentService:
             raise ConsentStateError("consent can only be given to the campaign's current notice version")
         notice = version.notice
         previous = self.latest_record(subject_id, version.campaign_id)
-        event = EventType.RECONSENTED if previous is not None else EventType.GIVEN
+        # renewing or extending a consent in force is a re-consent; after everything was withdrawn it is given anew
+        renewing = previous is not None and bool(self.active_kinds(subject_id, version.campaign_id))
+        event = EventType.RECONSENTED if renewing else EventType.GIVEN
         principal = commit_name(signing.signature)
         guardian = commit_name(signing.guardian.signature) if signing.guardian else None
         consent_event = ConsentEvent(

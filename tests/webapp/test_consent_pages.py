@@ -487,6 +487,7 @@ def test_after_withdrawing_the_pages_offer_consent_not_uploads_and_a_way_back_in
     again = client.post(f"/me/campaigns/{campaign.slug}/consent",
                         data=sign_data(client, campaign.slug, collection="yes", sensitive="yes"))
     assert again.status_code == 302
+    assert in_app(app, lambda s: s.record(receipt_id(again))).event == "given"  # given anew, not a "re-consent"
     fresh = client.get(f"/me/campaigns/{campaign.slug}/set").get_data(as_text=True)
     assert 'class="upload form"' in fresh and "제공했던 자료는 삭제되었고" not in fresh
     state = client.get(f"/api/v1/campaigns/{campaign.slug}/set").get_json()
