@@ -16,6 +16,8 @@ EVIDENCE: dict[str, Any] = {
     "held_past_retention": _l("%(due)d enrollments still hold data past retention"),
     "blobs_read": _l("%(checked)d biometric objects (photos, thumbnails, face encodings, recordings) read raw from "
                      "storage"),
+    "sealed_rule": _l("Each must open as no image, array or audio file, have the sealed format (AES-256-GCM, "
+                      "version 1) and belong to a live per-contributor key row"),
     "checkpoint_folder": _l("Checkpoint folder: %(folder)s"),
     "events_recomputed": _l("%(size)d sequenced events recomputed, %(pending)d not yet sequenced"),
     "checkpoints_verified": _l("%(checkpoints)d signed checkpoints verified; the last covers %(last_size)s events "

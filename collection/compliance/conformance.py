@@ -206,8 +206,8 @@ class ConformanceChecker:
         evidence = [
             Said("blobs_read", f"{checked} biometric blobs (photos, thumbnails, face encodings, recordings) read raw"
                  " from storage", checked=checked),
-            "each must open as no image, array or audio file, have the sealed format (AES-256-GCM, version 1), "
-            "and belong to a live per-contributor key row",
+            Said("sealed_rule", "each must open as no image, array or audio file, have the sealed format "
+                 "(AES-256-GCM, version 1), and belong to a live per-contributor key row"),
         ]
         return _result(
             "encryption",

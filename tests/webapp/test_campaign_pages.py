@@ -195,6 +195,10 @@ def test_a_new_campaign_form_names_every_problem_at_once(
     assert "다른 캠페인이 이미 이 짧은 이름을 쓰고 있습니다" in page  # the short name, with the rest, not after it
     assert "40-49 연령대는 캠페인이 받는 가장 어린 나이(30세)보다" in page
     assert 'id="title_ko-err"' in page or "이 항목은 필수입니다" in page
+    older = html.unescape(client.post("/operate/campaigns/new", data=base | {
+        "slug": "older-2026", "title_ko": "가", "title_en": "A", "brackets": "70-79: 5", "min_age": "30",
+        "max_age": "40"}).get_data(as_text=True))
+    assert "가장 많은 나이(40세)보다 늦게 시작합니다" in older and "70세로 올리거나" not in older
     bad = html.unescape(client.post("/operate/campaigns/new", data=base | {
         "slug": "Not A Slug", "title_ko": "가", "title_en": "A"}).get_data(as_text=True))
     assert "짧은 이름은 영문 소문자" in bad

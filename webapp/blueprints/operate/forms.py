@@ -132,7 +132,7 @@ class CampaignForm(FlaskForm):
             try:
                 check_brackets_reachable(brackets, self.min_age.data)
             except UnreachableBracket as exc:
-                raise ValidationError(unreachable_words(exc)) from exc
+                raise ValidationError(unreachable_words(exc, self.max_age.data)) from exc
 
     def validate_voice_prompts(self, field: TextAreaField) -> None:
         parse_prompts(field.data or "", 1, 2)
@@ -235,8 +235,13 @@ def settings_digest(campaign: Any) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def unreachable_words(exc: Any) -> Any:
-    """Why a bracket no contributor could complete is refused (`collection.campaigns.service.UnreachableBracket`)."""
+def unreachable_words(exc: Any, oldest: int | None = None) -> Any:
+    """Why a bracket no contributor could complete is refused (`collection.campaigns.service.UnreachableBracket`);
+    when it starts above the oldest age taken too, raising the youngest age cannot help."""
+    if oldest is not None and exc.start > oldest:
+        return _l("The %(key)s bracket starts above the oldest age the campaign accepts (%(oldest)d): nobody it "
+                  "accepts could have photos from then. Remove the bracket, or accept older contributors.",
+                  key=exc.key, oldest=oldest)
     return _l("The %(key)s bracket starts above the youngest age the campaign accepts (%(youngest)d): contributors "
               "aged %(youngest)d to %(below)d could never complete their set. Raise the youngest age to %(start)d "
               "or remove the bracket.", key=exc.key, youngest=exc.youngest, below=exc.start - 1, start=exc.start)
