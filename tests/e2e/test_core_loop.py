@@ -157,8 +157,26 @@ def a_file_that_is_not_a_photo_is_named_not_dropped(page: Page, tmp_path: Path) 
     expect(section.locator(".pending-item")).to_have_count(0)
 
 
+def upload_after_correcting_the_age(page: Page, key: str, photo: Path, wrong: int, right: int) -> Locator:
+    """An age the bracket cannot hold is refused; correcting it in place lets the same file go again."""
+    section = bracket(page, key)
+    section.get_by_label(re.compile("Choose photos of you")).set_input_files(photo)
+    age = section.locator(".pending-item").get_by_label("Age in this photo (optional)")
+    age.fill(str(wrong))
+    button = section.get_by_role("button", name="Upload the chosen photos")
+    button.click()
+    expect(section.locator(".pending-item.refused")).to_contain_text(f"You gave age {wrong}")
+    expect(button).to_be_disabled()  # not resent as it is
+    age.fill(str(right))
+    expect(button).to_be_enabled()
+    button.click()
+    card = section.locator("li.photo-card")
+    expect(card).to_have_count(1)
+    return card
+
+
 def see_a_failing_gate_then_remove_it(page: Page, live: LiveApp, shots: Shots, photos: dict[str, Path]) -> None:
-    card = upload(page, "20-29", photos["no_face"], 25)
+    card = upload_after_correcting_the_age(page, "20-29", photos["no_face"], 50, 25)
     expect_state(card, live, "failed")
     expect(card.locator("[data-role='state']")).to_have_text("Did not pass: replace it")
     expect(card.locator("[data-role='notes']")).to_contain_text("We could not find a face in this photo.")

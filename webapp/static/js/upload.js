@@ -182,7 +182,9 @@
       var body = readJson(xhr.responseText);
       if (xhr.status === 201 && body && body.photo) { options.onDone(body.photo); }
       // a refusal of this file (4xx) will not change on a retry; a server or network failure may
-      else { options.onError(errorText(body, msg.msgFailed), xhr.status >= 500 || xhr.status === 429); }
+      else {
+        options.onError(errorText(body, msg.msgFailed), xhr.status >= 500 || xhr.status === 429, body && body.reason);
+      }
     });
     xhr.addEventListener("error", function () { options.onError(msg.msgNetwork, true); });
     xhr.send(data);
@@ -217,8 +219,17 @@
     actions.appendChild(retry); actions.appendChild(remove);
     [ageLabel, progress, status, actions].forEach(function (n) { info.appendChild(n); });
     li.appendChild(preview); li.appendChild(info);
-    var item = { li: li, file: file, age: age, progress: progress, status: status, retry: retry, busy: false };
+    var item = { li: li, file: file, age: age, progress: progress, status: status, retry: retry, busy: false,
+                 ageRefused: false };
     retry.addEventListener("click", function () { startItem(form, item); });
+    age.addEventListener("input", function () {
+      if (!item.ageRefused) { return; }  // the server refused the age given: a corrected age may go again
+      item.ageRefused = false;
+      item.status.textContent = "";
+      item.li.classList.remove("refused", "failed");
+      item.retry.hidden = false;
+      syncButton(form);
+    });
     remove.addEventListener("click", function () { URL.revokeObjectURL(preview.src); li.remove(); syncButton(form); });
     li.datadamItem = item;
     return li;
@@ -264,7 +275,7 @@
         renderCard(card, photo);
         schedule(0);
       },
-      onError: function (text, retryable) {
+      onError: function (text, retryable, reason) {
         next();
         item.busy = false;
         item.progress.hidden = true;
@@ -272,6 +283,7 @@
         item.li.classList.add("failed");
         item.retry.hidden = !retryable;  // the file stays listed either way: nothing chosen is lost
         item.li.classList.toggle("refused", !retryable);
+        item.ageRefused = reason === "age_outside_bracket" || reason === "age_above_own";
         syncButton(form);
       }
     });
