@@ -86,6 +86,7 @@ def test_registers_and_reports_render(
     history = text(client.get(f"/comply/consents/subjects/{enrolled.subject_id}", headers=EN))
     assert "Required consents in force" in history and "valid" in history
     assert "Collection and use of personal information" in history and "collection_and_use" not in history
+    assert "Collection and use of personal information: yes" in history and "collection: yes" not in history
     assert client.get("/comply/consents/subjects/nobody").status_code == 404
     token = csrf(client, "/comply/consents")
     verified = text(client.post("/comply/consents/verify", data={"csrf_token": token, "campaign": ""}, headers=EN))
@@ -122,6 +123,8 @@ def test_access_review_sign_off_through_the_page(
     assert "박검수" in page and operator.email in page  # who looked, by name
     assert enrolled.subject_id in page and campaign.slug in page and "erased since" in page  # whose face
     assert "viewed a photo" in page and "photo.viewed" not in page
+    raw = client.get("/comply/access-review", headers=EN).get_data(as_text=True)
+    assert "People whose faces they saw" in page and "<td>2</td><td>2</td><td>1</td>" in raw  # 2 photos, 1 person
     assert "This month so far" in page  # the month in progress is one link away
     import re
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -70,7 +71,25 @@ def consent_subject(subject_id: str) -> str:
     history = consent_registry().history(subject_id[:40])
     if not history:
         abort(404)
-    return render_template("comply/consent_subject.html", subject_id=subject_id, history=history)
+    return render_template("comply/consent_subject.html", subject_id=subject_id, history=history,
+                           matter_names=_matter_names([c.record for h in history for c in h.events]))
+
+
+def _matter_names(records: list[Any]) -> dict[str, dict[str, str]]:
+    """Receipt id -> matter id -> the matter's name (its kind; a custom matter's summary) in the version signed."""
+    from consent.models import NoticeVersion
+    from consent.notice import MatterKind
+    from webapp.blueprints.operate.consent_forms import KIND_LABELS
+
+    lang, names, notices = str(get_locale()), {}, {}
+    for record in records:
+        if record.notice_version_id not in notices:
+            version = get_session().get(NoticeVersion, record.notice_version_id)
+            notices[record.notice_version_id] = version.notice if version else None
+        notice = notices[record.notice_version_id]
+        names[record.id] = {m.id: m.summary.get(lang) if m.kind is MatterKind.CUSTOM else str(KIND_LABELS[m.kind])
+                            for m in notice.matters} if notice else {}
+    return names
 
 
 @bp.post("/consents/verify")
@@ -143,7 +162,9 @@ def access_review() -> str:
         unreviewed=unreviewed,
         this_month=month_of(clock().now()),
         staff=_staff_names([s.actor_id for s in report.staff]),
-        whose=_photo_owners([line.object_id for line in report.lines if line.object_type == "photo"]),
+        whose=(whose := _photo_owners([line.object_id for line in report.lines if line.object_type == "photo"])),
+        people={s.actor_id: len({whose[line.object_id][0] for line in report.lines
+                                 if line.actor_id == s.actor_id and line.object_id in whose}) for s in report.staff},
         actions={"photo.viewed": _("viewed a photo"), "release.downloaded": _("downloaded a release")},
     )
 
