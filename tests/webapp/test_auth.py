@@ -37,6 +37,7 @@ def test_signup_creates_a_contributor_and_signs_in(client: Any, db_session: Any)
     assert resp.status_code == 302 and resp.headers["Location"] == "/me/"
     user = user_by_email(db_session, "minji@example.com")
     assert user.role is Role.CONTRIBUTOR and user.birth_date == dt.date(1998, 2, 3)
+    assert user.last_login_at is not None  # signing up signed them in
     assert user.password_hash.startswith("$argon2id$")
     assert "a long enough pw" not in user.password_hash
     page = client.get("/me/").get_data(as_text=True)

@@ -193,6 +193,7 @@ def test_an_optional_use_declined_or_withdrawn_can_be_agreed_to_later(
     assert "동의하지 않은 선택 항목" in status and "더 많은 이용에 동의하기" in status
     page = client.get(f"/me/campaigns/{campaign.slug}/consent?change=optional").get_data(as_text=True)
     assert 'name="signature"' in page  # the form, with the present choices filled in
+    assert "더 많은 이용에 동의하는 중입니다" in page and 'href="#choices"' in page  # said at the top, a way down
     assert re.search(r'<input[^>]*checked[^>]*id="matter-collection-0"', page)
     assert re.search(r'<input[^>]*checked[^>]*id="matter-release-1"', page)
     resp = client.post(f"/me/campaigns/{campaign.slug}/consent",

@@ -13,7 +13,7 @@ from webapp.auth import SessionUser
 from webapp.blueprints.auth.forms import LoginForm, SignupForm
 from webapp.db import get_session
 from webapp.security import start_session
-from webapp.services import accounts
+from webapp.services import accounts, clock
 
 bp = Blueprint("auth", __name__)
 
@@ -77,6 +77,7 @@ def signup() -> Response | str:
         except WeakPassword as exc:
             form.password.errors.append(_("Use at least %(n)d characters.", n=exc.min_length))
         else:
+            user.last_login_at = clock().now()  # signing up signs in (the account's own record says so)
             get_session().commit()
             session.clear()
             login_user(SessionUser(user))

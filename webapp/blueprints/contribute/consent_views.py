@@ -247,6 +247,7 @@ def _sign_page(
         latest=latest,
         reconsent=reconsent and form is not None,
         rejoin=rejoin and form is not None,
+        adding=form is not None and request.args.get("change") == "optional" and not rejoin,
         declined=declined if form is None and not rejoin else [],
         changed=_changed_sections(_notice_of(latest), notice, lang) if reconsent and notice and latest else [],
         ineligible=ineligible,
