@@ -359,7 +359,19 @@ class ConsentService:
 
     # -- operator review of consent -------------------------------------------------------------------------
     def review_queue(self) -> list[ConsentRecord]:
-        q = select(ConsentRecord).where(ConsentRecord.review_state.in_([ReviewState.PENDING, ReviewState.FLAGGED]))
+        """Consents waiting for a look (or flagged) that are still each person's latest in their campaign: one
+        replaced by a later consent or ended by a withdrawal no longer governs anything, so it leaves the queue."""
+        latest = (
+            select(ConsentRecord.subject_id, ConsentRecord.campaign_id, func.max(ConsentRecord.sequence).label("last"))
+            .group_by(ConsentRecord.subject_id, ConsentRecord.campaign_id)
+            .subquery()
+        )
+        q = (
+            select(ConsentRecord)
+            .join(latest, (latest.c.subject_id == ConsentRecord.subject_id)
+                  & (latest.c.campaign_id == ConsentRecord.campaign_id) & (latest.c.last == ConsentRecord.sequence))
+            .where(ConsentRecord.review_state.in_([ReviewState.PENDING, ReviewState.FLAGGED]))
+        )
         return list(self.session.scalars(q.order_by(ConsentRecord.created_at)))
 
     def review(self, record: ConsentRecord, reviewer_id: str, approve: bool, note: str | None = None) -> None:

@@ -169,3 +169,13 @@ def test_operator_review_needs_a_reason_to_flag(service: ConsentService, publish
     assert record.review_state is ReviewState.FLAGGED
     service.review(record, "reviewer1", approve=True)
     assert record not in service.review_queue()
+
+
+def test_a_consent_replaced_or_withdrawn_leaves_the_review_queue(service: ConsentService, published: Any) -> None:
+    guardian = Guardian("박보호", GuardianRelationship.LEGAL_GUARDIAN, "박보호")
+    first = service.give("sub_child0002", published, _sign(under_14=True, guardian=guardian))
+    second = service.give("sub_child0002", published, _sign(under_14=True, guardian=guardian))
+    queue = service.review_queue()
+    assert second in queue and first not in queue  # the later consent governs: only it waits for a look
+    service.withdraw("sub_child0002", published.campaign_id)
+    assert second not in service.review_queue()  # ended by the withdrawal: nothing left to approve
