@@ -392,6 +392,7 @@ def test_a_withdrawal_that_erases_needs_its_box_ticked(app: Any, client: Any, ca
     give(client, campaign.slug, answers={"release": "yes"})
     page = client.get("/me/consent/")
     assert 'name="confirm_erasure"' in page.get_data(as_text=True)
+    assert "이 캠페인의 내 사진이 곧바로 삭제되며" in text(page) and "녹음" not in text(page)  # a photo-only campaign
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
     refused = client.post(f"/me/campaigns/{campaign.slug}/consent/withdraw",
                           data={"csrf_token": token, "withdraw_all": "1"})

@@ -59,7 +59,7 @@ THIRD_PARTY_TEXTS: tuple[tuple[str, Any], ...] = (
 LANGUAGE_LABELS = {"ko": _l("Korean"), "en": _l("English")}
 KIND_LABELS = {
     MatterKind.COLLECTION_AND_USE: _l("Collection and use of personal information"),
-    MatterKind.SENSITIVE_INFORMATION: _l("Sensitive information (face and voice features)"),
+    MatterKind.SENSITIVE_INFORMATION: _l("Sensitive information (biometric features)"),
     MatterKind.THIRD_PARTY_PROVISION: _l("Provision to third parties (dataset release)"),
     MatterKind.VOICE_RECORDING: _l("Voice recordings"),
     MatterKind.CUSTOM: _l("Other optional use"),
