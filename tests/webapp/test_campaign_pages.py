@@ -177,10 +177,16 @@ def test_a_save_from_a_stale_form_does_not_undo_another_save(
     db_session.refresh(campaign)
     assert campaign.title_en == "Saved in tab A" and campaign.quota == 0  # nothing from tab B yet
     again = form_fields(stale.get_data(as_text=True))  # what tab B typed is kept, now based on the current settings
-    assert again["quota"] == "50"
-    assert client.post(url, data=again | {"title_en": "Saved in tab A"}).status_code == 302
+    assert again["quota"] == "50" and again["title_en"] == "Saved in tab A"  # and what it did not touch is current
+    assert client.post(url, data=again).status_code == 302
     db_session.refresh(campaign)
     assert campaign.title_en == "Saved in tab A" and campaign.quota == 50
+    tab_c, tab_d = (form_fields(client.get(url).get_data(as_text=True)) for _ in range(2))
+    assert client.post(url, data=tab_c | {"quota": "20"}).status_code == 302
+    both = client.post(url, data=tab_d | {"quota": "30"})  # the same field changed on both sides
+    said = html.unescape(both.get_data(as_text=True))
+    assert both.status_code == 409 and "다른 저장에서도 바뀌었습니다: 20" in said
+    assert form_fields(both.get_data(as_text=True))["quota"] == "30"  # what was typed here stays
 
 
 def test_a_new_campaign_form_names_every_problem_at_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -105,6 +106,8 @@ class CampaignForm(FlaskForm):
     # The settings the form was filled from (`settings_digest`): a save based on settings someone has changed since
     # is stopped instead of silently undoing their change.
     basis = HiddenField()
+    shown = HiddenField()  # the values the form was filled with (`merge_current`), encoded
+
 
     creating = False  # set by the new-campaign page: the short name must be free, and every check runs at once
 
@@ -223,6 +226,33 @@ class CampaignForm(FlaskForm):
         self.min_inter_eye_px.data = int(rules.pop("min_inter_eye_px", defaults.min_inter_eye_px))
         self.max_file_mb.data = max(1, int(rules.pop("max_bytes", defaults.max_bytes)) // (1024 * 1024))
         self.advanced_rules.data = json.dumps(rules, ensure_ascii=False) if rules else ""
+        self.shown.data = base64.urlsafe_b64encode(json.dumps(self._values_shown(), sort_keys=True).encode()).decode()
+
+    def _values_shown(self) -> dict[str, Any]:
+        return {f.name: f.data for f in self if f.name not in ("csrf_token", "slug", "basis", "shown")}
+
+    def merge_current(self, campaign: Any) -> list[str]:
+        """After another save (another tab, another operator): fields this form did not touch take the values
+        saved meanwhile; fields changed on both sides keep what was typed here and say what the other save put.
+        Returns the names of those conflicting fields; the form is then based on the current settings."""
+        try:
+            shown = json.loads(base64.urlsafe_b64decode((self.shown.data or "").encode()))
+        except (ValueError, TypeError):
+            shown = {}
+        fresh = CampaignForm(formdata=None)
+        fresh.fill(campaign)
+        conflicts = []
+        for name, before in shown.items() if isinstance(shown, dict) else ():
+            if name not in self._fields or name not in fresh._fields:
+                continue
+            field, now = self[name], fresh[name].data
+            if field.data == before:
+                field.data = now
+            elif now != before:
+                conflicts.append(name)
+                field.errors = [_l("Also changed by the other save, to: %(value)s", value=str(now))]
+        self.basis.data, self.shown.data = fresh.basis.data, fresh.shown.data
+        return conflicts
 
 
 _SETTINGS = ("title_ko", "title_en", "description_ko", "description_en", "brackets", "photo_rules", "voice_prompts",

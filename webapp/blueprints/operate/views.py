@@ -133,7 +133,7 @@ def edit_campaign(slug: str) -> Response | str | tuple[str, int]:
         # second save (now based on the current settings) go through once the operator has looked
         form.form_errors.append(_("This campaign was changed since you opened this form (in another tab or by another "
                                   "operator), so nothing was saved. Check the current settings, then save again."))
-        form.basis.data = settings_digest(c)
+        form.merge_current(c)  # what this form did not touch now shows the saved values
         return render_template("operate/campaign_form.html", form=form, campaign=c,
                                server_max_mb=settings().max_upload_mb), 409
     elif form.validate():
