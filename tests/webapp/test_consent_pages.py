@@ -292,6 +292,9 @@ def test_eligibility_messages(app: Any, client: Any, make_campaign: Any, make_us
         and "40세부터 60세까지" in text(resp)
         and '<form method="post" class="form consent' not in text(resp)
     )
+    home = client.get("/").get_data(as_text=True)  # the list says so before anyone clicks through
+    card = home.split(f'/campaigns/{adults.slug}"', 1)[1].split("</li>", 1)[0]
+    assert "나이가 맞지 않음" in card
     closed = make_campaign(open_it=False)
     publish(app, closed)
     assert "열려 있지 않아" in text(client.get(f"/me/campaigns/{closed.slug}/consent"))

@@ -18,10 +18,16 @@ bp = Blueprint("public", __name__)
 @bp.get("/")
 @public
 def home() -> str:
-    campaigns = db.get_session().scalars(
+    campaigns = list(db.get_session().scalars(
         select(Campaign).where(Campaign.status == CampaignStatus.OPEN).order_by(Campaign.opened_at.desc())
-    )
-    return render_template("public/home.html", campaigns=list(campaigns), locale=str(get_locale()))
+    ))
+    age = None  # a signed-in contributor sees at once which campaigns are not for their age
+    if current_user.is_authenticated and current_user.role.value == "contributor":
+        from webapp.services import clock
+
+        age = current_user.user.age_on(clock().now().date())
+    return render_template("public/home.html", campaigns=campaigns, locale=str(get_locale()),
+                           not_for_me={c.id for c in campaigns if age is not None and not c.accepts_age(age)})
 
 
 @bp.post("/language")
