@@ -180,8 +180,9 @@ class ConsentService:
             raise ConsentStateError("consent can only be given to the campaign's current notice version")
         notice = version.notice
         previous = self.latest_record(subject_id, version.campaign_id)
-        # renewing or extending a consent in force is a re-consent; after everything was withdrawn it is given anew
-        renewing = previous is not None and bool(self.active_kinds(subject_id, version.campaign_id))
+        # renewing or extending a consent in force is a re-consent; once a required matter was withdrawn (the
+        # person's part ended) it is given anew
+        renewing = previous is not None and self.holds_required(subject_id, version.campaign_id)
         event = EventType.RECONSENTED if renewing else EventType.GIVEN
         principal = commit_name(signing.signature)
         guardian = commit_name(signing.guardian.signature) if signing.guardian else None
@@ -359,20 +360,18 @@ class ConsentService:
 
     # -- operator review of consent -------------------------------------------------------------------------
     def review_queue(self) -> list[ConsentRecord]:
-        """Consents waiting for a look (or flagged) that are still each person's latest in their campaign: one
-        replaced by a later consent or ended by a withdrawal no longer governs anything, so it leaves the queue."""
-        latest = (
-            select(ConsentRecord.subject_id, ConsentRecord.campaign_id, func.max(ConsentRecord.sequence).label("last"))
-            .group_by(ConsentRecord.subject_id, ConsentRecord.campaign_id)
-            .subquery()
-        )
-        q = (
-            select(ConsentRecord)
-            .join(latest, (latest.c.subject_id == ConsentRecord.subject_id)
-                  & (latest.c.campaign_id == ConsentRecord.campaign_id) & (latest.c.last == ConsentRecord.sequence))
-            .where(ConsentRecord.review_state.in_([ReviewState.PENDING, ReviewState.FLAGGED]))
-        )
-        return list(self.session.scalars(q.order_by(ConsentRecord.created_at)))
+        """Consents waiting for a look (or flagged), except those that no longer govern anything: replaced by a
+        later consent, or ended because a required matter was withdrawn. A partial withdrawal (an optional use)
+        leaves the consent in force, so it stays in the queue."""
+        q = select(ConsentRecord).where(ConsentRecord.review_state.in_([ReviewState.PENDING, ReviewState.FLAGGED]))
+        waiting = list(self.session.scalars(q.order_by(ConsentRecord.created_at)))
+        given = (EventType.GIVEN.value, EventType.RECONSENTED.value)
+        return [
+            r for r in waiting
+            if self.holds_required(r.subject_id, r.campaign_id)
+            and not any(later.sequence > r.sequence and later.event in given
+                        for later in self.records(r.subject_id, r.campaign_id))
+        ]
 
     def review(self, record: ConsentRecord, reviewer_id: str, approve: bool, note: str | None = None) -> None:
         if record.review_state is ReviewState.NOT_NEEDED and approve:

@@ -26,6 +26,7 @@ from collection.compliance.models import RightsKind, RightsRequest, RightsState
 from collection.compliance.retention import expired_campaigns
 from collection.contributions.models import Enrollment, current_enrollment
 from collection.erasure.models import ErasureRecord
+from collection.erasure.service import VOICE_WITHDRAWAL
 from consent.models import MatterConsent
 from consent.notice import MatterKind
 
@@ -79,6 +80,8 @@ class _Ledger:
         self.withdrawals: list[ErasureRecord] = []  # erasures a withdrawal made, naming their enrollment
         for row in session.scalars(select(ErasureRecord).where(ErasureRecord.completed_at.is_not(None))):
             assert row.completed_at is not None
+            if row.reason == VOICE_WITHDRAWAL:
+                continue  # only the recordings went: the photos still owe their erasure
             if row.reason == "withdrawal" and row.enrollment_id and row.campaign_id:
                 self.withdrawals.append(row)
             if row.enrollment_id:

@@ -225,3 +225,23 @@ def test_a_rejoined_enrollment_still_owes_its_retention_erasure(
 
     withdrawn = [o for o in erasure_obligations(world.session, world.clock.now()) if o.source == "withdrawal"]
     assert len(withdrawn) == 1 and withdrawn[0].ref != fresh.enrollment_id and withdrawn[0].completed_at is not None
+
+
+
+def test_recordings_erased_alone_leave_the_photos_owing_their_retention_erasure(
+    world: World, make_user: Any, make_campaign: Any
+) -> None:
+    from collection.compliance.deadlines import overdue_erasures
+    from collection.erasure.service import VOICE_WITHDRAWAL
+
+    campaign, version = campaign_with_notice(world, make_campaign, retention_days=30)
+    user = contributor(world, make_user, campaign, version, photos=1)
+    enrollment = world.env.contributions.enrollment(user, campaign)
+    world.session.add(ErasureRecord(subject_id=user.subject_id, user_id=user.id, campaign_id=campaign.id,
+                                    enrollment_id=enrollment.id, reason=VOICE_WITHDRAWAL,
+                                    requested_at=world.clock.now(), completed_at=world.clock.now()))
+    campaign.close(world.clock.now())
+    world.session.commit()
+    world.clock.advance(days=40)
+    owed = [o.ref for o in overdue_erasures(world.session, world.clock.now()) if o.source == "retention"]
+    assert owed == [enrollment.id]  # only the recordings went; the photos are still held past retention

@@ -179,3 +179,23 @@ def test_a_consent_replaced_or_withdrawn_leaves_the_review_queue(service: Consen
     assert second in queue and first not in queue  # the later consent governs: only it waits for a look
     service.withdraw("sub_child0002", published.campaign_id)
     assert second not in service.review_queue()  # ended by the withdrawal: nothing left to approve
+
+
+
+def test_withdrawing_an_optional_use_keeps_a_consent_waiting_for_its_look(
+    service: ConsentService, published: Any
+) -> None:
+    guardian = Guardian("박보호", GuardianRelationship.LEGAL_GUARDIAN, "박보호")
+    with_release = {**REQUIRED_ONLY, "release": True}
+    record = service.give("sub_child0003", published, _sign(decisions=with_release, under_14=True, guardian=guardian))
+    service.review(record, "reviewer1", approve=False, note="guardian evidence missing")
+    service.withdraw("sub_child0003", published.campaign_id, ["release"])
+    assert record in service.review_queue()  # still in force, still flagged
+
+
+
+def test_consent_after_a_required_matter_was_withdrawn_is_given_anew(service: ConsentService, published: Any) -> None:
+    service.give("sub_anew00001", published, _sign(decisions={**REQUIRED_ONLY, "release": True}))
+    service.withdraw("sub_anew00001", published.campaign_id, ["collection"])  # the part ends; release stays
+    again = service.give("sub_anew00001", published, _sign())
+    assert again.event == "given"

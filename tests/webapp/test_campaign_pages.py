@@ -181,6 +181,14 @@ def test_a_save_from_a_stale_form_does_not_undo_another_save(
     assert client.post(url, data=again).status_code == 302
     db_session.refresh(campaign)
     assert campaign.title_en == "Saved in tab A" and campaign.quota == 50
+    tab_e, tab_f = (form_fields(client.get(url).get_data(as_text=True)) for _ in range(2))
+    assert client.post(url, data=tab_e | {"quota": "77", "retention_days": "100"}).status_code == 302
+    crlf = {k: v.replace("\n", "\r\n") for k, v in tab_f.items()}  # as browsers send textareas
+    merged = form_fields(client.post(url, data=crlf | {"title_en": "Tab F"}).get_data(as_text=True))
+    assert (merged["quota"], merged["retention_days"], merged["title_en"]) == ("77", "100", "Tab F")  # numbers too
+    assert client.post(url, data=merged).status_code == 302
+    db_session.refresh(campaign)
+    assert (campaign.quota, campaign.retention_days, campaign.title_en) == (77, 100, "Tab F")
     tab_c, tab_d = (form_fields(client.get(url).get_data(as_text=True)) for _ in range(2))
     assert client.post(url, data=tab_c | {"quota": "20"}).status_code == 302
     both = client.post(url, data=tab_d | {"quota": "30"})  # the same field changed on both sides

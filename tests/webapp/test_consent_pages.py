@@ -229,6 +229,13 @@ def test_agreeing_to_more_uses_never_withdraws_one_in_force(
     stale = sign_data(client, campaign.slug, collection="yes", sensitive="yes", release="no", voice="yes")
     page = client.post(f"/me/campaigns/{campaign.slug}/consent?change=optional", data=stale, follow_redirects=True)
     assert "이미 모든 이용에 동의하셨으므로" in text(page)  # a form from another tab is not dropped silently
+    token = csrf_token(client, "/me/consent/")
+    client.post(f"/me/campaigns/{campaign.slug}/consent/withdraw",
+                data={"csrf_token": token, "withdraw_all": "1", "confirm_erasure": "y"})
+    before = in_app(app, lambda s: len(s.records(contributor.subject_id, campaign.id)))
+    late = client.post(f"/me/campaigns/{campaign.slug}/consent?change=optional", data=both, follow_redirects=True)
+    assert "동의가 바뀌었습니다" in text(late)  # a stale "more uses" form does not take part anew after a withdrawal
+    assert in_app(app, lambda s: len(s.records(contributor.subject_id, campaign.id))) == before
 
 
 def test_a_missing_signature_is_refused_next_to_the_field(
@@ -385,7 +392,7 @@ def test_withdrawing_all_takes_no_more_steps_than_giving(
     event = db_session.query(AuditEvent).filter_by(action="consent.withdrawn", object_id=record.id).one()
     assert event.details["erasure_due"] is True and event.actor_id == user.subject_id
     flash = text(client.get(resp.headers["Location"]))
-    assert ("사진과 녹음을 지금 삭제했습니다" if lang == "ko" else "recordings in this campaign were erased") in flash
+    assert ("사진을 지금 삭제했습니다" if lang == "ko" else "your photos in this campaign were erased") in flash
 
 
 def test_a_withdrawal_that_erases_needs_its_box_ticked(app: Any, client: Any, campaign: Any, contributor: Any) -> None:
@@ -402,6 +409,7 @@ def test_a_withdrawal_that_erases_needs_its_box_ticked(app: Any, client: Any, ca
     assert refused.status_code == 400
     body = text(refused)
     assert body.count("확인란을 선택해") == 2  # at the top of the page (a phone shows it) and at the box
+    assert "녹음" not in body  # a photo-only campaign
     assert in_app(app, lambda s: s.holds_required(contributor.subject_id, campaign.id))
     required = client.post(f"/me/campaigns/{campaign.slug}/consent/withdraw",
                            data={"csrf_token": token, "withdraw_selected": "1", "matters": ["collection"]})

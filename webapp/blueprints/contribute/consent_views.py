@@ -130,6 +130,11 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
     # their present choices filled in, signed again (a "reconsented" event). Otherwise there is nothing to sign.
     adding = current and version is not None and not in_force >= {m.id for m in version.notice.matters} and (
         request.method == "POST" or request.args.get("change") == "optional")
+    if request.method == "POST" and request.args.get("change") == "optional" and not current:
+        # a form for adding uses to a consent that has since ended (withdrawn in another tab): it is not a new
+        # signature, which would take part anew without the page that says what that means
+        flash(_("Your consent changed since this page was opened. Read the page again before signing."), "warning")
+        return redirect(url_for("contribute.consent_sign", slug=campaign.slug))
     if version is None or (current and not adding):
         if current and request.method == "POST" and request.args.get("change") == "optional":
             # a form from before everything was agreed to (another tab): say so rather than drop it silently
@@ -292,7 +297,9 @@ def consent_withdraw(slug: str) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         chosen = form.chosen()
         if not form.confirm_erasure.data and _erases(service, user.subject_id, campaign.id, chosen, in_force):
-            message = _("This withdrawal erases your photos and recordings in this campaign. Tick the box to confirm.")
+            message = (_("This withdrawal erases your photos and recordings in this campaign. Tick the box to confirm.")
+                       if campaign.has_voice else
+                       _("This withdrawal erases your photos in this campaign. Tick the box to confirm."))
             form.confirm_erasure.errors = [message]
             flash(message, "error")
             return _withdraw_refused(campaign, back, form)
@@ -305,7 +312,7 @@ def consent_withdraw(slug: str) -> Response | tuple[str, int]:
             form.matters.errors = [_("There is no consent in force to withdraw.")]
         else:
             get_session().commit()
-            flash(_withdrawn_message(outcome.erasure_due), "success")
+            flash(_withdrawn_message(outcome.erasure_due, campaign.has_voice), "success")
             return redirect(url_for("contribute.consent_receipt", receipt_id=outcome.record.id))
     return _withdraw_refused(campaign, back, form)
 
@@ -328,7 +335,10 @@ def _erases(service: ConsentService, subject_id: str, campaign_id: str, chosen: 
     return withdrawal_erases(service, subject_id, campaign_id, chosen)
 
 
-def _withdrawn_message(erasure_due: bool) -> str:
+def _withdrawn_message(erasure_due: bool, voice: bool = True) -> str:
+    if erasure_due and not voice:
+        return _("Withdrawn. Processing stopped and your photos in this campaign were erased now: they can no longer "
+                 "be opened by anyone. Any remaining copies are deleted within 5 days.")
     if erasure_due:
         return _("Withdrawn. Processing stopped and your photos and recordings in this campaign were erased now: "
                  "they can no longer be opened by anyone. Any remaining copies are deleted within 5 days.")

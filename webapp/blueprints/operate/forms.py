@@ -246,17 +246,31 @@ class CampaignForm(FlaskForm):
             if name not in self._fields or name not in fresh._fields:
                 continue
             field, now = self[name], fresh[name].data
-            if field.data == before:
-                field.data = now
-            elif now != before:
+            if _same(field.data, before):
+                field.process(None, now)
+                field.raw_data = None  # numbers are shown from what was posted while it is kept
+            elif not _same(now, before) and not _same(field.data, now):
                 conflicts.append(name)
-                field.errors = [_l("Also changed by the other save, to: %(value)s", value=str(now))]
+                field.errors = [_l("Also changed by the other save, to: %(value)s", value=_shown(now))]
         self.basis.data, self.shown.data = fresh.basis.data, fresh.shown.data
         return conflicts
 
 
 _SETTINGS = ("title_ko", "title_en", "description_ko", "description_en", "brackets", "photo_rules", "voice_prompts",
              "payment_krw", "quota", "min_age", "max_age", "retention_days", "k_anonymity", "second_review")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as a form means them (browsers send line breaks as CRLF)."""
+    def norm(v: Any) -> Any:
+        return v.replace("\r\n", "\n").strip() if isinstance(v, str) else v
+    return bool(norm(a) == norm(b))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(_l("yes") if value else _l("no"))
+    return str(value)
 
 
 def settings_digest(campaign: Any) -> str:
