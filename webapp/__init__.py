@@ -68,6 +68,9 @@ def _register_template_helpers(app: Flask) -> None:
     from webapp.conformance_words import evidence_text
 
     app.jinja_env.globals["evidence_text"] = evidence_text
+    from webapp.blueprints.operate.consent_forms import kind_label
+
+    app.jinja_env.globals["matter_kind"] = kind_label
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:

@@ -68,19 +68,11 @@ VALUE_WORDS: dict[str, dict[str, Any]] = {
 
 def _worded(name: str, value: Any) -> Any:
     if name == "missing" and isinstance(value, list | tuple):
-        return ", ".join(str(_matter_label(v)) for v in value)
+        from webapp.blueprints.operate.consent_forms import kind_label
+
+        return ", ".join(kind_label(v) for v in value)
     word = VALUE_WORDS.get(name, {}).get(value) if isinstance(value, str) else None
     return value if word is None else str(word)
-
-
-def _matter_label(kind: str) -> Any:
-    from consent.notice import MatterKind
-    from webapp.blueprints.operate.consent_forms import KIND_LABELS
-
-    try:
-        return KIND_LABELS[MatterKind(kind)]
-    except (ValueError, KeyError):
-        return kind
 
 
 def evidence_text(line: str) -> str:

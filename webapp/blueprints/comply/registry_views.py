@@ -78,8 +78,7 @@ def consent_subject(subject_id: str) -> str:
 def _matter_names(records: list[Any]) -> dict[str, dict[str, str]]:
     """Receipt id -> matter id -> the matter's name (its kind; a custom matter's summary) in the version signed."""
     from consent.models import NoticeVersion
-    from consent.notice import MatterKind
-    from webapp.blueprints.operate.consent_forms import KIND_LABELS
+    from webapp.blueprints.operate.consent_forms import matter_name
 
     lang, names, notices = str(get_locale()), {}, {}
     for record in records:
@@ -87,8 +86,7 @@ def _matter_names(records: list[Any]) -> dict[str, dict[str, str]]:
             version = get_session().get(NoticeVersion, record.notice_version_id)
             notices[record.notice_version_id] = version.notice if version else None
         notice = notices[record.notice_version_id]
-        names[record.id] = {m.id: m.summary.get(lang) if m.kind is MatterKind.CUSTOM else str(KIND_LABELS[m.kind])
-                            for m in notice.matters} if notice else {}
+        names[record.id] = {m.id: matter_name(m, lang) for m in notice.matters} if notice else {}
     return names
 
 

@@ -27,7 +27,7 @@ from collection.contributions.withdrawal import withdraw_consent, withdrawal_era
 from collection.errors import ContributionError
 from consent.errors import ConsentStateError, ReceiptBuildError
 from consent.models import ConsentRecord, NoticeVersion
-from consent.notice import MatterKind, Notice, notice_sections
+from consent.notice import Notice, notice_sections
 from consent.receipts import GuardianRelationship, receipt_facts
 from consent.service import ConsentService, Guardian, Signing
 from webapp.access import allow
@@ -40,7 +40,7 @@ from webapp.blueprints.contribute.consent_forms import (
     sign_form,
 )
 from webapp.blueprints.contribute.views import bp
-from webapp.blueprints.operate.consent_forms import KIND_LABELS
+from webapp.blueprints.operate.consent_forms import matter_name
 from webapp.blueprints.public.consent_views import KEYS_PATH, receipt_standing
 from webapp.db import get_session
 from webapp.services import clock, consent, contributions, erasure, hash_ip
@@ -69,19 +69,17 @@ def _age(user: User) -> int | None:
     return user.age_on(clock().now().date())
 
 
-def _ineligible_reason(campaign: Campaign, user: User, first_time: bool) -> str | None:
-    """Why `user` cannot sign now, or None. Age only gates taking part anew (a first consent, or joining again
-    after one's data was erased): someone taking part can renew their consent to a new version even if they have
-    since aged out of the campaign's range."""
+def _ineligible_reason(campaign: Campaign, user: User, version: NoticeVersion, anew: bool) -> str | None:
+    """Why `user` cannot sign `version` now, or None. Age only gates taking part anew (`anew`: a first consent, or
+    joining again after one's data was erased): someone taking part can renew their consent to a new version even
+    if they have since aged out of the campaign's range."""
     if campaign.status is not CampaignStatus.OPEN:
         return _("This campaign is not taking consents: it is not open.")
-    version = consent().current_version(campaign.id)
-    if version is not None and facts_changed(version.written_for, campaign):
+    if facts_changed(version.written_for, campaign):
         # the document would promise other counts, payment or periods than the campaign now has
         return _("The campaign's settings changed after its consent document was published, and the updated "
                  "document is not out yet. Please come back later.")
-    enrollment = contributions().enrollment(user, campaign)
-    if not first_time and (enrollment is None or enrollment.state is not EnrollmentState.ERASED):
+    if not anew:
         return None
     age = _age(user)
     if age is None:
@@ -141,7 +139,7 @@ def consent_sign(slug: str) -> Response | tuple[str, int] | str:
             flash(_("You already agree to every use, so nothing changed. To withdraw one, use “Withdraw consent” "
                     "below."), "warning")
         return _sign_page(campaign, version, None, latest, None)  # nothing to sign: status (and withdraw)
-    reason = _ineligible_reason(campaign, user, first_time=latest is None)
+    reason = _ineligible_reason(campaign, user, version, anew=latest is None or erased)
     if reason is not None:
         return _sign_page(campaign, version, None, latest, reason), 200 if request.method == "GET" else 409
     age = _age(user)
@@ -257,7 +255,7 @@ def _sign_page(
         changed=_changed_sections(_notice_of(latest), notice, lang) if reconsent and notice and latest else [],
         ineligible=ineligible,
         in_force=in_force,
-        matter_names=_matter_names(service, user.subject_id, campaign.id, lang),
+        matter_names=names,
         withdraw_form=withdraw_form or _withdraw_form(in_force, "campaign"),
         matter_field=matter_field,
         notice_lang=lang,
@@ -281,9 +279,7 @@ def _matter_names(service: ConsentService, subject_id: str, campaign_id: str, la
     notice = _notice_of(latest) if latest else None
     if notice is None:
         return {}
-    return {
-        m.id: m.summary.get(lang) if m.kind is MatterKind.CUSTOM else str(KIND_LABELS[m.kind]) for m in notice.matters
-    }
+    return {m.id: matter_name(m, lang) for m in notice.matters}
 
 
 @bp.post("/campaigns/<slug>/consent/withdraw")

@@ -66,6 +66,19 @@ KIND_LABELS = {
 }
 
 
+def kind_label(kind: MatterKind | str) -> str:
+    """A consent matter's kind in the reader's language (its code when it is not a kind)."""
+    try:
+        return str(KIND_LABELS[MatterKind(kind)])
+    except ValueError:
+        return str(kind)
+
+
+def matter_name(matter: Matter, lang: str) -> str:
+    """A short name for a matter: its kind, or a campaign-specific use's own summary in `lang`."""
+    return matter.summary.get(lang) if matter.kind is MatterKind.CUSTOM else kind_label(matter.kind)
+
+
 # --- layout ------------------------------------------------------------------------------------------------
 
 

@@ -73,10 +73,6 @@ def refusal_text(exc: Exception, form: CampaignForm | None = None) -> str:
     return words
 
 
-def unreachable_text(exc: UnreachableBracket) -> str:
-    return str(unreachable_words(exc))
-
-
 @bp.get("/")
 @allow(*OPERATORS)
 def dashboard() -> str:
@@ -94,7 +90,7 @@ def new_campaign() -> Response | str:
         except InvalidTransition as exc:
             form.slug.errors.append(refusal_text(exc))
         except UnreachableBracket as exc:
-            form.brackets.errors.append(unreachable_text(exc))
+            form.brackets.errors.append(str(unreachable_words(exc)))
         except ValueError as exc:
             form.brackets.errors.append(str(exc))
         else:
@@ -144,7 +140,7 @@ def edit_campaign(slug: str) -> Response | str | tuple[str, int]:
         except InvalidTransition as exc:
             flash(refusal_text(exc, form), "error")
         except UnreachableBracket as exc:
-            form.brackets.errors.append(unreachable_text(exc))
+            form.brackets.errors.append(str(unreachable_words(exc)))
         except ValueError as exc:
             form.brackets.errors.append(str(exc))
         else:
