@@ -65,9 +65,14 @@ def _refuse_outdated_schema(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
-    from webapp.conformance_words import evidence_text
+    from webapp.conformance_words import basis_text, evidence_text
 
     app.jinja_env.globals["evidence_text"] = evidence_text
+    app.jinja_env.globals["basis_text"] = basis_text
+    from webapp.release_words import build_error_text, excluded_label
+
+    app.jinja_env.globals["build_error_text"] = build_error_text
+    app.jinja_env.globals["release_excluded"] = excluded_label
     from webapp.blueprints.operate.consent_forms import kind_label
 
     app.jinja_env.globals["matter_kind"] = kind_label

@@ -1,5 +1,5 @@
-"""The conformance report's evidence and problem lines in the reader's language:
-`collection.compliance.conformance.Said` carries a stable code and its values; values that are words (kinds of
+"""The conformance report's legal bases, evidence and problem lines (and the audit log verification's problems)
+in the reader's language: `collection.said.Said` carries a stable code and its values; values that are words (kinds of
 object, consent matters, request kinds and states) are worded too, ids and dates are shown as they are. An unknown
 line is shown as the check worded it."""
 
@@ -50,6 +50,34 @@ EVIDENCE: dict[str, Any] = {
     "month_unreviewed": _l("%(month)s: staff views of biometric objects not signed off"),
     "release_unverified": _l("Release %(release)s: approved without a passing verification"),
     "release_verified_late": _l("Release %(release)s: verified only after its approval"),
+    # the audit log's verification (collection.audit.checkpoints.verify), on the audit page and in this report
+    "event_deleted": _l("The event at position %(position)d is missing (the next is at %(next)d): it was deleted"),
+    "event_edited": _l("Event %(event)s at position %(position)d was edited (its content no longer matches)"),
+    "checkpoint_folder_missing": _l("The checkpoint folder %(folder)s does not exist: check the path; `datadam "
+                                    "audit checkpoint` creates it"),
+    "checkpoints_absent": _l("No signed checkpoint in %(folder)s although the log holds %(events)d events: "
+                             "checkpoints were deleted or this is the wrong folder (a new installation: run "
+                             "`datadam audit checkpoint`)"),
+    "keys_file_missing": _l("%(file)s is missing beside the checkpoints"),
+    "checkpoint_bad_signature": _l("Checkpoint of %(size)d events signed at %(time)s: bad signature or unknown key"),
+    "checkpoint_log_shorter": _l("Checkpoint of %(size)d events signed at %(time)s: the log holds only %(events)d "
+                                 "events: truncated, or restored from an older backup"),
+    "checkpoint_root_mismatch": _l("Checkpoint of %(size)d events signed at %(time)s: the first %(size)d events no "
+                                   "longer give the signed root: an event between positions %(first)d and %(size)d "
+                                   "was reordered, deleted or rewritten"),
+}
+
+# The legal basis of each check, by check key (the collection layer cites it in English for the CLI and JSON).
+BASIS: dict[str, Any] = {
+    "consent_for_stored_data": _l("PIPA Art. 15(1), 22, 23; GDPR Art. 6(1)(a), 7, 9(2)(a)"),
+    "retention": _l("PIPA Art. 21; GDPR Art. 5(1)(e)"),
+    "encryption": _l("PIPA Art. 23(2), 29; GDPR Art. 9, 32(1)(a); PIPA biometric guideline (2021)"),
+    "audit_log": _l("PIPA Art. 29 (safety measures: access records); GDPR Art. 5(2), 30"),
+    "releases_verified": _l("PIPA Art. 17, 28-2 (pseudonymised provision); GDPR Art. 5(1)(f), 89"),
+    "rights_requests": _l("PIPA Art. 35-38, Enforcement Decree Art. 41-44; GDPR Art. 12(3)"),
+    "notices_complete": _l("PIPA Art. 15(2), 17(2), 22, 23; GDPR Art. 13"),
+    "erasure_timely": _l("PIPA Art. 21, Enforcement Decree Art. 16; GDPR Art. 17(1)"),
+    "access_reviewed": _l("PIPA safety-measure standards Art. 8 (access records kept, checked monthly)"),
 }
 
 # Values that are words, by the name of the value they fill.
@@ -73,6 +101,12 @@ def _worded(name: str, value: Any) -> Any:
         return ", ".join(kind_label(v) for v in value)
     word = VALUE_WORDS.get(name, {}).get(value) if isinstance(value, str) else None
     return value if word is None else str(word)
+
+
+def basis_text(key: str, basis: str) -> str:
+    """The legal basis of check `key` in the reader's language; an unknown check's basis as it is cited."""
+    worded = BASIS.get(key)
+    return basis if worded is None else str(worded)
 
 
 def evidence_text(line: str) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from collection.audit.log import leaf_hash
 from collection.audit.merkle import root_hex
 from collection.audit.models import AuditEvent
+from collection.said import Said
 from consent.canonical import b64url_decode, b64url_encode, canonical_json
 from consent.clock import Clock
 from consent.keys import PURPOSE_AUDIT, parse_public_key_document, public_key_document
@@ -121,12 +122,13 @@ class AuditReport:
     size: int = 0
     pending: int = 0
     checkpoints: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[Said] = field(default_factory=list)
     first_bad_position: int | None = None
     _precise: bool = False
 
-    def fail(self, message: str, position: int | None = None, precise: bool = True) -> None:
-        """Record a problem. A precise position (this very event) wins over a range start from a checkpoint."""
+    def fail(self, message: Said, position: int | None = None, precise: bool = True) -> None:
+        """Record a problem (English, with a code the web layer words). A precise position (this very event) wins
+        over a range start from a checkpoint."""
         self.ok = False
         self.problems.append(message)
         if position is None or (self._precise and not precise):
@@ -157,11 +159,13 @@ def verify(session: Session, folder: Path | None) -> AuditReport:
     leaves: list[str] = []
     for expected, event in enumerate(events, 1):
         if event.position != expected:
-            report.fail(f"event at position {expected} is missing (next is {event.position}): deleted", expected)
+            report.fail(Said("event_deleted", f"event at position {expected} is missing (next is {event.position}):"
+                             " deleted", position=expected, next=event.position), expected)
             break
         recomputed = leaf_hash(event)
         if recomputed != event.leaf_hash:
-            report.fail(f"event {event.id} at position {expected} was edited (its content no longer matches)", expected)
+            report.fail(Said("event_edited", f"event {event.id} at position {expected} was edited (its content no"
+                             " longer matches)", event=event.id, position=expected), expected)
         leaves.append(recomputed)
     if folder is not None:
         _verify_checkpoints(folder, leaves, report)
@@ -172,24 +176,29 @@ def _verify_checkpoints(folder: Path, leaves: list[str], report: AuditReport) ->
     # Without checkpoints a rewritten log or a restored old backup verifies by its own hashes alone, so a folder
     # that is missing (a mistyped path, a wrong setting) or holds none while events exist fails loudly.
     if not folder.is_dir():
-        report.fail(f"checkpoint folder {folder} does not exist: check the path; `datadam audit checkpoint` creates it")
+        report.fail(Said("checkpoint_folder_missing", f"checkpoint folder {folder} does not exist: check the path;"
+                         " `datadam audit checkpoint` creates it", folder=str(folder)))
         return
     keys_path = folder / KEYS_FILE
     checkpoints = load_checkpoints(folder)
     report.checkpoints = len(checkpoints)
     if not checkpoints and report.size + report.pending > 0:
-        report.fail(
-            f"no signed checkpoint in {folder} although the log holds {report.size + report.pending} events: "
-            "checkpoints were deleted or this is the wrong folder (a new installation: run `datadam audit checkpoint`)"
-        )
+        events = report.size + report.pending
+        report.fail(Said(
+            "checkpoints_absent",
+            f"no signed checkpoint in {folder} although the log holds {events} events: checkpoints were deleted or"
+            " this is the wrong folder (a new installation: run `datadam audit checkpoint`)",
+            folder=str(folder), events=events,
+        ))
         return
     if checkpoints and not keys_path.exists():
-        report.fail(f"{KEYS_FILE} is missing beside the checkpoints")
+        report.fail(Said("keys_file_missing", f"{KEYS_FILE} is missing beside the checkpoints", file=KEYS_FILE))
         return
     keys = parse_public_key_document(keys_path.read_bytes()) if checkpoints else None
     good = 0  # the largest checkpointed prefix that still holds: the first bad event lies after it
     for cp in sorted(checkpoints, key=lambda c: int(c["size"])):  # type: ignore[call-overload]
         size, name = int(cp["size"]), f"checkpoint of size {cp['size']} at {cp['time']}"  # type: ignore[call-overload]
+        which = {"size": size, "time": str(cp["time"])}
         body = {k: cp[k] for k in ("schema", "size", "root", "time", "kid")}
         key = keys.find(str(cp["kid"])) if keys else None
         moment = dt.datetime.strptime(str(cp["time"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
@@ -198,19 +207,21 @@ def _verify_checkpoints(folder: Path, leaves: list[str], report: AuditReport) ->
             or not key.covers(moment)
             or not key.verify(canonical_json(body), b64url_decode(str(cp["signature"])))
         ):
-            report.fail(f"{name}: bad signature or unknown key")
+            report.fail(Said("checkpoint_bad_signature", f"{name}: bad signature or unknown key", **which))
             continue
         if size > len(leaves):
             report.fail(
-                f"{name}: the log has only {len(leaves)} events: truncated, or restored from an older backup",
+                Said("checkpoint_log_shorter", f"{name}: the log has only {len(leaves)} events: truncated, or restored"
+                     " from an older backup", events=len(leaves), **which),
                 len(leaves) + 1,
                 precise=False,
             )
             continue
         if root_hex(leaves[:size]) != cp["root"]:
             report.fail(
-                f"{name}: the first {size} events no longer give the signed root: an event between "
-                f"positions {good + 1} and {size} was reordered, deleted or rewritten",
+                Said("checkpoint_root_mismatch", f"{name}: the first {size} events no longer give the signed root: an"
+                     f" event between positions {good + 1} and {size} was reordered, deleted or rewritten",
+                     first=good + 1, **which),
                 good + 1,
                 precise=False,
             )

@@ -34,6 +34,7 @@ from collection.compliance.rights import overdue_requests
 from collection.contributions.models import Photo, PhotoSet, VoiceClip
 from collection.crypto import NONCE_BYTES, TAG_BYTES, ContributorKey
 from collection.errors import StorageError
+from collection.said import Said
 from collection.storage import BlobStore
 from consent.models import MatterConsent, NoticeState, NoticeVersion
 from consent.notice import MatterKind, missing_items
@@ -47,26 +48,6 @@ class Status(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"
     NOT_APPLICABLE = "not_applicable"
-
-
-class Said(str):
-    """An evidence line: the English sentence itself (what the CLI and JSON show), plus a stable `code` and its
-    `params` so a page can say the same in its reader's language."""
-
-    code: str
-    params: dict[str, Any]
-
-    def __new__(cls, code: str, text: str, **params: Any) -> Said:
-        line = super().__new__(cls, text)
-        line.code, line.params = code, params
-        return line
-
-    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle rebuild it with its code and numbers
-        return _said, (self.code, str(self), self.params)
-
-
-def _said(code: str, text: str, params: dict[str, Any]) -> Said:
-    return Said(code, text, **params)
 
 
 @dataclass(frozen=True)

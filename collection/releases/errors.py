@@ -9,7 +9,9 @@ ReleaseError                  (a CollectionError)
 ├── ApprovalRefused           approval asked before verification passed; `failures` lists what failed
 └── DeliveryRefused           download refused (not approved, package missing, or withdrawals since the build)
 
-Messages name releases by id, never a contributor.
+Messages name releases by id, never a contributor. The refusals a person meets (ReleaseStateError, ApprovalRefused,
+DeliveryRefused) also carry a stable `code` (and `count` where a number is named) so the web layer can say them in
+its reader's language; the message is the English wording of the same.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ class ReleaseRuleError(ReleaseError):
 
 
 class ReleaseStateError(ReleaseError):
-    """The release `release_id` is in a state that does not allow the step."""
+    """The release `release_id` is in a state that does not allow the step (`code` says which, e.g.
+    ``already_built``, ``not_built``, ``already_approved``)."""
 
-    def __init__(self, release_id: str, problem: str) -> None:
+    def __init__(self, release_id: str, problem: str, *, code: str = "") -> None:
         super().__init__(problem)
         self.release_id = release_id
+        self.code = code
 
 
 class NothingToRelease(ReleaseError):
@@ -63,7 +67,10 @@ class ReleaseBuildFailed(ReleaseError):
 class ApprovalRefused(ReleaseError):
     """Approval refused: `failures` are the verification failures (check, file, detail), or a reason."""
 
-    def __init__(self, release_id: str, reason: str, failures: Sequence[Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self, release_id: str, reason: str, failures: Sequence[Mapping[str, Any]] = (), *, code: str = "",
+        count: int = 0,
+    ) -> None:
         listed = "; ".join(f"{f.get('check')}: {f.get('file') or '-'}: {f.get('detail')}" for f in failures[:20])
         more = f" (and {len(failures) - 20} more)" if len(failures) > 20 else ""
         super().__init__(
@@ -71,13 +78,17 @@ class ApprovalRefused(ReleaseError):
         )
         self.release_id = release_id
         self.reason = reason
+        self.code = code
+        self.count = count
         self.failures = [dict(f) for f in failures]
 
 
 class DeliveryRefused(ReleaseError):
     """The package of `release_id` cannot be handed out (`reason` says why)."""
 
-    def __init__(self, release_id: str, reason: str) -> None:
+    def __init__(self, release_id: str, reason: str, *, code: str = "", count: int = 0) -> None:
         super().__init__(f"release {release_id} cannot be downloaded: {reason}")
         self.release_id = release_id
         self.reason = reason
+        self.code = code
+        self.count = count

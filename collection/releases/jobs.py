@@ -56,8 +56,9 @@ def build_now(service: ReleaseService, release_id: str, actor_id: str | None, ou
         return build_in_steps(service, release_id, actor_id, out_path)
     except ReleaseError as exc:
         release = service.locked(release_id)
-        release.build_summary = {**(release.build_summary or {}), BUILD_ERROR: {
-            "message": str(exc), "kind": type(exc).__name__, "at": format_timestamp(service.clock.now())}}
+        error = {"message": str(exc), "kind": type(exc).__name__, "at": format_timestamp(service.clock.now()),
+                 "code": getattr(exc, "code", ""), "excluded": getattr(exc, "excluded", {})}  # the web layer words it
+        release.build_summary = {**(release.build_summary or {}), BUILD_ERROR: error}
         service.session.flush()
         return release
 
@@ -89,7 +90,8 @@ def queue_build(queue: JobQueue, session: Session, release: Release, actor: User
     """Queue the build of a draft release (flushed; dispatched after the caller's commit). A build already
     waiting or running is returned instead of a second one. Raises ReleaseStateError when it is built."""
     if release.built:
-        raise ReleaseStateError(release.id, "this release is already built: draft a new release instead")
+        raise ReleaseStateError(release.id, "this release is already built: draft a new release instead",
+                                code="already_built")
     running = build_job(session, release.id)
     if running is not None and running.state in (JobState.QUEUED, JobState.RUNNING):
         return running.id

@@ -27,7 +27,11 @@ class ReleaseState(enum.StrEnum):
 
 
 class ReleaseTransitionError(ValueError):
-    """A release step its current state does not allow; the message says why."""
+    """A release step its current state does not allow; the message says why, `code` names it."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Release(Base):
@@ -76,7 +80,8 @@ class Release(Base):
 
     def require_draft(self) -> None:
         if self.built or self.state is not ReleaseState.DRAFT:
-            raise ReleaseTransitionError(f"release {self.id} is already built: draft a new release instead")
+            raise ReleaseTransitionError(f"release {self.id} is already built: draft a new release instead",
+                                         "already_built")
 
     def mark_built(self, by: str | None, when: dt.datetime, package_path: str, key_id: str, statement: str) -> None:
         self.require_draft()
@@ -85,9 +90,10 @@ class Release(Base):
 
     def require_verifiable(self) -> None:
         if not self.built:
-            raise ReleaseTransitionError("a release is verified only after it is built")
+            raise ReleaseTransitionError("a release is verified only after it is built", "not_built")
         if self.state is ReleaseState.APPROVED:
-            raise ReleaseTransitionError("an approved release is not verified again: it is already delivered")
+            raise ReleaseTransitionError("an approved release is not verified again: it is already delivered",
+                                         "already_approved")
 
     def record_verification(self, report: dict[str, Any], when: dt.datetime) -> None:
         self.require_verifiable()
@@ -97,9 +103,9 @@ class Release(Base):
 
     def approve(self, officer_id: str, when: dt.datetime) -> None:
         if self.state is ReleaseState.APPROVED:
-            raise ReleaseTransitionError("this release is already approved")
+            raise ReleaseTransitionError("this release is already approved", "already_approved")
         if self.state is not ReleaseState.VERIFIED or not self.verification_passed:
-            raise ReleaseTransitionError("only a release whose verification passed can be approved")
+            raise ReleaseTransitionError("only a release whose verification passed can be approved", "not_verified")
         self.state = ReleaseState.APPROVED
         self.approved_by = officer_id
         self.approved_at = when

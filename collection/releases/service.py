@@ -162,7 +162,7 @@ class ReleaseService:
     def pseudonymizer(self, release: Release) -> Pseudonymizer:
         """The release's pseudonymizer, from its sealed key. Raises ReleaseStateError before the build."""
         if release.sealed_key is None:
-            raise ReleaseStateError(release.id, "the release has no key before it is built")
+            raise ReleaseStateError(release.id, "the release has no key before it is built", code="not_built")
         return Pseudonymizer(open_release_key(self._master_key, release.id, release.sealed_key))
 
     def default_package_path(self, release: Release) -> Path:
@@ -341,7 +341,7 @@ class ReleaseService:
     def prepare_verification(self, release: Release) -> PackageCheck:
         """Step 1 of a verification, reads only. Raises ReleaseStateError before the build or after approval."""
         if not release.built or release.package_path is None:
-            raise ReleaseStateError(release.id, "build the release before verifying it")
+            raise ReleaseStateError(release.id, "build the release before verifying it", code="not_built")
         self._transition(release, release.require_verifiable)
         return PackageCheck(
             release.id, Path(release.package_path), release.statement_sha256, release.k, self.public_keys()
@@ -356,7 +356,8 @@ class ReleaseService:
         when the release was approved, or its package erased or replaced, while the check ran."""
         release = self.locked(check.release_id)
         if (release.package_path, release.statement_sha256) != (str(check.package), check.statement_sha256):
-            raise ReleaseStateError(release.id, "the package changed while it was being verified: verify it again")
+            raise ReleaseStateError(release.id, "the package changed while it was being verified: verify it again",
+                                    code="package_changed_during_check")
         self._record_report(actor, release, report)
         return report
 
@@ -397,7 +398,7 @@ class ReleaseService:
         the officer built it, not verified with every failure listed, withdrawals since the build, package
         gone) and ReleaseStateError (already approved)."""
         if release.state is ReleaseState.APPROVED:
-            raise ReleaseStateError(release.id, "this release is already approved")
+            raise ReleaseStateError(release.id, "this release is already approved", code="already_approved")
         self._check_approvable(officer, release)
         self._transition(release, lambda: release.approve(officer.id, self.clock.now()))
         self.audit.record(
@@ -412,21 +413,25 @@ class ReleaseService:
 
     def _check_approvable(self, officer: User, release: Release) -> None:
         if officer.role not in APPROVERS:
-            raise ApprovalRefused(release.id, "only a compliance officer approves releases")
+            raise ApprovalRefused(release.id, "only a compliance officer approves releases", code="not_officer")
         if not release.built:
-            raise ApprovalRefused(release.id, "the release is not built yet")
+            raise ApprovalRefused(release.id, "the release is not built yet", code="not_built")
         if release.built_by is not None and release.built_by == officer.id:
-            raise ApprovalRefused(release.id, "the person who built a release does not approve it")
+            raise ApprovalRefused(release.id, "the person who built a release does not approve it", code="own_build")
         if not release.verification_passed:
-            reason = "its verification has not passed" if release.verify_report else "it has not been verified"
-            raise ApprovalRefused(release.id, reason, release.failures())
+            failed = bool(release.verify_report)
+            reason = "its verification has not passed" if failed else "it has not been verified"
+            raise ApprovalRefused(release.id, reason, release.failures(),
+                                  code="verification_failed" if failed else "not_verified")
         withdrawn = self.withdrawn_subjects(release)
         if withdrawn:
-            raise ApprovalRefused(release.id, f"{withdrawn} contributor(s) withdrew since the build: build a new one")
+            raise ApprovalRefused(release.id, f"{withdrawn} contributor(s) withdrew since the build: build a new one",
+                                  code="withdrawn", count=withdrawn)
         if not Path(release.package_path or "").exists():
-            raise ApprovalRefused(release.id, "the package is no longer on disk")
+            raise ApprovalRefused(release.id, "the package is no longer on disk", code="package_missing")
         if not self._is_built_package(release):
-            raise ApprovalRefused(release.id, "the package on disk is not the one that was built and verified")
+            raise ApprovalRefused(release.id, "the package on disk is not the one that was built and verified",
+                                  code="package_changed")
 
     @staticmethod
     def _is_built_package(release: Release) -> bool:
@@ -441,15 +446,17 @@ class ReleaseService:
         """The approved package file, with an audit event for this download. Raises DeliveryRefused (not
         approved, contributors withdrew since the build, package missing or not a single file)."""
         if release.state is not ReleaseState.APPROVED:
-            raise DeliveryRefused(release.id, "it is not approved")
+            raise DeliveryRefused(release.id, "it is not approved", code="not_approved")
         withdrawn = self.withdrawn_subjects(release)
         if withdrawn:
-            raise DeliveryRefused(release.id, f"{withdrawn} contributor(s) withdrew since the build: build a new one")
+            raise DeliveryRefused(release.id, f"{withdrawn} contributor(s) withdrew since the build: build a new one",
+                                  code="withdrawn", count=withdrawn)
         path = Path(release.package_path or "")
         if not path.is_file():
-            raise DeliveryRefused(release.id, "the package is not a single file on this server")
+            raise DeliveryRefused(release.id, "the package is not a single file on this server", code="package_missing")
         if not self._is_built_package(release):
-            raise DeliveryRefused(release.id, "the package on disk is not the one that was built and verified")
+            raise DeliveryRefused(release.id, "the package on disk is not the one that was built and verified",
+                                  code="package_changed")
         self.audit.record(
             _actor(actor),
             "release.downloaded",
@@ -475,7 +482,7 @@ class ReleaseService:
         try:
             step()
         except ReleaseTransitionError as exc:
-            raise ReleaseStateError(release.id, str(exc)) from exc
+            raise ReleaseStateError(release.id, str(exc), code=exc.code) from exc
 
 
 def _actor(user: User | None) -> Actor:

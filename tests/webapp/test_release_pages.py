@@ -5,6 +5,7 @@ withdrawal lists."""
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 import zipfile
@@ -217,3 +218,23 @@ def test_a_build_that_cannot_be_done_is_explained_on_the_page(
     assert "The last build did not finish" in html and "Build and verify" in html
     env.session.refresh(release)
     assert release.state is ReleaseState.DRAFT and release.build_summary["build_error"]["kind"] == "NothingToRelease"
+
+
+def test_refusals_and_a_failed_build_are_said_in_korean(
+    app: Any, env: Any, make_campaign: Any, make_user: Any, tmp_path: Path
+) -> None:
+    campaign = make_campaign()
+    publish_notice(env, campaign)  # nobody has given anything yet
+    operator = make_user("operator")  # a Korean account
+    release = draft(service(env, tmp_path), campaign, actor=operator)
+    page = f"/operate/releases/{release.id}"
+    said = html.unescape(post(signed_in(app, operator), f"{page}/build", page=page).get_data(as_text=True))
+    assert "지난 생성이 끝나지 못했습니다: 릴리스할 항목이 없습니다" in said and "nothing to release" not in said
+
+    officer = signed_in(app, make_user("compliance"))
+    said = html.unescape(post(officer, f"/comply/releases/{release.id}/approve").get_data(as_text=True))
+    assert "승인할 수 없습니다: 릴리스가 아직 생성되지 않았습니다." in said and "not built yet" not in said
+    said = html.unescape(post(officer, f"/comply/releases/{release.id}/download").get_data(as_text=True))
+    assert "패키지를 내려받을 수 없습니다: 승인되지 않았습니다." in said and "cannot be downloaded" not in said
+    said = html.unescape(post(officer, f"/comply/releases/{release.id}/verify").get_data(as_text=True))
+    assert "먼저 릴리스를 생성하세요." in said and "before verifying" not in said

@@ -10,11 +10,12 @@ from flask_login import current_user
 
 from collection.accounts import Role
 from collection.errors import NotFound
-from collection.releases import ApprovalRefused, ReleaseError
+from collection.releases import ReleaseError
 from webapp.access import allow
 from webapp.blueprints.comply.views import bp
 from webapp.commands_release import release_service
 from webapp.db import get_session
+from webapp.release_words import refusal_text
 
 OFFICERS = (Role.COMPLIANCE, Role.ADMIN)
 
@@ -51,7 +52,7 @@ def release_verify(release_id: str) -> Response:
         report = service.record_verification(current_user.user, check, service.check_package(check))
     except ReleaseError as exc:
         get_session().rollback()
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return redirect(url_for("comply.release_page", release_id=release_id))
     get_session().commit()
     if report["ok"]:
@@ -67,10 +68,8 @@ def release_approve(release_id: str) -> Response:
     service = release_service()
     try:
         service.approve(current_user.user, service.get(release_id))
-    except ApprovalRefused as exc:
-        flash(_("Approval refused: %(reason)s.", reason=exc.reason), "error")
     except ReleaseError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     else:
         get_session().commit()
         flash(_("Release approved. Each download is recorded."), "success")
@@ -84,7 +83,7 @@ def release_download(release_id: str) -> Response:
     try:
         path = service.download(current_user.user, service.get(release_id))
     except ReleaseError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return redirect(url_for("comply.release_page", release_id=release_id))
     get_session().commit()  # the audit event of this download stands before a byte leaves
     resp = send_file(path, as_attachment=True, download_name=path.name, mimetype="application/octet-stream")

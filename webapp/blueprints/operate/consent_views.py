@@ -54,6 +54,7 @@ from webapp.blueprints.operate.consent_forms import (
     NoticeLayout,
     ReviewForm,
     field_for_missing,
+    kind_label,
     notice_form,
     notice_formdata,
     notice_from_form,
@@ -289,7 +290,7 @@ def _missing_message(item: MissingItem) -> str:
     if item.path.endswith(".data_categories"):
         return _("List the data categories of this matter.")
     if item.path.startswith("matters.") and item.path.count(".") == 1 and item.language is None:
-        return _("Add a consent matter of this kind: %(kind)s.", kind=item.path.removeprefix("matters."))
+        return _("Add a consent matter of this kind: %(kind)s.", kind=kind_label(item.path.removeprefix("matters.")))
     return _("Required before publishing.")
 
 

@@ -24,6 +24,7 @@ from webapp.access import allow
 from webapp.blueprints.operate.views import bp
 from webapp.commands_release import release_service
 from webapp.db import get_session
+from webapp.release_words import build_error_text, refusal_text
 from webapp.services import background, campaigns
 
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
@@ -148,14 +149,14 @@ def release_build(release_id: str) -> Response:
         queue_build(background().queue, get_session(), release, current_user.user)
     except ReleaseError as exc:
         get_session().rollback()
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return redirect(url_for("operate.release_page", release_id=release_id))
     get_session().commit()  # the job is dispatched now (with the synchronous backend it has even run)
     get_session().refresh(release)
     if not release.built:
         error = (release.build_summary or {}).get(BUILD_ERROR)
         if error:
-            flash(error["message"], "error")
+            flash(build_error_text(error), "error")
         else:
             flash(_("Building in the background: this page shows when it is done."), "info")
     elif release.verification_passed:
