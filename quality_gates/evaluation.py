@@ -168,6 +168,7 @@ def _occlusion_outcome(report: PhotoReport) -> dict[str, Any]:
     return {
         "face_found": bool(found and (found.passed or found.review)),
         "flagged": gate is not None and not gate.passed,
+        "rejected": gate is not None and not gate.passed and not gate.review,
         "reason": gate.reason if gate else None,
     }
 
@@ -197,6 +198,8 @@ def occlusion_metrics(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         detected = [o for o in found if o["occluded"] is label]
         metrics[f"{prefix}_among_found"] = _share([o["flagged"] for o in detected])
+        # flagged outright (fail), not sent to a person (review): what a contributor is told without a human look
+        metrics[f"{prefix}_outright_among_found"] = _share([o["rejected"] for o in detected])
         metrics[f"{prefix}_per_photo"] = _share([o["flagged"] or not o["face_found"] for o in subset])
         metrics[f"{prefix}_n"] = len(subset)
     return metrics

@@ -14,11 +14,14 @@ from quality_gates._occlusion import (
     MODEL_FILE,
     UNSURE_BAND,
     OcclusionFeatures,
+    OcclusionScores,
     is_unsure,
     occlusion_models,
     score_occlusion,
 )
+from quality_gates._photo import occlusion_verdict
 from quality_gates._resnet import FaceAppearance
+from quality_gates._rules import DEFAULT_RULES, PhotoRules
 from quality_gates.errors import ModelUnavailable
 
 
@@ -108,3 +111,21 @@ def test_a_broken_model_file_is_a_clear_error(tmp_path: Path, content: str) -> N
         occlusion_models(path)
     with pytest.raises(ModelUnavailable):
         occlusion_models(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(("eyes", "mouth", "reason", "passed", "review"), [
+    (0.2, 0.1, None, True, False),
+    (0.6, 0.1, "possibly_covered", False, True),  # unsure: a person looks, the contributor is not told "covered"
+    (0.1, 0.7, "possibly_covered", False, True),
+    (0.85, 0.1, "eyes_covered", False, False),  # sure: rejected outright with the reason
+    (0.1, 0.9, "mouth_covered", False, False),
+])
+def test_only_a_sure_score_rejects_outright(eyes: float, mouth: float, reason: str | None, passed: bool,
+                                           review: bool) -> None:
+    result = occlusion_verdict(OcclusionScores(eyes, mouth, False), DEFAULT_RULES, {})
+    assert (result.reason, result.passed, result.review) == (reason, passed, review)
+
+
+def test_a_campaign_can_keep_the_stricter_lines() -> None:
+    strict = PhotoRules.from_dict({"eye_cover_fail": 0.5, "occlusion_review_margin": 0.1})
+    assert occlusion_verdict(OcclusionScores(0.6, 0.1, False), strict, {}).reason == "eyes_covered"

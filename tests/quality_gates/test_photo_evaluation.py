@@ -50,16 +50,20 @@ def test_unrecognised_points_are_not_used() -> None:
 
 def test_occlusion_metrics_both_bases() -> None:
     outcomes = [
-        {"occluded": True, "face_found": True, "flagged": True},
-        {"occluded": True, "face_found": True, "flagged": False},
-        {"occluded": True, "face_found": False, "flagged": False},
-        {"occluded": False, "face_found": True, "flagged": False},
-        {"occluded": False, "face_found": False, "flagged": False},
+        {"occluded": True, "face_found": True, "flagged": True, "rejected": True},
+        {"occluded": True, "face_found": True, "flagged": False, "rejected": False},
+        {"occluded": True, "face_found": False, "flagged": False, "rejected": False},
+        {"occluded": False, "face_found": True, "flagged": False, "rejected": False},
+        {"occluded": False, "face_found": True, "flagged": True, "rejected": False},  # sent to a person
+        {"occluded": False, "face_found": False, "flagged": False, "rejected": False},
     ]
     m = occlusion_metrics(outcomes)
-    assert m["face_found_rate"] == 0.6
+    assert m["face_found_rate"] == pytest.approx(4 / 6, abs=1e-4)
     assert (m["recall_among_found"], m["recall_per_photo"]) == (0.5, pytest.approx(0.6667, abs=1e-4))
-    assert (m["false_reject_among_found"], m["false_reject_per_photo"]) == (0.0, 0.5)
+    assert m["recall_outright_among_found"] == 0.5
+    # review counts as a false reject; the outright figure counts only what was rejected without a person
+    assert (m["false_reject_among_found"], m["false_reject_per_photo"]) == (0.5, pytest.approx(0.6667, abs=1e-4))
+    assert m["false_reject_outright_among_found"] == 0.0
 
 
 def test_goals_are_judged_from_the_figures() -> None:
