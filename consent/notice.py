@@ -35,6 +35,10 @@ from consent.errors import NoticeFormatError, NoticeIncompleteError
 LANGUAGES: tuple[str, ...] = ("ko", "en")
 JURISDICTIONS: tuple[str, ...] = ("KR", "EU")
 NOTICE_SCHEMA = 1
+# Edition 2: the sensitive-information matter is "biometric features" (edition 1 said "face and voice features",
+# wrong for a photo-only campaign), as every other page names it.
+CURRENT_WORDING = 2
+WORDINGS = (1, 2)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -157,6 +161,10 @@ class Notice:
     matters: tuple[Matter, ...] = ()
     jurisdictions: tuple[str, ...] = ("KR",)
     collects_voice: bool = False
+    # The edition of the fixed labels (headings) the text is rendered with. A published version keeps the edition
+    # it was published with, so its text and hash never change; new notices take the current one. Stored notices
+    # from before editions existed are edition 1.
+    wording: int = CURRENT_WORDING
 
     def __post_init__(self) -> None:
         if not isinstance(self.campaign, str) or not _SLUG.fullmatch(self.campaign):
@@ -166,6 +174,8 @@ class Notice:
         object.__setattr__(self, "matters", tuple(self.matters))
         object.__setattr__(self, "jurisdictions", _jurisdictions(self.jurisdictions))
         _check_field_types(self)
+        if isinstance(self.wording, bool) or self.wording not in WORDINGS:
+            raise NoticeFormatError(f"the wording edition is one of {WORDINGS}", "wording")
         _check_matters(self.matters, self.collects_voice)
 
     @property
@@ -347,6 +357,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "recipient_retention": "제공받는 자의 보유 및 이용 기간",
         "collection_and_use": "개인정보 수집·이용",
         "sensitive_information": "민감정보(얼굴·음성 특징정보) 처리",
+        "sensitive_information@2": "민감정보(생체 특징정보) 처리",
         "third_party_provision": "개인정보 제3자 제공",
         "voice_recording": "음성 녹음 수집·이용",
         "custom": "기타 선택 이용",
@@ -377,6 +388,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "recipient_retention": "Recipient's retention and use period",
         "collection_and_use": "Collection and use of personal information",
         "sensitive_information": "Processing of sensitive information (face and voice features)",
+        "sensitive_information@2": "Processing of sensitive information (biometric features)",
         "third_party_provision": "Provision to a third party",
         "voice_recording": "Collection and use of voice recordings",
         "custom": "Other optional use",
@@ -411,7 +423,7 @@ def notice_sections(notice: Notice, lang: str) -> tuple[NoticeSection, ...]:
         if not text.is_blank(lang):
             sections.append(NoticeSection(name, labels[name], _clean(text.get(lang))))
     for number, matter in enumerate(notice.matters, start=1):
-        sections.append(_matter_section(matter, number, lang))
+        sections.append(_matter_section(matter, number, lang, notice.wording))
     return tuple(sections)
 
 
@@ -436,10 +448,19 @@ def _contact_body(contact: Contact, lang: str) -> str:
     return _clean("\n".join(lines))
 
 
-def _matter_section(matter: Matter, number: int, lang: str) -> NoticeSection:
+def _label(labels: Mapping[str, str], key: str, wording: int) -> str:
+    """`key`'s label in the newest edition up to `wording` that changed it."""
+    for edition in range(wording, 1, -1):
+        if f"{key}@{edition}" in labels:
+            return labels[f"{key}@{edition}"]
+    return labels[key]
+
+
+def _matter_section(matter: Matter, number: int, lang: str, wording: int) -> NoticeSection:
     labels = _LABELS[lang]
     required = labels["required" if matter.required else "optional"]
-    heading = labels["matter"].format(number=number, kind=labels[matter.kind.value], required=required)
+    kind = _label(labels, matter.kind.value, wording)
+    heading = labels["matter"].format(number=number, kind=kind, required=required)
     lines = [f"{labels['summary']}: {matter.summary.get(lang)}", "", matter.full_text.get(lang)]
     if matter.third_party is not None:
         lines.append("")
@@ -550,12 +571,13 @@ def notice_to_dict(notice: Notice) -> dict[str, Any]:
 
 def notice_from_dict(data: Mapping[str, Any]) -> Notice:
     """Read what `notice_to_dict` wrote. Raises NoticeFormatError naming the path of the first problem."""
-    _expect_keys(data, {f.name for f in fields(Notice)} | {"schema"}, "$")
+    _expect_keys(data, {f.name for f in fields(Notice)} | {"schema"}, "$", optional={"wording"})
     if data.get("schema") != NOTICE_SCHEMA:
         raise NoticeFormatError(f"schema must be {NOTICE_SCHEMA}", "$.schema")
     values: dict[str, Any] = {}
     for name in ("campaign", "version", "collects_voice"):
         values[name] = data[name]
+    values["wording"] = data.get("wording", 1)
     if not isinstance(values["collects_voice"], bool):
         raise NoticeFormatError("must be true or false", "$.collects_voice")
     values["jurisdictions"] = tuple(_list(data["jurisdictions"], "$.jurisdictions"))
@@ -616,10 +638,10 @@ def _matter_from(data: Any, path: str) -> Matter:
     )
 
 
-def _expect_keys(data: Any, expected: set[str], path: str) -> None:
+def _expect_keys(data: Any, expected: set[str], path: str, optional: set[str] | frozenset[str] = frozenset()) -> None:
     if not isinstance(data, Mapping):
         raise NoticeFormatError("must be an object", path)
-    missing, extra = expected - set(data), set(data) - expected
+    missing, extra = expected - set(data) - optional, set(data) - expected
     if missing:
         raise NoticeFormatError(f"missing {sorted(missing)}", path)
     if extra:

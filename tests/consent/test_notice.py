@@ -396,6 +396,23 @@ def test_any_text_round_trips_and_hashes_the_same(ko: str, en: str, summary: str
     assert render_text(restored, "en") == render_text(notice, "en")
 
 
+def test_a_notice_stored_before_wording_editions_renders_as_it_was_published(notice: Notice) -> None:
+    """Edition 1 said "face and voice features" for every campaign; edition 2 says "biometric features". A stored
+    notice without an edition is edition 1 and keeps its exact text and hash (receipts carry that hash)."""
+    data = notice_to_dict(notice)
+    assert data["wording"] == 2
+    legacy = {k: v for k, v in data.items() if k != "wording"}
+    old = notice_from_dict(legacy)
+    assert old.wording == 1 and notice_to_dict(old)["wording"] == 1
+    assert "민감정보(얼굴·음성 특징정보) 처리" in render_text(old, "ko")
+    assert "(face and voice features)" in render_text(old, "en")
+    assert "민감정보(생체 특징정보) 처리" in render_text(notice, "ko")
+    assert "face and voice" not in render_text(notice, "en") and "(biometric features)" in render_text(notice, "en")
+    assert notice_sha256(old, "ko") != notice_sha256(notice, "ko")
+    stored_again = notice_from_dict(json.loads(json.dumps(notice_to_dict(old))))
+    assert notice_sha256(stored_again, "ko") == notice_sha256(old, "ko")
+
+
 def _broken(mutate: Any) -> dict[str, Any]:
     data = notice_to_dict(make_notice())
     mutate(data)
@@ -415,6 +432,8 @@ def _broken(mutate: Any) -> dict[str, Any]:
         (_broken(lambda d: d["matters"][2]["third_party"].pop("items")), "$.matters[2].third_party"),
         (_broken(lambda d: d["matters"][0].update(summary="text")), "$.matters[0].summary"),
         (_broken(lambda d: d.update(collects_voice="true")), "$.collects_voice"),
+        (_broken(lambda d: d.update(wording=3)), "wording"),
+        (_broken(lambda d: d.update(wording=True)), "wording"),
         (_broken(lambda d: d["matters"][0].update(kind="marketing")), "matters.collection.kind"),
     ],
 )
