@@ -66,12 +66,12 @@ def verify_signature(public_keys: Mapping[str, bytes | str], key_id: str, messag
     """Check `signature` over `message` by the key `key_id`. Raises `SignatureError` if the key is unknown,
     unreadable, or the signature does not verify."""
     if key_id not in public_keys:
-        raise SignatureError(key_id, "not among the trusted public keys")
+        raise SignatureError(key_id, "not among the trusted public keys", code="unknown_key")
     key = _public_key(key_id, public_keys[key_id])
     try:
         eddsa.new(key, "rfc8032").verify(message, signature)
     except ValueError as exc:
-        raise SignatureError(key_id, "signature does not verify") from exc
+        raise SignatureError(key_id, "signature does not verify", code="bad_signature") from exc
 
 
 def _public_key(key_id: str, encoded: bytes | str) -> ECC.EccKey:
@@ -80,4 +80,4 @@ def _public_key(key_id: str, encoded: bytes | str) -> ECC.EccKey:
             return eddsa.import_public_key(encoded)
         return ECC.import_key(encoded)
     except (ValueError, IndexError, TypeError) as exc:
-        raise SignatureError(key_id, "public key is unreadable") from exc
+        raise SignatureError(key_id, "public key is unreadable", code="unreadable_key") from exc

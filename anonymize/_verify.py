@@ -16,6 +16,24 @@ Checks (each reported passed / failed / skipped, every failure listed with its f
                  k being the larger of the caller's k_min and the k the datasheet promises
 
 Nothing is trusted from the build: digests are recomputed, media re-parsed, faces re-detected.
+
+Each failure says why in English (`detail`, what the CLI and JSON show) and again as a stable `code` with the
+values it names (`params`), so a caller can word it in its reader's language:
+
+    structure    required_file_missing, unexpected_file
+    signature    no_signature, unknown_key / bad_signature / unreadable_key {key_id},
+                 unreadable_signature {error}, not_signed, digest_mismatch
+    manifest     unreadable_manifest {error}, manifest_disagree, listed_repeatedly {count}, listed_but_missing,
+                 not_in_manifest
+    checksum     checksum_mismatch
+    metadata     unreleasable_format {format: None when unrecognised}, tags_not_allowed {tags}
+    exiftool     exiftool_unavailable {error}, tags_not_allowed {tags}
+    faces        undecodable_image {error}, extra_faces {count, boxes: [left, top, right, bottom] each}
+    pii          pii_in_file_name {kind}, pii_in_line {line, kind}
+    k_anonymity  datasheet_unreadable {error}, datasheet_k_invalid {value}, columns_missing {columns},
+                 k_too_low {achieved, required, k_min, promised}
+
+`error` is the message of the library error behind a failure (JSON, base64, CSV, image decoding, exiftool).
 """
 
 from __future__ import annotations
@@ -66,11 +84,24 @@ _MAX_VERIFY_PIXELS = 64_000_000
 
 @dataclass(frozen=True)
 class VerifyFailure:
-    """One failed check: which `check`, which `file` (None for the package as a whole), and why."""
+    """One failed check: which `check`, which `file` (None for the package as a whole), and why: `detail` in
+    English, `code` a stable reason and `params` the values it names (see the module's list)."""
 
     check: str
     file: str | None
     detail: str
+    code: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: check, file, detail, code and params."""
+        return {
+            "check": self.check,
+            "file": self.file,
+            "detail": self.detail,
+            "code": self.code,
+            "params": dict(self.params),
+        }
 
 
 @dataclass(frozen=True)
@@ -98,7 +129,7 @@ class VerifyReport:
             "k_achieved": self.k_achieved,
             "k_required": self.k_required,
             "checks": dict(self.checks),
-            "failures": [{"check": f.check, "file": f.file, "detail": f.detail} for f in self.failures],
+            "failures": [f.to_dict() for f in self.failures],
         }
 
 
@@ -167,8 +198,8 @@ class _State:
     k_achieved: int | None = None
     k_required: int | None = None
 
-    def fail(self, check: str, file: str | None, detail: str) -> None:
-        self.failures.append(VerifyFailure(check, file, detail))
+    def fail(self, check: str, file: str | None, detail: str, code: str, **params: Any) -> None:
+        self.failures.append(VerifyFailure(check, file, detail, code, params))
 
 
 def verify_package(
@@ -220,28 +251,30 @@ def _open(path: Path) -> _Reader:
     if path.is_dir():
         return _DirReader(path)
     if not path.is_file():
-        raise ReleaseFormatError(str(path), "no such package")
+        raise ReleaseFormatError(str(path), "no such package", code="no_such_package")
     try:
         if zipfile.is_zipfile(path):
             return _ZipReader(path)
         return _TarReader(path)
     except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
-        raise ReleaseFormatError(str(path), f"not a zip, tar or directory package: {exc}") from exc
+        raise ReleaseFormatError(
+            str(path), f"not a zip, tar or directory package: {exc}", code="not_a_package", cause=str(exc)
+        ) from exc
 
 
 def _check_structure(names: set[str], state: _State) -> None:
     for name in _REQUIRED:
         if name not in names:
-            state.fail("structure", name, "required file missing")
+            state.fail("structure", name, "required file missing", "required_file_missing")
     known = set(TEXT_FILES) | {SIGNATURE_JSON}
     for name in sorted(names - known):
         if not name.startswith(MEDIA_DIR) or "/" in name[len(MEDIA_DIR) :]:
-            state.fail("structure", name, "unexpected file in the package")
+            state.fail("structure", name, "unexpected file in the package", "unexpected_file")
 
 
 def _check_signature(reader: _Reader, names: set[str], keys: Mapping[str, bytes | str], state: _State) -> None:
     if SIGNATURE_JSON not in names:
-        state.fail("signature", SIGNATURE_JSON, "no signature")
+        state.fail("signature", SIGNATURE_JSON, "no signature", "no_signature")
         return
     try:
         document = json.loads(reader.read(SIGNATURE_JSON).decode("utf-8"))
@@ -250,16 +283,18 @@ def _check_signature(reader: _Reader, names: set[str], keys: Mapping[str, bytes 
         verify_signature(keys, str(document["key_id"]), canonical_json(statement), signature)
         files = dict(statement["files"])
     except SignatureError as exc:
-        state.fail("signature", SIGNATURE_JSON, str(exc))
+        state.fail("signature", SIGNATURE_JSON, str(exc), exc.code, key_id=exc.key_id)
         return
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError, binascii.Error) as exc:
-        state.fail("signature", SIGNATURE_JSON, f"unreadable signature document: {exc}")
+        state.fail(
+            "signature", SIGNATURE_JSON, f"unreadable signature document: {exc}", "unreadable_signature", error=str(exc)
+        )
         return
     for name in TEXT_FILES:
         if name not in files:
-            state.fail("signature", name, "not covered by the signature")
+            state.fail("signature", name, "not covered by the signature", "not_signed")
         elif name not in names or hashlib.sha256(reader.read(name)).hexdigest() != files[name]:
-            state.fail("signature", name, "digest does not match the signed statement")
+            state.fail("signature", name, "digest does not match the signed statement", "digest_mismatch")
 
 
 def _check_manifest(reader: _Reader, names: set[str], state: _State) -> list[dict[str, str]]:
@@ -269,18 +304,18 @@ def _check_manifest(reader: _Reader, names: set[str], state: _State) -> list[dic
         rows = [json.loads(line) for line in reader.read(MANIFEST_JSONL).decode("utf-8").splitlines() if line]
         table = list(csv.DictReader(io.StringIO(reader.read(MANIFEST_CSV).decode("utf-8"))))
     except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
-        state.fail("manifest", None, f"unreadable manifest: {exc}")
+        state.fail("manifest", None, f"unreadable manifest: {exc}", "unreadable_manifest", error=str(exc))
         return []
     if [dict(r) for r in table] != [{k: str(v) for k, v in r.items()} for r in rows]:
-        state.fail("manifest", MANIFEST_CSV, "manifest.csv and manifest.jsonl disagree")
+        state.fail("manifest", MANIFEST_CSV, "manifest.csv and manifest.jsonl disagree", "manifest_disagree")
     listed = Counter(str(row.get("file", "")) for row in rows)
     for file, count in listed.items():
         if count > 1:
-            state.fail("manifest", file, f"listed {count} times")
+            state.fail("manifest", file, f"listed {count} times", "listed_repeatedly", count=count)
         if file not in names:
-            state.fail("manifest", file, "listed in the manifest but missing")
+            state.fail("manifest", file, "listed in the manifest but missing", "listed_but_missing")
     for name in sorted(n for n in names if n.startswith(MEDIA_DIR) and n not in listed):
-        state.fail("manifest", name, "media file not in the manifest")
+        state.fail("manifest", name, "media file not in the manifest", "not_in_manifest")
     state.items = len(rows)
     return [row for row in rows if row.get("file") in names]
 
@@ -298,31 +333,49 @@ def _check_media(
         name = row["file"]
         data = reader.read(name)
         if hashlib.sha256(data).hexdigest() != row.get("sha256") or str(len(data)) != str(row.get("bytes")):
-            state.fail("checksum", name, "size or SHA-256 differs from the manifest")
+            state.fail("checksum", name, "size or SHA-256 differs from the manifest", "checksum_mismatch")
         _check_metadata(name, data, state)
         if check_faces and sniff(data).kind == "image":
             _check_faces(name, data, state, detectors)
 
 
 def _check_metadata(name: str, data: bytes, state: _State) -> None:
-    if sniff(data).format not in ("JPEG", "PNG", "WAV", "FLAC"):
-        state.fail("metadata", name, f"{sniff(data).format or 'unknown'} is not a releasable media format")
+    found = sniff(data).format
+    if found not in ("JPEG", "PNG", "WAV", "FLAC"):
+        state.fail(
+            "metadata",
+            name,
+            f"{found or 'unknown'} is not a releasable media format",
+            "unreleasable_format",
+            format=found,
+        )
         return
-    leftovers = disallowed_tags(data)
+    leftovers = sorted({t.key for t in disallowed_tags(data)})
     if leftovers:
-        state.fail("metadata", name, "tags outside the allow-list: " + ", ".join(sorted({t.key for t in leftovers})))
+        state.fail(
+            "metadata", name, "tags outside the allow-list: " + ", ".join(leftovers), "tags_not_allowed", tags=leftovers
+        )
 
 
 def _check_faces(name: str, data: bytes, state: _State, detectors: DetectorSettings | None) -> None:
     try:
         rgb = _decode_rgb(data)
     except MediaError as exc:
-        state.fail("faces", name, f"image could not be decoded for the face check: {exc}")
+        state.fail(
+            "faces", name, f"image could not be decoded for the face check: {exc}", "undecodable_image", error=str(exc)
+        )
         return
     clusters = faces_other_than(rgb, None, detectors)
     if len(clusters) > 1:
-        boxes = "; ".join(str(c.box.as_tuple()) for c in clusters)
-        state.fail("faces", name, f"{len(clusters)} faces detectable (one subject allowed): {boxes}")
+        boxes = [c.box.as_tuple() for c in clusters]
+        state.fail(
+            "faces",
+            name,
+            f"{len(clusters)} faces detectable (one subject allowed): " + "; ".join(str(b) for b in boxes),
+            "extra_faces",
+            count=len(clusters),
+            boxes=[[int(v) for v in b] for b in boxes],
+        )
 
 
 def _decode_rgb(data: bytes) -> np.ndarray:
@@ -345,7 +398,7 @@ def _check_exiftool(reader: _Reader, rows: list[dict[str, str]], state: _State, 
             try:
                 _exiftool_batch(reader, batch, Path(scratch), state)
             except ToolUnavailable as exc:
-                state.fail("exiftool", None, str(exc))
+                state.fail("exiftool", None, str(exc), "exiftool_unavailable", error=exc.detail)
                 return
 
 
@@ -358,18 +411,22 @@ def _exiftool_batch(reader: _Reader, batch: list[dict[str, str]], scratch: Path,
     for path, tags in exiftool_tags_many(list(paths)).items():
         bad = sorted({t.key for t in tags if not t.allowed})
         if bad:
-            state.fail("exiftool", paths[path], "tags outside the allow-list: " + ", ".join(bad))
+            state.fail(
+                "exiftool", paths[path], "tags outside the allow-list: " + ", ".join(bad), "tags_not_allowed", tags=bad
+            )
         Path(path).unlink()
 
 
 def _check_pii(reader: _Reader, names: set[str], state: _State) -> None:
     for name in sorted(names):
         for finding in find_pii(name):
-            state.fail("pii", name, f"file name holds a {finding.kind} pattern")
+            state.fail("pii", name, f"file name holds a {finding.kind} pattern", "pii_in_file_name", kind=finding.kind)
     for name in TEXT_FILES:
         if name in names:
             for line_number, kind in _pii_lines(reader.read(name)):
-                state.fail("pii", name, f"line {line_number}: {kind} pattern")
+                state.fail(
+                    "pii", name, f"line {line_number}: {kind} pattern", "pii_in_line", line=line_number, kind=kind
+                )
 
 
 def _pii_lines(data: bytes) -> Iterator[tuple[int, str]]:
@@ -388,12 +445,29 @@ def _check_k(reader: _Reader, names: set[str], rows: list[dict[str, str]], k_min
         datasheet = json.loads(reader.read(DATASHEET_JSON).decode("utf-8"))
         quasi = [str(q) for q in datasheet["quasi_identifiers"]]
         promised = _datasheet_k(datasheet)
+    except _InvalidK as exc:
+        state.fail(
+            "k_anonymity",
+            DATASHEET_JSON,
+            f"quasi-identifiers or k unreadable: {exc}",
+            "datasheet_k_invalid",
+            value=exc.value,
+        )
+        return
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        state.fail("k_anonymity", DATASHEET_JSON, f"quasi-identifiers or k unreadable: {exc}")
+        state.fail(
+            "k_anonymity",
+            DATASHEET_JSON,
+            f"quasi-identifiers or k unreadable: {exc}",
+            "datasheet_unreadable",
+            error=str(exc),
+        )
         return
     missing = [c for c in (*quasi, SUBJECT_COLUMN) if any(c not in row for row in rows)]
     if missing:
-        state.fail("k_anonymity", MANIFEST_JSONL, f"columns missing: {', '.join(missing)}")
+        state.fail(
+            "k_anonymity", MANIFEST_JSONL, f"columns missing: {', '.join(missing)}", "columns_missing", columns=missing
+        )
         return
     state.k_required = max(k_min, promised)
     state.k_achieved = measured_k(rows, quasi, SUBJECT_COLUMN)
@@ -403,11 +477,24 @@ def _check_k(reader: _Reader, names: set[str], rows: list[dict[str, str]], k_min
             MANIFEST_JSONL,
             f"the rarest signature is shared by {state.k_achieved} distinct people; k required {state.k_required}"
             f" (k_min {k_min}, datasheet k {promised})",
+            "k_too_low",
+            achieved=state.k_achieved,
+            required=state.k_required,
+            k_min=k_min,
+            promised=promised,
         )
+
+
+class _InvalidK(ValueError):
+    """The datasheet's k is not a whole number >= 1; `value` is what it says, as written (repr)."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(f"k must be a whole number >= 1, got {value!r}")
+        self.value = repr(value)
 
 
 def _datasheet_k(datasheet: Mapping[str, Any]) -> int:
     value = datasheet["k"]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"k must be a whole number >= 1, got {value!r}")
+        raise _InvalidK(value)
     return value

@@ -140,18 +140,24 @@ class DuplicateItem(PackageError):
 
 
 class ReleaseFormatError(AnonymizeError):
-    """A package, manifest or withdrawal list is malformed; `where` names the file or field."""
+    """A package, manifest or withdrawal list is malformed; `where` names the file or field. `code` is a stable
+    reason (``no_such_package``, ``not_a_package``, else ``malformed``) and `cause` the message of the library
+    error behind it, if any."""
 
-    def __init__(self, where: str, problem: str) -> None:
+    def __init__(self, where: str, problem: str, *, code: str = "malformed", cause: str | None = None) -> None:
         super().__init__(f"{where}: {problem}")
         self.where = where
         self.problem = problem
+        self.code = code
+        self.cause = cause
 
 
 class SignatureError(AnonymizeError):
-    """A signature does not verify, or it names a key id not among the trusted public keys."""
+    """A signature does not verify, or it names a key id not among the trusted public keys. `code` is a stable
+    reason: ``unknown_key``, ``bad_signature`` or ``unreadable_key``."""
 
-    def __init__(self, key_id: str, problem: str) -> None:
+    def __init__(self, key_id: str, problem: str, *, code: str = "bad_signature") -> None:
         super().__init__(f"key {key_id!r}: {problem}")
         self.key_id = key_id
         self.problem = problem
+        self.code = code

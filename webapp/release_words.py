@@ -1,7 +1,8 @@
-"""The release workflow's refusals and failed builds in the reader's language. `collection.releases` raises
-ReleaseStateError, ApprovalRefused and DeliveryRefused with a stable `code` (and `count` where a number is named)
-and keeps a failed build's code and excluded contributors on the release; here they become sentences. An error
-without a known code is shown as the service worded it."""
+"""The release workflow's refusals, failed builds and verification failures in the reader's language.
+`collection.releases` raises ReleaseStateError, ApprovalRefused and DeliveryRefused with a stable `code` (and
+`count` where a number is named) and keeps a failed build's code and excluded contributors on the release; each
+failure of a stored verification report carries anonymize's `code` and `params`; here they become sentences. An
+error or failure without a known code (a report stored before failures carried codes) is shown as it was worded."""
 
 from __future__ import annotations
 
@@ -44,6 +45,47 @@ REFUSED: dict[str, Any] = {
 }
 
 
+# Kinds of personal data (anonymize.find_pii), as the object of a sentence.
+PII_WORDS: dict[str, Any] = {
+    "email": _l("an email address"), "rrn": _l("a resident registration number"), "phone": _l("a phone number"),
+    "card": _l("a card number"), "account": _l("an account number"), "name": _l("a person's name"),
+}
+
+# Why a verification check failed, by anonymize's failure code (see anonymize._verify); `error` is a library's own
+# message, shown as it is.
+FAILURE: dict[str, Any] = {
+    "required_file_missing": _l("required file missing"),
+    "unexpected_file": _l("unexpected file in the package"),
+    "no_signature": _l("no signature"),
+    "unknown_key": _l("signed by key %(key_id)s, which is not among the trusted public keys"),
+    "bad_signature": _l("the signature does not verify (key %(key_id)s)"),
+    "unreadable_key": _l("the trusted public key %(key_id)s is unreadable"),
+    "unreadable_signature": _l("unreadable signature document: %(error)s"),
+    "not_signed": _l("not covered by the signature"),
+    "digest_mismatch": _l("digest does not match the signed statement"),
+    "unreadable_manifest": _l("unreadable manifest: %(error)s"),
+    "manifest_disagree": _l("manifest.csv and manifest.jsonl disagree"),
+    "listed_repeatedly": _l("listed %(count)d times in the manifest"),
+    "listed_but_missing": _l("listed in the manifest but missing"),
+    "not_in_manifest": _l("media file not in the manifest"),
+    "checksum_mismatch": _l("size or SHA-256 differs from the manifest"),
+    "unreleasable_format": _l("not a releasable media format: %(format)s"),
+    "tags_not_allowed": _l("tags outside the allow-list: %(tags)s"),
+    "undecodable_image": _l("image could not be decoded for the face check: %(error)s"),
+    "extra_faces": _l("%(count)d faces detectable (one subject allowed): %(boxes)s"),
+    "exiftool_unavailable": _l("exiftool could not check the files: %(error)s"),
+    "pii_in_file_name": _l("the file name looks like it holds personal data: %(kind)s"),
+    "pii_in_line": _l("line %(line)d looks like it holds personal data: %(kind)s"),
+    "datasheet_unreadable": _l("the datasheet's quasi-identifiers or k cannot be read: %(error)s"),
+    "datasheet_k_invalid": _l("the datasheet's k must be a whole number of at least 1 (it says %(value)s)"),
+    "columns_missing": _l("columns missing from the manifest: %(columns)s"),
+    "k_too_low": _l("the rarest signature is shared by %(achieved)d distinct people; k required %(required)d "
+                    "(k_min %(k_min)d, datasheet k %(promised)d)"),
+    "no_such_package": _l("no package at this path"),
+    "not_a_package": _l("not a zip, tar or directory package: %(error)s"),
+}
+
+
 def excluded_label(reason: str) -> str:
     """Why contributors were left out, in the reader's language (an unknown reason as it is)."""
     word = EXCLUDED.get(reason)
@@ -80,3 +122,33 @@ def build_error_text(error: Mapping[str, Any]) -> str:
                  detail=str(error.get("message", "")).split(": ", 1)[-1])
     word = STATE.get(str(error.get("code") or ""))
     return str(error.get("message", "")) if word is None else str(word)
+
+
+def _failure_value(name: str, value: Any) -> Any:
+    if name == "kind":
+        word = PII_WORDS.get(value) if isinstance(value, str) else None
+        return value if word is None else str(word)
+    if name == "format":
+        return _("unrecognised data") if value is None else value
+    if name == "boxes":  # (left, top, right, bottom) of each face, as the English detail lists them
+        return "; ".join("(" + ", ".join(str(v) for v in box) + ")" for box in value)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def failure_text(failure: Mapping[str, Any]) -> str:
+    """Why a verification check failed (one failure of a stored report, or of ApprovalRefused.failures), in the
+    reader's language; a failure without a known code, or whose params do not fit the words, as anonymize
+    worded it in English."""
+    template = FAILURE.get(str(failure.get("code") or ""))
+    detail = str(failure.get("detail") or "")
+    if template is None:
+        return detail
+    params = failure.get("params") or {}
+    if not isinstance(params, Mapping):
+        return detail
+    try:
+        return str(template) % {k: _failure_value(k, v) for k, v in params.items()}
+    except (KeyError, TypeError, ValueError):
+        return detail

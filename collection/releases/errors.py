@@ -65,7 +65,8 @@ class ReleaseBuildFailed(ReleaseError):
 
 
 class ApprovalRefused(ReleaseError):
-    """Approval refused: `failures` are the verification failures (check, file, detail), or a reason."""
+    """Approval refused: `failures` are the stored verification failures (check, file, English detail and, in
+    reports written since failures carry them, a stable code and its params), or a reason."""
 
     def __init__(
         self, release_id: str, reason: str, failures: Sequence[Mapping[str, Any]] = (), *, code: str = "",

@@ -75,7 +75,8 @@ class Release(Base):
         return bool(self.verify_report and self.verify_report.get("ok"))
 
     def failures(self) -> list[dict[str, Any]]:
-        """The failures of the stored verification report (empty when it passed or never ran)."""
+        """The failures of the stored verification report (empty when it passed or never ran): check, file, English
+        detail, and a code with its params (absent from reports stored before failures carried them)."""
         return list((self.verify_report or {}).get("failures", []))
 
     def require_draft(self) -> None:

@@ -389,7 +389,7 @@ class ReleaseService:
                 "items": 0,
                 "k_achieved": None,
                 "checks": {},
-                "failures": [{"check": "structure", "file": None, "detail": str(exc)}],
+                "failures": [_unopenable(exc)],
             }
         return report.to_dict()
 
@@ -483,6 +483,13 @@ class ReleaseService:
             step()
         except ReleaseTransitionError as exc:
             raise ReleaseStateError(release.id, str(exc), code=exc.code) from exc
+
+
+def _unopenable(exc: ReleaseFormatError) -> dict[str, Any]:
+    """The one failure of a package that could not be opened at all, shaped as anonymize's report shapes every
+    failure (English detail, stable code, params) so the pages word it like the others."""
+    params = {} if exc.cause is None else {"error": exc.cause}
+    return {"check": "structure", "file": None, "detail": str(exc), "code": exc.code, "params": params}
 
 
 def _actor(user: User | None) -> Actor:

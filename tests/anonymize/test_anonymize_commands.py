@@ -83,6 +83,8 @@ def test_release_verify_command(runner: CliRunner, tmp_path: Path) -> None:
     assert unsigned.exit_code == 1
     report = json.loads(unsigned.output)
     assert report["ok"] is False and report["failures"][0]["check"] == "signature"
+    assert report["failures"][0]["detail"] == f"key {key_id!r}: not among the trusted public keys"  # as before codes
+    assert report["failures"][0]["code"] == "unknown_key" and report["failures"][0]["params"] == {"key_id": key_id}
 
 
 def test_release_verify_holds_a_package_to_its_datasheet_k(runner: CliRunner, tmp_path: Path) -> None:

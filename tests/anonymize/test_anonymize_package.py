@@ -173,9 +173,54 @@ def test_tampered_media_and_manifest_are_caught(tmp_path: Path) -> None:
 
 def test_signature_needs_a_trusted_key(tmp_path: Path) -> None:
     root = build(tmp_path / "release")
-    assert _failed(verify_package(root, {})) == {"signature"}
+    untrusted = verify_package(root, {})
+    assert _failed(untrusted) == {"signature"}
+    assert [(f.code, dict(f.params)) for f in untrusted.failures] == [("unknown_key", {"key_id": SIGNER.key_id})]
+    assert untrusted.failures[0].detail == f"key {SIGNER.key_id!r}: not among the trusted public keys"
     other = Ed25519Signer.generate(SIGNER.key_id)
-    assert _failed(verify_package(root, {SIGNER.key_id: other.public_key()})) == {"signature"}
+    forged = verify_package(root, {SIGNER.key_id: other.public_key()})
+    assert _failed(forged) == {"signature"} and [f.code for f in forged.failures] == ["bad_signature"]
+    (root / "signature.json").write_text("{not json")
+    unreadable = verify_package(root, KEYS).failures[0]
+    assert unreadable.code == "unreadable_signature" and unreadable.params["error"] in unreadable.detail
+
+
+def test_failures_carry_a_code_and_params_beside_the_english_detail(tmp_path: Path) -> None:
+    root = build(tmp_path / "release")
+    (root / "notes.txt").write_text("hello")
+    jpegs, flacs = sorted((root / "media").glob("*.jpg")), sorted((root / "media").glob("*.flac"))
+    jpegs[0].write_bytes(fx.jpeg_with_everything(trailer=False))  # GPS and camera tags
+    flacs[0].unlink()
+    flacs[1].write_bytes(b"not media at all")
+    (root / "media" / "010-1234-5678.jpg").write_bytes(_photo(99))  # unlisted, and a phone number as its name
+    report = verify_package(root, KEYS, check_faces=False, use_exiftool=False)
+    found = {(f.check, f.file, f.code): (f.detail, dict(f.params)) for f in report.failures}
+    stray, tagged = "media/010-1234-5678.jpg", f"media/{jpegs[0].name}"
+    gone, junk = (f"media/{flac.name}" for flac in flacs[:2])
+    assert found[("structure", "notes.txt", "unexpected_file")] == ("unexpected file in the package", {})
+    assert found[("manifest", gone, "listed_but_missing")] == ("listed in the manifest but missing", {})
+    assert found[("manifest", stray, "not_in_manifest")] == ("media file not in the manifest", {})
+    assert found[("pii", stray, "pii_in_file_name")] == ("file name holds a phone pattern", {"kind": "phone"})
+    assert found[("checksum", junk, "checksum_mismatch")][0] == "size or SHA-256 differs from the manifest"
+    assert found[("metadata", junk, "unreleasable_format")] == (
+        "unknown is not a releasable media format",
+        {"format": None},
+    )
+    detail, params = found[("metadata", tagged, "tags_not_allowed")]
+    assert "GPS:GPSLatitude" in params["tags"] and detail == "tags outside the allow-list: " + ", ".join(params["tags"])
+    assert all(f.code for f in report.failures)
+    as_json = json.loads(json.dumps(report.to_dict()))  # what the CLI prints and the release service stores
+    assert {"check", "file", "detail", "code", "params"} == set(as_json["failures"][0])
+    assert {(f["code"], f["detail"]) for f in as_json["failures"]} == {(f.code, f.detail) for f in report.failures}
+
+
+def test_an_invalid_datasheet_k_is_coded(tmp_path: Path) -> None:
+    root = build(tmp_path / "release")
+    datasheet = root / "datasheet.json"
+    datasheet.write_text(json.dumps({**json.loads(datasheet.read_text()), "k": 0}))
+    (failure,) = (f for f in verify_package(root, KEYS, check_faces=False).failures if f.check == "k_anonymity")
+    assert failure.detail == "quasi-identifiers or k unreadable: k must be a whole number >= 1, got 0"
+    assert (failure.code, dict(failure.params)) == ("datasheet_k_invalid", {"value": "0"})
 
 
 def test_extra_and_missing_files(tmp_path: Path) -> None:
@@ -194,6 +239,8 @@ def test_pii_in_released_text_is_caught(tmp_path: Path) -> None:
     report = verify_package(build(tmp_path / "release", rows), KEYS)
     assert _failed(report) == {"pii"}
     assert any("phone" in f.detail for f in report.failures)
+    assert {(f.code, f.params["kind"]) for f in report.failures} == {("pii_in_line", "phone")}
+    assert all(f.detail == f"line {f.params['line']}: phone pattern" for f in report.failures)
 
 
 def test_k_below_minimum_is_caught(tmp_path: Path) -> None:
@@ -223,6 +270,8 @@ def test_datasheet_k_is_required_when_above_k_min(tmp_path: Path) -> None:
     assert _failed(promised_ten) == {"k_anonymity"}
     assert promised_ten.k_achieved == 6 and promised_ten.k_required == 10
     assert "k required 10 (k_min 5, datasheet k 10)" in promised_ten.failures[0].detail
+    assert promised_ten.failures[0].code == "k_too_low"
+    assert promised_ten.failures[0].params == {"achieved": 6, "required": 10, "k_min": 5, "promised": 10}
     promised_six = verify_package(build(tmp_path / "six", info=_info(k=6)), KEYS, k_min=5, check_faces=False)
     assert promised_six.ok and promised_six.k_required == 6
     stricter_caller = verify_package(tmp_path / "six", KEYS, k_min=7, check_faces=False)
@@ -230,12 +279,14 @@ def test_datasheet_k_is_required_when_above_k_min(tmp_path: Path) -> None:
 
 
 def test_unreadable_package(tmp_path: Path) -> None:
-    with pytest.raises(ReleaseFormatError):
+    with pytest.raises(ReleaseFormatError) as missing:
         verify_package(tmp_path / "missing.zip", KEYS)
+    assert missing.value.code == "no_such_package" and missing.value.cause is None
     bogus = tmp_path / "bogus.zip"
     bogus.write_bytes(b"not an archive")
-    with pytest.raises(ReleaseFormatError):
+    with pytest.raises(ReleaseFormatError) as bad:
         verify_package(bogus, KEYS)
+    assert bad.value.code == "not_a_package" and bad.value.cause and bad.value.cause in str(bad.value)
 
 
 def test_zip_is_streamed_with_stored_media(tmp_path: Path) -> None:
@@ -261,6 +312,8 @@ def test_second_face_in_a_released_photo_is_caught(tmp_path: Path) -> None:
     report = verify_package(tmp_path / "release", KEYS)
     assert _failed(report) == {"faces"}
     assert "3 faces detectable" in report.failures[0].detail
+    assert report.failures[0].code == "extra_faces" and report.failures[0].params["count"] == 3
+    assert report.failures[0].detail.endswith("; ".join(str(tuple(b)) for b in report.failures[0].params["boxes"]))
 
 
 def test_withdrawal_list_round_trip_and_tampering() -> None:

@@ -351,9 +351,28 @@ def test_approval_only_after_verification_passed(
     with pytest.raises(ApprovalRefused) as info:
         svc.approve(officer, release)
     assert any(f["check"] == "checksum" for f in info.value.failures) and "checksum" in str(info.value)
+    assert {"check": "checksum", "file": f"media/{media.name}", "detail": "size or SHA-256 differs from the manifest",
+            "code": "checksum_mismatch", "params": {}} in info.value.failures  # coded for the web layer to word
     with pytest.raises(ApprovalRefused, match="compliance officer"):
         svc.approve(operator, release)
     assert actions(env, "release.approved") == []
+
+
+def test_a_package_that_cannot_be_opened_fails_verification_with_a_code(
+    env: Any, campaign: Any, consenting: Any, make_user: Any, tmp_path: Path
+) -> None:
+    svc = service(env, tmp_path)
+    operator, officer = make_user("operator"), make_user("compliance")
+    release = draft(svc, campaign, actor=operator)
+    svc.build(operator, release, tmp_path / "pkg.zip")
+    (tmp_path / "pkg.zip").unlink()
+    report = svc.verify(officer, release)
+    assert release.state is ReleaseState.VERIFY_FAILED
+    detail = f"{tmp_path / 'pkg.zip'}: no such package"  # the English the CLI prints, as before codes
+    assert report["failures"] == [
+        {"check": "structure", "file": None, "detail": detail, "code": "no_such_package", "params": {}}
+    ]
+    assert release.failures() == report["failures"]
 
 
 def test_approval_and_every_download_are_audited(

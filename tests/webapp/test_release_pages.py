@@ -238,3 +238,42 @@ def test_refusals_and_a_failed_build_are_said_in_korean(
     assert "패키지를 내려받을 수 없습니다: 승인되지 않았습니다." in said and "cannot be downloaded" not in said
     said = html.unescape(post(officer, f"/comply/releases/{release.id}/verify").get_data(as_text=True))
     assert "먼저 릴리스를 생성하세요." in said and "before verifying" not in said
+
+
+def test_verification_failures_are_said_in_the_readers_language(
+    app: Any, env: Any, world: dict[str, Any], make_user: Any, tmp_path: Path
+) -> None:
+    release = built(env, world, tmp_path, make_user("operator", locale="en"))
+    stray = "media/010-1234-5678.jpg"  # not in the manifest, and a phone number as its name
+    with zipfile.ZipFile(tmp_path / "release.zip", "a") as package:
+        package.writestr(stray, b"not in the manifest")
+        package.writestr("notes.txt", b"hello")
+    korean = signed_in(app, make_user("compliance"))  # a Korean account
+    said = html.unescape(post(korean, f"/comply/releases/{release.id}/verify").get_data(as_text=True))
+    env.session.refresh(release)
+    failures = release.verify_report["failures"]
+    assert {(f["file"], f["code"]) for f in failures} == {
+        (stray, "not_in_manifest"), (stray, "pii_in_file_name"), ("notes.txt", "unexpected_file")
+    }
+    assert "목록(manifest)에 없는 미디어 파일" in said and "패키지에 들어 있으면 안 되는 파일" in said
+    assert "파일 이름에 개인정보로 보이는 내용이 있음: 전화번호" in said and stray in said
+    assert "media file not in the manifest" not in said and "phone pattern" not in said
+    operator = signed_in(app, make_user("operator"))
+    assert "목록(manifest)에 없는 미디어 파일" in html.unescape(
+        operator.get(f"/operate/releases/{release.id}").get_data(as_text=True)
+    )
+
+    english = signed_in(app, make_user("compliance", locale="en"))
+    said = html.unescape(english.get(f"/comply/releases/{release.id}").get_data(as_text=True))
+    assert "media file not in the manifest" in said and "unexpected file in the package" in said
+    assert "the file name looks like it holds personal data: a phone number" in said and "목록" not in said
+
+    # A report stored before failures carried codes, and a code whose numbers are missing: the English detail.
+    old = [{k: f[k] for k in ("check", "file", "detail")} for f in failures]
+    odd = {"check": "k_anonymity", "file": "manifest.jsonl", "detail": "the rarest signature is shared by 2",
+           "code": "k_too_low", "params": {}}
+    release.verify_report = {**release.verify_report, "failures": [*old, odd]}
+    env.session.commit()
+    said = html.unescape(korean.get(f"/comply/releases/{release.id}").get_data(as_text=True))
+    assert "media file not in the manifest" in said and "file name holds a phone pattern" in said
+    assert "the rarest signature is shared by 2" in said and "목록(manifest)에 없는 미디어 파일" not in said

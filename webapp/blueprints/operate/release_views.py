@@ -24,7 +24,7 @@ from webapp.access import allow
 from webapp.blueprints.operate.views import bp
 from webapp.commands_release import release_service
 from webapp.db import get_session
-from webapp.release_words import build_error_text, refusal_text
+from webapp.release_words import PII_WORDS, build_error_text, refusal_text
 from webapp.services import background, campaigns
 
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
@@ -41,11 +41,6 @@ class ReleaseForm(FlaskForm):
         _l("Fields released beside the media"), choices=[SelectChoice(name, FIELD_LABELS[name]) for name in ALLOW_LIST]
     )
     include_voice = BooleanField(_l("Include accepted voice recordings"))
-
-
-PII_WORDS = {"email": _l("an email address"), "rrn": _l("a resident registration number"),
-             "phone": _l("a phone number"), "card": _l("a card number"), "account": _l("an account number"),
-             "name": _l("a person's name")}
 
 
 def rule_text(exc: ReleaseRuleError) -> str:
