@@ -133,6 +133,11 @@ def face_found_gate(faces: list[FaceInfo], rules: PhotoRules) -> GateResult:
     return GateResult.ok("face_found", measured, threshold)
 
 
+# face_size: a face too small in pixels whose side is at least this share of the picture's shorter side is a
+# low-resolution picture, not a face photographed from too far.
+LOW_RESOLUTION_FACE_FRACTION = 0.35
+
+
 def face_size_gate(ctx: _Context) -> GateResult:
     rules, scale = ctx.rules, ctx.image.scale
     side = ctx.face.side * scale
@@ -142,7 +147,10 @@ def face_size_gate(ctx: _Context) -> GateResult:
     threshold = {"min_face_side_px": rules.min_face_side_px, "min_inter_eye_px": rules.min_inter_eye_px,
                  "min_face_side_fraction": rules.min_face_side_fraction}
     if side < rules.min_face_side_px or eye < rules.min_inter_eye_px:
-        return GateResult.fail("face_size", "too_small", measured, threshold)
+        # A face that already fills much of a small picture (a thumbnail, a screenshot, a webcam still) is not
+        # helped by coming closer or cropping less: the picture itself has too few pixels.
+        reason = "low_resolution" if fraction >= LOW_RESOLUTION_FACE_FRACTION else "too_small"
+        return GateResult.fail("face_size", reason, measured, threshold)
     if fraction < rules.min_face_side_fraction:
         return GateResult.fail("face_size", "too_small_in_frame", measured, threshold)
     return GateResult.ok("face_size", measured, threshold)

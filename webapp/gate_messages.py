@@ -40,7 +40,7 @@ _TOO_SMALL = (
 )
 _NO_FACE = (
     _l("We could not find a face in this photo."),
-    _l("Use a photo where your face is clearly visible, facing the camera."),
+    _l("Use a photo where your face is clearly visible, large enough and facing the camera."),
 )
 _MANY = (
     _l("There is more than one face of a similar size in this photo."),
@@ -109,6 +109,11 @@ GATE_REASONS: dict[tuple[str, str], tuple[Any, Any]] = {
         _l("A person will check it. A sharp photo facing the camera avoids the wait."),
     ),
     ("face_size", "too_small"): _TOO_SMALL,
+    ("face_size", "low_resolution"): (
+        _l("This picture has too few pixels for your face to be checked."),
+        _l("Upload the original photo file, not a thumbnail, screenshot or messenger copy, or scan the print at a "
+           "higher resolution."),
+    ),
     ("face_size", "too_small_in_frame"): (
         _l("Your face takes up too little of the picture."),
         _l("Crop the photo closer around your face, or take it from closer."),
@@ -281,6 +286,13 @@ def gate_notes(
         reason = (identity or {}).get("reason") or ("different_person" if verdict == "flag" else "uncertain")
         shown = "fail" if verdict == "flag" else "review"
         notes.append(GateNote("identity", reason, shown, gate_advice("identity", reason, shown == "review")))
+    if any(n.verdict == "fail" for n in notes):
+        # The item has to be replaced anyway: "a person will check it" would contradict that, so an undecided
+        # check only asks to mind the same point in the replacement.
+        also = _("Mind this too in the recording you send instead.") if voice else _(
+            "Mind this too in the photo you choose instead.")
+        notes = [GateNote(n.gate, n.reason, n.verdict, Advice(n.advice.text, also)) if n.verdict == "review" else n
+                 for n in notes]
     return sorted(notes, key=lambda n: n.verdict != "fail")
 
 

@@ -47,7 +47,7 @@ def test_rules_file_changes_the_decision(tmp_path: Path, fake_analyzer) -> None:
     result = CliRunner().invoke(gates, ["photo", str(photo), "--json", "--rules", str(rules)])
     assert result.exit_code == 0
     size = next(g for g in json.loads(result.output)[0]["gates"] if g["name"] == "face_size")
-    assert (size["passed"], size["reason"], size["threshold"]["min_face_side_px"]) == (False, "too_small", 4000)
+    assert (size["passed"], size["reason"], size["threshold"]["min_face_side_px"]) == (False, "low_resolution", 4000)
 
 
 def test_bad_rules_are_a_usage_error(tmp_path: Path, fake_analyzer) -> None:  # noqa: ANN001

@@ -79,6 +79,15 @@ def test_small_face_fails_face_size(synthetic_face) -> None:  # noqa: ANN001
     assert run(pixels, [face], strict).gate("face_size").reason == "too_small_in_frame"
 
 
+def test_a_small_picture_the_face_fills_is_low_resolution_not_a_distant_face(synthetic_face) -> None:  # noqa: ANN001
+    pixels, face = synthetic_face(size=(120, 150), eye_dist=24)  # a thumbnail: the face fills the picture
+    gate = run(pixels, [face]).gate("face_size")
+    assert (gate.passed, gate.reason) == (False, "low_resolution")
+    assert gate.measured["face_side_fraction"] >= 0.35 and gate.measured["face_side_px"] < 96
+    pixels, face = synthetic_face(size=(480, 600), eye_dist=24)  # the same face far off in a large picture
+    assert run(pixels, [face]).gate("face_size").reason == "too_small"
+
+
 def test_face_size_is_reported_in_original_pixels_after_reduced_decode(synthetic_face) -> None:  # noqa: ANN001
     pixels, face = synthetic_face()
     image = DecodedImage(pixels, "JPEG", (pixels.shape[1] * 4, pixels.shape[0] * 4), scale=4.0)

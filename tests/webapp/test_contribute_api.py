@@ -356,3 +356,18 @@ def test_a_photo_that_passes_with_other_people_in_it_says_what_happens_to_them(a
         [note] = gate_notes({"gates": [found]})
         assert note.verdict == "info" and "(2명)" in note.advice.text and "가립니다" in note.advice.advice
         assert gate_notes({"gates": [alone]}) == []
+
+
+def test_an_undecided_check_on_a_photo_that_failed_does_not_promise_a_person_will_look(app: Any) -> None:
+    from webapp.gate_messages import gate_notes
+
+    blurry = {"name": "sharpness", "passed": False, "verdict": "fail", "reason": "blurry"}
+    covered = {"name": "occlusion", "passed": False, "verdict": "review", "reason": "possibly_covered"}
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        alone = gate_notes({"gates": [covered]})
+        assert [n.verdict for n in alone] == ["review"] and "사람이 확인합니다" in alone[0].advice.advice
+        notes = gate_notes({"gates": [covered, blurry]}, {"verdict": "review", "reason": "uncertain"})
+        assert [n.verdict for n in notes] == ["fail", "review", "review"]
+        assert not any("사람이 확인" in n.advice.advice for n in notes)
+        assert all("다른 사진" in n.advice.advice for n in notes[1:])
+        assert "녹음" in gate_notes({"gates": [covered, blurry]}, voice=True)[1].advice.advice
