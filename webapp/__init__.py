@@ -69,10 +69,11 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["evidence_text"] = evidence_text
     app.jinja_env.globals["basis_text"] = basis_text
-    from webapp.release_words import build_error_text, excluded_label, failure_text
+    from webapp.release_words import build_error_text, excluded_label, failure_text, field_labels
 
     app.jinja_env.globals["build_error_text"] = build_error_text
     app.jinja_env.globals["verify_failure_text"] = failure_text
+    app.jinja_env.globals["release_field_labels"] = field_labels
     app.jinja_env.globals["release_excluded"] = excluded_label
     from webapp.blueprints.operate.consent_forms import kind_label
 

@@ -6,13 +6,22 @@ error or failure without a known code (a report stored before failures carried c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from collection.releases import ApprovalRefused, DeliveryRefused, ReleaseError, ReleaseStateError
+
+# The side-table fields a release may carry (collection.releases.fields.ALLOW_LIST), by name.
+FIELD_LABELS: dict[str, Any] = {"age_bracket": _l("Age bracket"), "gender": _l("Gender"), "region": _l("Region")}
+
+
+def field_labels(names: Iterable[str]) -> str:
+    """Released field names in the reader's language, comma-separated (an unknown name as it is)."""
+    return ", ".join(str(FIELD_LABELS.get(name, name)) for name in names)
+
 
 # Why contributors were left out of a release (collection.releases.selection), by reason.
 EXCLUDED: dict[str, Any] = {

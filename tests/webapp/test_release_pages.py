@@ -75,6 +75,7 @@ def test_operator_drafts_a_release(app: Any, env: Any, world: dict[str, Any], ma
     client = signed_in(app, operator)
     page = client.get("/operate/releases/new").get_data(as_text=True)
     assert world["campaign"].slug in page and 'value="age_bracket"' in page
+    assert 'value="gender"' not in page and 'value="region"' not in page  # no campaign collects them
     form = {"campaign": world["campaign"].slug, "licensee": "Seoul AI Lab", "fields": ["age_bracket"]}
     refused = post(client, "/operate/releases/new", form | {"purpose": "Mail dpo@lab.example"}, "/operate/releases/new")
     said = refused.get_data(as_text=True)
@@ -83,7 +84,7 @@ def test_operator_drafts_a_release(app: Any, env: Any, world: dict[str, Any], ma
     korean = signed_in(app, make_user("operator"))  # every campaign-dependent problem at once, in Korean
     asked = {"purpose": "연구", "fields": ["age_bracket", "gender", "region"], "include_voice": "y"}
     page = post(korean, "/operate/releases/new", form | asked, "/operate/releases/new").get_data(as_text=True)
-    assert "캠페인이 수집하지 않는 항목입니다: 성별, 지역" in page
+    assert "성별" in page and "지역" in page  # a forged choice is refused, in Korean
     assert "이 캠페인은 음성 녹음을 수집하지 않습니다" in page
     assert "does not collect" not in page and env.session.query(Release).count() == 0
     resp = post(client, "/operate/releases/new", form | {"purpose": "Face ageing research"}, "/operate/releases/new")
@@ -181,6 +182,8 @@ def test_operator_builds_from_the_page_and_it_is_verified(
     officer = signed_in(app, make_user("compliance", locale="en"))
     approval = officer.get(f"/comply/releases/{release.id}").get_data(as_text=True)
     assert "k achieved (people per group)" in approval and "Rows suppressed for k-anonymity" in approval
+    # one contributor, k = 5: the page says faces identify people whatever the side table says
+    assert "Only 1, fewer than k = 5" in approval and "Released fields</dt><dd>Age bracket" in approval
     release.build_summary = {**release.build_summary, "k_achieved": 0, "suppressed_count": 6}
     env.session.commit()  # every row suppressed: "k 0" read as a failure next to a passing check
     again = client.get(f"/operate/releases/{release.id}").get_data(as_text=True)

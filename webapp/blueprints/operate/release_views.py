@@ -24,11 +24,10 @@ from webapp.access import allow
 from webapp.blueprints.operate.views import bp
 from webapp.commands_release import release_service
 from webapp.db import get_session
-from webapp.release_words import PII_WORDS, build_error_text, refusal_text
+from webapp.release_words import FIELD_LABELS, PII_WORDS, build_error_text, refusal_text
 from webapp.services import background, campaigns
 
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
-FIELD_LABELS = {"age_bracket": _l("Age bracket"), "gender": _l("Gender"), "region": _l("Region")}
 
 
 class ReleaseForm(FlaskForm):
@@ -92,10 +91,15 @@ def releases() -> str:
 @bp.route("/releases/new", methods=["GET", "POST"])
 @allow(*OPERATORS)
 def release_new() -> Response | str:
+    from collection.releases.fields import available_fields
+
     form = ReleaseForm()
-    form.campaign.choices = [
-        SelectChoice(c.slug, f"{c.title(current_user.locale)} ({c.slug})") for c in campaigns().all()
-    ]
+    every = campaigns().all()
+    form.campaign.choices = [SelectChoice(c.slug, f"{c.title(current_user.locale)} ({c.slug})") for c in every]
+    # Offer only fields some campaign collects (gender and region are on the allow-list for campaigns that will
+    # collect them; none does yet); the rules still check the chosen campaign's own fields.
+    collected = {name for c in every for name in available_fields(c)}
+    form.fields.choices = [choice for choice in form.fields.choices if choice.value in collected]
     if not form.is_submitted():
         form.fields.data = ["age_bracket"]
     shaped = form.validate_on_submit()
