@@ -56,6 +56,9 @@ class EntryLine:
     bank_name: str = ""
     account_holder: str = ""
     account_number: str = ""
+    # other ledger entries of the same payee in the same campaign: a set paid, erased at their request, and a new
+    # set paid again after they joined anew (whether a campaign pays twice is the operator's call, not a rule here)
+    same_campaign_before: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,20 +156,40 @@ class PaymentService:
         payout account: the copy taken when it joined its batch, else (not batched yet, or batched before the
         copy existed) the payee's current account."""
         result = []
+        repeats = self._entries_per_payee_and_campaign(entries)
         for entry in entries:
+            before = repeats.get((entry.user_id, entry.campaign_id), 1) - 1
             payee = self.session.get(User, entry.user_id)
             campaign = self.session.get(Campaign, entry.campaign_id)
             name = (payee.display_name if payee else None) or ""
             slug = campaign.slug if campaign else entry.campaign_id
             account = self._account_for(entry)
             if account is None:
-                result.append(EntryLine(entry, name, slug))
+                result.append(EntryLine(entry, name, slug, same_campaign_before=before))
                 continue
             code, holder, number = account
             known = BY_CODE.get(code)
             bank_name = known.name_ko if known else ""  # the bank file is read by a Korean bank
-            result.append(EntryLine(entry, name, slug, code, bank_name, holder, number))
+            result.append(EntryLine(entry, name, slug, code, bank_name, holder, number, before))
         return result
+
+    def _entries_per_payee_and_campaign(self, entries: list[LedgerEntry]) -> dict[tuple[str, str], int]:
+        users = {e.user_id for e in entries}
+        if not users:
+            return {}
+        q = (select(LedgerEntry.user_id, LedgerEntry.campaign_id, func.count(LedgerEntry.id))
+             .where(LedgerEntry.user_id.in_(users)).group_by(LedgerEntry.user_id, LedgerEntry.campaign_id))
+        return {(user, campaign): int(n) for user, campaign, n in self.session.execute(q)}
+
+    def other_entries_in_campaign(self, photo_set: PhotoSet) -> list[LedgerEntry]:
+        """The ledger entries of the set's contributor in its campaign for their other sets (typically a set paid,
+        then erased when they withdrew, before they joined anew), oldest first."""
+        q = select(LedgerEntry).where(
+            LedgerEntry.user_id == photo_set.user_id,
+            LedgerEntry.campaign_id == photo_set.campaign_id,
+            LedgerEntry.set_id != photo_set.id,
+        )
+        return list(self.session.scalars(q.order_by(LedgerEntry.created_at)))
 
     def _account_for(self, entry: LedgerEntry) -> tuple[str, str, str] | None:
         if entry.payee_bank_code and entry.payee_holder is not None and entry.payee_account_number is not None:

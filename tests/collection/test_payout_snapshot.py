@@ -81,3 +81,22 @@ def test_the_copy_is_sealed_exported_to_its_owner_and_erased_with_the_account(en
     env.session.refresh(entry)
     assert (entry.payee_bank_code, entry.payee_holder, entry.payee_account_number) == (None, None, None)
     assert "98765432100001" not in env.payments.export_csv(operator, batch)
+
+
+def test_a_payee_paid_before_in_the_same_campaign_is_pointed_out(env: Any, make_user: Any,
+                                                                 make_campaign: Any) -> None:
+    user, other = make_user("contributor"), make_user("contributor")
+    campaign, elsewhere = make_campaign(), make_campaign()
+    first = accepted_entry(env, user, campaign)
+    env.session.get(Enrollment, env.session.get(PhotoSet, first.set_id).enrollment_id).state = EnrollmentState.ERASED
+    accepted_entry(env, user, elsewhere)  # another campaign does not count
+    again = accepted_entry(env, user, campaign)  # joined anew after the erasure, accepted and owed again
+    accepted_entry(env, other, campaign)
+    for payee in (user, other):
+        env.payments.save_payout_account(payee, "004", "김민지", "123456-78-901234")
+    lines = {line.entry.id: line for line in env.payments.lines(env.payments.unbatched())}
+    assert lines[again.id].same_campaign_before == 1 and lines[first.id].same_campaign_before == 1
+    assert sorted(line.same_campaign_before for line in lines.values()) == [0, 0, 1, 1]
+    second_set = env.session.get(PhotoSet, again.set_id)
+    assert [e.id for e in env.payments.other_entries_in_campaign(second_set)] == [first.id]
+    assert env.payments.other_entries_in_campaign(env.session.get(PhotoSet, first.set_id)) == [again]

@@ -213,3 +213,28 @@ def test_entries_without_a_payout_account_wait_outside_the_batches(
     assert count(db_session, LedgerEntry, LedgerEntry.batch_id == first) == 1
     body = page(client.get(f"/operate/payments/batches/{second}"))
     assert "카카오뱅크" in body and "110987654321" in body
+
+
+def test_a_payee_owed_twice_in_one_campaign_is_pointed_out(accepted: dict[str, Any], db_session: Any) -> None:
+    from collection.contributions.models import Enrollment, EnrollmentState
+
+    (contributor, set_id), _other = accepted["people"]
+    first = db_session.get(PhotoSet, set_id)
+    db_session.get(Enrollment, first.enrollment_id).state = EnrollmentState.ERASED  # withdrew, data erased
+    db_session.flush()
+    enrollment = Enrollment(campaign_id=first.campaign_id, user_id=contributor.id, joined_at=first.created_at,
+                            state=EnrollmentState.ACTIVE)  # joined anew
+    db_session.add(enrollment)
+    db_session.flush()
+    again = PhotoSet(enrollment_id=enrollment.id, campaign_id=first.campaign_id, user_id=contributor.id,
+                     state=SetState.ACCEPTED)
+    db_session.add(again)
+    db_session.flush()
+    db_session.add(LedgerEntry(set_id=again.id, user_id=contributor.id, campaign_id=first.campaign_id,
+                               amount_krw=400_000, created_at=first.created_at))
+    db_session.commit()
+    body = page(accepted["client"].get("/operate/payments"))
+    assert body.count("1 other payment(s) in this campaign") == 2  # both of that person's entries, not the other's
+    assert "joined anew can be owed for a new set" in body
+    batch = page(accepted["client"].get(f"/operate/payments/batches/{new_batch(accepted['client'])}"))
+    assert batch.count("1 other payment(s) in this campaign") == 2
