@@ -37,9 +37,13 @@ from consent.clock import Clock
 MAX_DETAILS = 2000
 
 
+KOREA = dt.timezone(dt.timedelta(hours=9), "KST")  # the controller's calendar (no daylight saving)
+
+
 @dataclass(frozen=True)
 class RequestTimer:
-    """A request as the officer's list shows it: time left (negative when overdue), in whole days."""
+    """A request as the officer's list shows it: days left to the due date (0 on the day it is due, negative
+    after it), and whether the stored deadline has passed."""
 
     request: RightsRequest
     days_left: int
@@ -47,8 +51,12 @@ class RequestTimer:
 
 
 def timer(request: RightsRequest, now: dt.datetime) -> RequestTimer:
-    left = (request.due_at - now).total_seconds() / 86400
-    return RequestTimer(request, int(left // 1) if left < 0 else int(left), request.overdue(now))
+    """Days are counted the way PIPA's "within 10 days" is counted (Civil Act Art. 157 and 159: the day of
+    receipt is not counted and the period runs to the end of its last day), on the Korean calendar: 10 on the
+    day a request arrives, whatever the hour, 0 on the due date. Truncating the hours left would say 9 a second
+    after receipt. `overdue` stays the stored deadline's (`due_at`, receipt + 10 days to the minute)."""
+    left = (request.due_at.astimezone(KOREA).date() - now.astimezone(KOREA).date()).days
+    return RequestTimer(request, left, request.overdue(now))
 
 
 def overdue_requests(session: Session, now: dt.datetime) -> list[RightsRequest]:

@@ -15,6 +15,7 @@ from collection.campaigns.models import Campaign
 from collection.contributions.models import Photo, PhotoSet, PhotoState, SetState, TransitionError
 from collection.errors import ConsentRequired, InvalidTransition, NotFound
 from collection.payments.models import LedgerEntry
+from collection.review.erased import ErasedSet, erased_set
 from collection.review.models import (
     APPEAL_DECISION_DEADLINE,
     APPEAL_WINDOW,
@@ -136,6 +137,10 @@ class ReviewService:
                     created_at=self.clock.now(),
                 )
             )
+
+    def erased(self, photo_set: PhotoSet) -> ErasedSet | None:
+        """What is kept of the set once its contributor's data was erased (None while it is held)."""
+        return erased_set(self.session, photo_set)
 
     def history(self, photo_set: PhotoSet) -> list[PhotoDecision]:
         q = select(PhotoDecision).where(PhotoDecision.set_id == photo_set.id)

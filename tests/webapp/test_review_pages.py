@@ -322,12 +322,14 @@ def test_review_page_shows_the_gate_evidence(app: Any, clock: Any, make_user: An
     assert body.count('viewBox="0 0 480 480"') == len(photo_ids)
     rect = f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}"'
     assert body.count(rect) == len(photo_ids)
-    assert "side_px <b>200.0</b>" in body and "min_side_px <b>96</b>" in body  # measured vs threshold
-    assert "laplacian_var <b>311.5</b>" in body
-    assert "needs a person to look" in body and "0.48" in body
-    assert "they are from quite different ages" in body and "(weak_evidence)" not in body  # worded, code in title
+    assert "Face side (px) <b>200.0</b>" in body and "Smallest face side (px) <b>96</b>" in body  # vs threshold
+    assert "Sharpness score <b>311.5</b>" in body
+    assert "needs a person to look" in body and "same-person score 0.48" in body
+    assert "undecided (not a mismatch)" in body and "all far from this age" in body
+    assert "(weak_evidence)" not in body  # worded, code in title
     assert "제가 여덟 살 때 사진이 맞습니다" in body
-    assert "Same person across the set" in body and "not consistent" in body
+    # one undecided photo: a person compares it; the set is not called inconsistent
+    assert "Same person across the set" in body and "not consistent" not in body and "a person must compare" in body
     assert body.count('class="far"') == 2 and ">0.71<" in body  # the pair above the tolerance, both cells
     columns = re.findall(r'<th scope="col">(#\d+)</th>', body)
     assert columns == [f"#{n}" for n in range(1, len(photo_ids) + 1)]  # rows matched to the photos' numbers

@@ -11,6 +11,7 @@ from webapp.access import allow
 from webapp.blueprints.comply.registry_views import OFFICERS
 from webapp.blueprints.comply.views import bp
 from webapp.compliance_services import conformance
+from webapp.compliance_words import category_labels
 from webapp.db import get_session
 from webapp.services import clock
 
@@ -25,4 +26,4 @@ def conformance_report() -> str:
 @allow(*OFFICERS)
 def processing_records() -> str:
     records = records_of_processing(get_session(), clock().now(), str(get_locale()))
-    return render_template("comply/processing.html", records=records)
+    return render_template("comply/processing.html", records=records, category_labels=category_labels)

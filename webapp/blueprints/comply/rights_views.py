@@ -20,6 +20,7 @@ from webapp.blueprints.comply.compliance_forms import ButtonForm, CloseRequestFo
 from webapp.blueprints.comply.registry_views import OFFICERS
 from webapp.blueprints.comply.views import bp
 from webapp.compliance_services import rights
+from webapp.compliance_words import outcome_lines, step_message
 from webapp.db import get_session
 from webapp.services import clock
 
@@ -54,6 +55,7 @@ def _request_page(req: RightsRequest) -> dict[str, object]:
         "timer": timer(req, clock().now()),
         "campaign": campaign,
         "suspensions": suspensions,
+        "outcome": outcome_lines(req.kind.value, req.outcome),
         "close_form": CloseRequestForm(),
         "button": ButtonForm(),
     }
@@ -62,7 +64,7 @@ def _request_page(req: RightsRequest) -> dict[str, object]:
 @bp.post("/rights/<request_id>/start")
 @allow(*OFFICERS)
 def rights_start(request_id: str) -> Response:
-    return _act(request_id, lambda service, req, form: service.start(current_user.user, req), ButtonForm)
+    return _act(request_id, lambda service, req, form: service.start(current_user.user, req), ButtonForm, "start")
 
 
 @bp.post("/rights/<request_id>/complete")
@@ -72,6 +74,7 @@ def rights_complete(request_id: str) -> Response:
         request_id,
         lambda service, req, form: service.complete(current_user.user, req, form.note.data),
         CloseRequestForm,
+        "complete",
     )
 
 
@@ -79,14 +82,17 @@ def rights_complete(request_id: str) -> Response:
 @allow(*OFFICERS)
 def rights_refuse(request_id: str) -> Response:
     return _act(
-        request_id, lambda service, req, form: service.refuse(current_user.user, req, form.note.data), CloseRequestForm
+        request_id,
+        lambda service, req, form: service.refuse(current_user.user, req, form.note.data),
+        CloseRequestForm,
+        "refuse",
     )
 
 
 Step = Callable[[RightsService, RightsRequest, Any], object]
 
 
-def _act(request_id: str, step: Step, form_class: type[Any]) -> Response:
+def _act(request_id: str, step: Step, form_class: type[Any], name: str) -> Response:
     service = rights()
     req = service.get(request_id)
     form = form_class()
@@ -99,7 +105,8 @@ def _act(request_id: str, step: Step, form_class: type[Any]) -> Response:
             flash(refusal_message(exc), "error")
         else:
             get_session().commit()
-            flash(_("Saved."), "success")
+            due = req.due_at.strftime("%Y-%m-%d")
+            flash(step_message(name, req.kind.value, req.campaign_id is None, due), "success")
     return redirect(url_for("comply.rights_request", request_id=req.id))
 
 

@@ -38,6 +38,14 @@ from webapp.blueprints.operate.review_forms import (
 from webapp.blueprints.operate.views import bp
 from webapp.db import get_session
 from webapp.gate_messages import gate_advice
+from webapp.review_words import (
+    comparison,
+    comparison_text,
+    evidence,
+    identity_explanation,
+    identity_headline,
+    identity_verdict_label,
+)
 from webapp.services import campaigns, clock, review, uploads
 
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
@@ -80,6 +88,7 @@ def gate_labels() -> dict[str, str]:
         "exposure": _("Exposure"),
         "duplicate": _("Duplicate"),
         "identity": _("Same person"),
+        "check": _("Automatic check"),
     }
 
 
@@ -138,15 +147,10 @@ def ordered_photos(photo_set: PhotoSet, campaign: Campaign | None) -> list[Photo
 def gate_rows(gates: Mapping[str, Any]) -> list[GateRow]:
     rows = []
     for g in gates.get("gates") or []:
-        rows.append(
-            GateRow(
-                str(g.get("name", "")),
-                str(g.get("verdict", "")),
-                g.get("reason"),
-                g.get("measured") or {},
-                g.get("threshold") or {},
-            )
-        )
+        # rows written without a verdict (a check that could not run) say it with passed/review
+        verdict = g.get("verdict") or ("review" if g.get("review") else "pass" if g.get("passed") else "fail")
+        rows.append(GateRow(str(g.get("name", "")), str(verdict), g.get("reason"), g.get("measured") or {},
+                            g.get("threshold") or {}))
     return rows
 
 
@@ -346,7 +350,11 @@ def set_page(photo_set: PhotoSet, campaign: Campaign | None, form: SetDecisionFo
     cards = photo_cards(photo_set, photos, history)
     numbers = {c.photo.id: c.number for c in cards}
     appeals = service.appeals_of(photo_set)
+    erased = service.erased(photo_set)
+    matrix = identity_matrix(photo_set, numbers)
+    verdicts = {c.photo.id: str((c.photo.identity or {}).get("verdict")) for c in cards if c.photo.identity}
     me = current_user.user.id
+    staff = [photo_set.claimed_by, photo_set.first_reviewer_id] + [d.reviewer_id for d in history]
     return render_template(
         "operate/review/set.html",
         photo_set=photo_set,
@@ -354,14 +362,16 @@ def set_page(photo_set: PhotoSet, campaign: Campaign | None, form: SetDecisionFo
         cards=cards,
         changed=[c for c in cards if c.changed],
         numbers=numbers,
-        matrix=identity_matrix(photo_set, numbers),
+        matrix=matrix,
+        headline=identity_headline(verdicts, numbers, matrix.consistent) if matrix else None,
         rounds=rounds_of(history),
         appeals=appeals,
+        erased=erased,
         form=form,
         field_name=field_name,
         mine=photo_set.claimed_by == me,
         me=me,
-        names=user_names([photo_set.claimed_by, photo_set.first_reviewer_id] + [d.reviewer_id for d in history]),
+        names=user_names(staff + ([r.reviewer_id for r in erased.rounds] if erased else [])),
         state_labels=set_state_labels(),
         photo_states=photo_state_labels(),
         gate_names=gate_labels(),
@@ -369,6 +379,11 @@ def set_page(photo_set: PhotoSet, campaign: Campaign | None, form: SetDecisionFo
         reason_label=reason_label,
         reasons=REASON_LABELS,
         tolerance=SAME_PERSON_TOLERANCE,
+        evidence=evidence,
+        identity_label=identity_verdict_label,
+        identity_explanation=identity_explanation,
+        compared_with=lambda photo: comparison_text(
+            comparison(photo.id, photo.identity, photo_set.identity, numbers)),
     )
 
 
