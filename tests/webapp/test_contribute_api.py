@@ -144,7 +144,7 @@ def test_a_photo_without_a_face_fails_in_plain_words_and_can_go_to_a_person(api:
     assert "bracket:0-9:blocking:1" in codes  # the bracket (one photo) is full: replace it, nothing to add
     assert not any(c.startswith("bracket:0-9:needs") for c in codes)
     label = next(b["count_label"] for b in api.status()["brackets"] if b["key"] == "0-9")
-    assert label == "0 of 1 photos ready · 1 still being checked or to replace"
+    assert label == "0 of 1 photos ready · 1 to replace"  # checked, and it did not pass: nothing still checking
     page = api.client.get(f"/me/campaigns/{api.slug}/set").get_data(as_text=True)
     assert re.search(r'data-role="fix-hint">', page) and re.search(r'data-role="full-hint" hidden', page)
     resp = api.client.post(

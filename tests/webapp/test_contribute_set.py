@@ -335,7 +335,7 @@ def test_voice_upload_without_javascript_shows_the_result(
     state = re.search(r'data-role="state" role="status">([^<]*)<', voice)
     assert state, voice[:2000]
     # the checks ran: a result (pass, fail or a person's check) is shown, not "Checking…"
-    assert state.group(1) in ("Passed the checks", "Did not pass: replace it", "A person will check it")
+    assert state.group(1) in ("Passed the checks", "Did not pass: record it again", "A person will check it")
 
 
 def test_voice_needs_the_voice_consent(app: Any, client: Any, make_campaign: Any, make_user: Any, login: Any) -> None:

@@ -124,7 +124,14 @@ class WithdrawForm(FlaskForm):
     confirm_erasure = BooleanField(_l("I understand that my photos and recordings in this campaign are erased at once "
                                       "and cannot be recovered."))
 
+    # Needed only when the withdrawal ends the voice recording consent while recordings are held (and no required
+    # consent, whose tick above covers them): those recordings are deleted at once, so they are named and counted
+    # beforehand and confirmed with a tick, as above.
+    confirm_voice_erasure = BooleanField(_l("I understand that my recordings in this campaign are deleted at once and "
+                                            "cannot be recovered."))
+
     back = "overview"  # which page to show the form again on: "overview" (my consents) or "campaign"
+    recordings = 0  # recordings held that withdrawing the voice consent would delete (set by the view)
 
     def validate_matters(self, field: Field) -> None:
         if self.withdraw_selected.data and not self.withdraw_all.data and not field.data:

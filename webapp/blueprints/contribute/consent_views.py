@@ -24,10 +24,10 @@ from collection.campaigns import Campaign, CampaignStatus
 from collection.campaigns.notice_template import facts_changed
 from collection.contributions.models import EnrollmentState
 from collection.contributions.withdrawal import withdraw_consent, withdrawal_erases
-from collection.errors import ContributionError
+from collection.errors import ContributionError, NotEligible
 from consent.errors import ConsentStateError, ReceiptBuildError
 from consent.models import ConsentRecord, NoticeVersion
-from consent.notice import Notice, notice_sections
+from consent.notice import MatterKind, Notice, notice_sections
 from consent.receipts import GuardianRelationship, receipt_facts
 from consent.service import ConsentService, Guardian, Signing
 from webapp.access import allow
@@ -256,7 +256,8 @@ def _sign_page(
         ineligible=ineligible,
         in_force=in_force,
         matter_names=names,
-        withdraw_form=withdraw_form or _withdraw_form(in_force, "campaign"),
+        withdraw_form=withdraw_form or _withdraw_form(in_force, "campaign", recordings=_recordings_held(user,
+                                                                                                     campaign)),
         matter_field=matter_field,
         notice_lang=lang,
     )
@@ -265,11 +266,28 @@ def _sign_page(
 # --- withdrawing -------------------------------------------------------------------------------------------
 
 
-def _withdraw_form(in_force: list[str], back: str, formdata: Any = None) -> WithdrawForm:
+def _withdraw_form(in_force: list[str], back: str, formdata: Any = None, recordings: int = 0) -> WithdrawForm:
     form = WithdrawForm(formdata=formdata)
     form.matters.choices = [SelectChoice(m, m) for m in in_force]
     form.back = back
+    form.recordings = recordings
     return form
+
+
+def _recordings_held(user: User, campaign: Campaign | None) -> int:
+    """How many recordings withdrawing the voice recording consent would delete now (0 when that consent is not
+    in force or nothing is held)."""
+    if campaign is None or not campaign.has_voice:
+        return 0
+    if MatterKind.VOICE_RECORDING not in consent().active_kinds(user.subject_id, campaign.id):
+        return 0
+    enrollment = contributions().enrollment(user, campaign)
+    if enrollment is None or enrollment.state is EnrollmentState.ERASED:
+        return 0
+    try:
+        return len(contributions().photo_set(user, campaign).voice_clips)
+    except NotEligible:
+        return 0
 
 
 def _matter_names(service: ConsentService, subject_id: str, campaign_id: str, lang: str) -> dict[str, str]:
@@ -289,15 +307,15 @@ def consent_withdraw(slug: str) -> Response | tuple[str, int]:
     user, service = current_user.user, consent()
     in_force = _in_force_matters(service, user.subject_id, campaign.id)
     back = "campaign" if request.form.get("back") == "campaign" else "overview"
-    form = _withdraw_form(in_force, back, formdata=request.form)
+    form = _withdraw_form(in_force, back, formdata=request.form, recordings=_recordings_held(user, campaign))
     if form.validate_on_submit():
         chosen = form.chosen()
-        if not form.confirm_erasure.data and _erases(service, user.subject_id, campaign.id, chosen, in_force):
-            message = (_("This withdrawal erases your photos and recordings in this campaign. Tick the box to confirm.")
-                       if campaign.has_voice else
-                       _("This withdrawal erases your photos in this campaign. Tick the box to confirm."))
-            form.confirm_erasure.errors = [message]
-            flash(message, "error")
+        erases = _erases(service, user.subject_id, campaign.id, chosen, in_force)
+        deletes_voice = not erases and form.recordings > 0 and _stops_voice(
+            service, user.subject_id, campaign.id, chosen, in_force)
+        refused = _unconfirmed(form, campaign, erases, deletes_voice)
+        if refused is not None:
+            flash(refused, "error")
             return _withdraw_refused(campaign, back, form)
         try:
             outcome = withdraw_consent(
@@ -308,9 +326,26 @@ def consent_withdraw(slug: str) -> Response | tuple[str, int]:
             form.matters.errors = [_("There is no consent in force to withdraw.")]
         else:
             get_session().commit()
-            flash(_withdrawn_message(outcome.erasure_due, campaign.has_voice), "success")
+            deleted = form.recordings if deletes_voice else 0
+            flash(_withdrawn_message(outcome.erasure_due, campaign.has_voice, deleted), "success")
             return redirect(url_for("contribute.consent_receipt", receipt_id=outcome.record.id))
     return _withdraw_refused(campaign, back, form)
+
+
+def _unconfirmed(form: WithdrawForm, campaign: Campaign, erases: bool, deletes_voice: bool) -> str | None:
+    """The message (also placed at the box) when a withdrawal that deletes data lacks its confirming tick."""
+    if erases and not form.confirm_erasure.data:
+        message = (_("This withdrawal erases your photos and recordings in this campaign. Tick the box to confirm.")
+                   if campaign.has_voice else
+                   _("This withdrawal erases your photos in this campaign. Tick the box to confirm."))
+        form.confirm_erasure.errors = [message]
+        return message
+    if deletes_voice and not form.confirm_voice_erasure.data:
+        message = _("Withdrawing the voice recording consent deletes your %(n)d recording(s) in this campaign. Tick "
+                    "the box to confirm.", n=form.recordings)
+        form.confirm_voice_erasure.errors = [message]
+        return message
+    return None
 
 
 def _withdraw_refused(campaign: Campaign, back: str, form: WithdrawForm) -> tuple[str, int]:
@@ -331,13 +366,25 @@ def _erases(service: ConsentService, subject_id: str, campaign_id: str, chosen: 
     return withdrawal_erases(service, subject_id, campaign_id, chosen)
 
 
-def _withdrawn_message(erasure_due: bool, voice: bool = True) -> str:
+def _stops_voice(service: ConsentService, subject_id: str, campaign_id: str, chosen: list[str] | None,
+                 in_force: list[str]) -> bool:
+    """Whether this withdrawal ends the voice recording consent (which deletes the recordings: withdraw_consent)."""
+    if chosen is not None and not set(chosen) <= set(in_force):
+        return False
+    return MatterKind.VOICE_RECORDING in service.kinds_stopped_by(subject_id, campaign_id, chosen)
+
+
+def _withdrawn_message(erasure_due: bool, voice: bool = True, recordings_deleted: int = 0) -> str:
     if erasure_due and not voice:
         return _("Withdrawn. Processing stopped and your photos in this campaign were erased now: they can no longer "
                  "be opened by anyone. Any remaining copies are deleted within 5 days.")
     if erasure_due:
         return _("Withdrawn. Processing stopped and your photos and recordings in this campaign were erased now: "
                  "they can no longer be opened by anyone. Any remaining copies are deleted within 5 days.")
+    if recordings_deleted:
+        return _("Withdrawn. Voice recording stopped and your %(n)d recording(s) in this campaign were deleted now: "
+                 "they can no longer be opened by anyone. Any remaining copies are deleted within 5 days. Your photos "
+                 "stay under the consents still in force.", n=recordings_deleted)
     return _("Withdrawn. Your data is no longer used for the withdrawn purposes.")
 
 
@@ -362,7 +409,8 @@ def _overview_page(failed_forms: dict[str, WithdrawForm]) -> str:
         group["in_force"] = in_force
         group["names"] = _matter_names(service, user.subject_id, campaign_id, lang)
         group["needs_reconsent"] = service.needs_reconsent(user.subject_id, campaign_id)
-        group["form"] = failed_forms.get(campaign_id) or _withdraw_form(in_force, "overview")
+        group["form"] = failed_forms.get(campaign_id) or _withdraw_form(
+            in_force, "overview", recordings=_recordings_held(user, group["campaign"]))
     return render_template("contribute/consent/receipts.html", groups=list(groups.values()))
 
 

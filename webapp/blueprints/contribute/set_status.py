@@ -5,11 +5,13 @@ prompts, and what still keeps the set from being submitted."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -92,6 +94,12 @@ class ReviewFacts:
         )
 
 
+def _locked(notes: list[dict[str, Any]], editable: bool) -> list[dict[str, Any]]:
+    """A set sent for review (or decided) cannot be changed: the notes keep what was found, without the advice to
+    replace or record again that the contributor could not follow."""
+    return notes if editable else [{**n, "advice": ""} for n in notes]
+
+
 def photo_json(photo: Photo, editable: bool, facts: ReviewFacts | None = None) -> dict[str, Any]:
     """What the set page and the API show of one photo (gate results already in the contributor's words)."""
     state = photo.state.value
@@ -99,6 +107,7 @@ def photo_json(photo: Photo, editable: bool, facts: ReviewFacts | None = None) -
     notes = _review_notes(photo) + [n.to_dict() for n in gate_notes(photo.gates, photo.identity)]
     if photo.state in (PhotoState.ACCEPTED, PhotoState.REJECTED):
         notes = _review_notes(photo)  # after a human decision, the gates' opinion no longer matters
+    notes = _locked(notes, editable)
     return {
         "id": photo.id,
         "bracket": photo.bracket,
@@ -120,6 +129,17 @@ def photo_json(photo: Photo, editable: bool, facts: ReviewFacts | None = None) -
     }
 
 
+# A recording that must be redone is recorded again, not "replaced with another photo": its own words.
+CLIP_STATES = {
+    "failed": _l("Did not pass: record it again"),
+    "rejected": _l("Rejected: please record it again"),
+}
+
+
+def clip_state_label(state: str) -> str:
+    return str(CLIP_STATES[state]) if state in CLIP_STATES else photo_state_label(state)
+
+
 def clip_json(clip: VoiceClip | None, editable: bool) -> dict[str, Any] | None:
     if clip is None:
         return None
@@ -127,10 +147,10 @@ def clip_json(clip: VoiceClip | None, editable: bool) -> dict[str, Any] | None:
     return {
         "id": clip.id,
         "state": state,
-        "state_label": photo_state_label(state),
+        "state_label": clip_state_label(state),
         "duration_s": round(clip.duration_s, 1),
         "audio_url": url_for("contribute.voice_audio", clip_id=clip.id, v=clip.version),
-        "notes": [n.to_dict() for n in gate_notes(clip.gates, voice=True)],
+        "notes": _locked([n.to_dict() for n in gate_notes(clip.gates, voice=True)], editable),
         "actions": {"rerecord": editable},
     }
 
@@ -148,6 +168,7 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
     by_bracket: dict[str, list[dict[str, Any]]] = {}
     for photo in photo_set.current_photos:
         by_bracket.setdefault(photo.bracket, []).append(photo_json(photo, editable, facts))
+    held = {key: BracketHold.of(photos) for key, photos in by_bracket.items()}
     clips = {c.prompt_key: c for c in photo_set.voice_clips}
     checking = any(p.state is PhotoState.CHECKING for p in photo_set.current_photos) or any(
         c.state is PhotoState.CHECKING for c in photo_set.voice_clips
@@ -160,7 +181,7 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
         "round": photo_set.round,
         "ready": editable and not missing,
         "checking": checking,
-        "missing": [{"code": code, "text": missing_text(code, prompts)} for code in missing],
+        "missing": [{"code": code, "text": _missing_text(code, prompts, held)} for code in missing],
         "brackets": [
             {
                 "key": p.key,
@@ -170,7 +191,8 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
                 "usable": p.usable,
                 "blocking": p.blocking,
                 "photos": by_bracket.get(p.key, []),
-                "count_label": _count_label(p.usable, p.required, p.blocking),
+                **held.get(p.key, BracketHold()).to_dict(),
+                "count_label": count_label(p.usable, p.required, held.get(p.key, BracketHold())),
             }
             for p in service.progress(campaign, photo_set)
         ],
@@ -209,9 +231,66 @@ def campaign_of(photo: Photo) -> Campaign:
     return get_session().get(Campaign, photo.campaign_id)  # type: ignore[return-value]
 
 
-def _count_label(usable: int, required: int, blocking: int) -> str:
-    """"2 of 10 photos ready · 3 still being checked or to replace": the bracket's count, with what holds it up."""
+@dataclass(frozen=True)
+class BracketHold:
+    """What holds a bracket up, counted apart: photos still being checked, photos that did not pass the checks,
+    and photos a reviewer rejected (with the reviewer's reasons, in the contributor's words)."""
+
+    checking: int = 0
+    failed: int = 0
+    rejected: int = 0
+    rejected_reasons: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, photos: list[dict[str, Any]]) -> BracketHold:
+        states = [p["state"] for p in photos]
+        reasons = tuple(dict.fromkeys(
+            n["text"] for p in photos if p["state"] == "rejected" for n in p["notes"] if n["verdict"] == "rejected"
+        ))
+        return cls(states.count("checking"), states.count("failed"), states.count("rejected"), reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checking": self.checking, "failed": self.failed, "rejected": self.rejected,
+                "rejected_reasons": list(self.rejected_reasons)}
+
+
+def count_label(usable: int, required: int, hold: BracketHold) -> str:
+    """"2 of 10 photos ready · 1 being checked · 2 to replace": the bracket's count, with what holds it up. The set
+    page renders this same label and the JSON API carries it, so a live update and a reload say the same."""
     label = _("%(usable)d of %(required)d photos ready", usable=usable, required=required)
-    if blocking:
-        label += " · " + _("%(n)d still being checked or to replace", n=blocking)
+    if hold.checking:
+        label += " · " + _("%(n)d being checked", n=hold.checking)
+    if hold.failed + hold.rejected:
+        label += " · " + _("%(n)d to replace", n=hold.failed + hold.rejected)
     return label
+
+
+def _missing_text(code: str, prompts: dict[str, str], held: dict[str, BracketHold]) -> str:
+    """A missing item in words; a bracket's blocking photos are told apart (being checked, or to replace)."""
+    parts = code.split(":")
+    if len(parts) != 4 or parts[0] != "bracket" or parts[2] != "blocking":
+        return missing_text(code, prompts)
+    hold, bracket = held.get(parts[1], BracketHold()), parts[1]
+    said = []
+    if hold.checking:
+        said.append(_("Ages %(bracket)s: %(n)d photo(s) still being checked.", bracket=bracket, n=hold.checking))
+    if hold.failed + hold.rejected:
+        said.append(_("Ages %(bracket)s: replace %(n)d photo(s).", bracket=bracket, n=hold.failed + hold.rejected))
+    return " ".join(said) or missing_text(code, prompts)
+
+
+def voice_withdrawn(campaign: Campaign) -> bool:
+    """Whether the contributor gave the voice recording consent and then withdrew it (rather than never giving
+    it): the last record that changed it was a withdrawal. A new signature without it (taking part anew) counts
+    as not given."""
+    voice_ids = {m.id for v in consent().versions(campaign.id) for m in v.notice.matters
+                 if m.kind is MatterKind.VOICE_RECORDING}
+    withdrawn, before = False, False
+    for record in consent().records(current_user.user.subject_id, campaign.id):
+        now = any(record.decisions.get(m, False) for m in voice_ids)
+        if now or record.event == "given":
+            withdrawn = False
+        elif before and record.event == "withdrawn":
+            withdrawn = True
+        before = now
+    return withdrawn

@@ -23,6 +23,7 @@ from collection.campaigns import Campaign
 from collection.contributions.export import DataExport
 from collection.contributions.models import Photo, PhotoSet, SetState
 from collection.errors import ConsentRequired, ContributionError, CryptoError, NotEligible, NotFound, StorageError
+from collection.payments.models import LedgerEntry
 from webapp.access import allow
 from webapp.blueprints.contribute.set_forms import (
     ActionForm,
@@ -38,6 +39,7 @@ from webapp.blueprints.contribute.set_status import (
     refusal,
     require_voice_consent,
     set_status,
+    voice_withdrawn,
 )
 from webapp.blueprints.contribute.views import bp
 from webapp.db import get_session
@@ -58,7 +60,9 @@ def join(slug: str) -> Response | tuple[str, int]:
     try:
         contributions().enroll(current_user.user, campaign)
     except ConsentRequired:
-        flash(_("Read and sign the consent document first. Then come back to this campaign and join."), "warning")
+        # signing the consent is joining (consent_views._join_if_possible): the receipt leads straight to the set
+        flash(_("Read and sign the consent document. Signing it also joins you to this campaign: your photo set "
+                "opens right after."), "warning")
         return redirect(url_for("contribute.consent_sign", slug=slug))  # type: ignore[return-value]
     except NotEligible as exc:
         from webapp.blueprints.public.campaign_views import campaign_page
@@ -72,6 +76,7 @@ def join(slug: str) -> Response | tuple[str, int]:
 def _set_page(campaign: Campaign, photo_set: PhotoSet, **forms: Any) -> str:
     status = set_status(campaign, photo_set)
     service, subject_id = consent(), current_user.user.subject_id
+    withdrawn = _withdrawn(photo_set, subject_id)
     return render_template(
         "contribute/set/page.html",
         campaign=campaign,
@@ -85,9 +90,16 @@ def _set_page(campaign: Campaign, photo_set: PhotoSet, **forms: Any) -> str:
         action_form=ActionForm(),
         rules=_rules_summary(campaign),
         needs_reconsent=service.needs_reconsent(subject_id, campaign.id),
-        withdrawn=_withdrawn(photo_set, subject_id),
+        withdrawn=withdrawn,
+        payment=_payment_of(photo_set) if withdrawn else None,
+        voice_withdrawn=bool(campaign.voice_prompts) and voice_withdrawn(campaign),
         may_upload=service.may_upload(subject_id, campaign.id),
     )
+
+
+def _payment_of(photo_set: PhotoSet) -> LedgerEntry | None:
+    """The payment for this set, made or due: it stays true after the set's data was erased."""
+    return next((e for e in payments().earnings(current_user.user).entries if e.set_id == photo_set.id), None)
 
 
 def _withdrawn(photo_set: PhotoSet, subject_id: str) -> bool:
@@ -306,7 +318,9 @@ def submit_set(slug: str) -> Response | tuple[str, int]:
 @bp.get("/data")
 @allow(CONTRIBUTOR)
 def export_page() -> str:
-    return render_template("contribute/set/export.html", form=ActionForm())
+    joined = [get_session().get(Campaign, s.campaign_id) for s in contributions().sets_of(current_user.user)]
+    voice = any(c is not None and c.has_voice for c in joined)  # the warning names only what was collected
+    return render_template("contribute/set/export.html", form=ActionForm(), joined=bool(joined), voice=voice)
 
 
 @bp.post("/data/export.zip")
@@ -348,6 +362,9 @@ def _overview_helper() -> dict[str, Any]:
             rows.append({"campaign": campaign, "set": photo_set, "state_label": set_state_label(photo_set.state.value),
                          "withdrawn": _withdrawn(photo_set, user.subject_id)})
         service = payments()
-        return {"sets": rows, "earnings": service.earnings(user), "payout_account": service.payout_account(user)}
+        earnings = service.earnings(user)
+        paid_for = [{"entry": e, "campaign": get_session().get(Campaign, e.campaign_id)} for e in earnings.entries]
+        account = service.payout_account(user)
+        return {"sets": rows, "earnings": earnings, "payments": paid_for, "payout_account": account}
 
     return {"contributor_overview": contributor_overview}

@@ -84,18 +84,29 @@
     Array.prototype.forEach.call(list.querySelectorAll("[data-photo-id]"), function (card) {
       if (!seen[card.dataset.photoId] && !card.contains(document.activeElement)) { card.remove(); }
     });
-    // a full bracket offers "Replace" on its photos instead of the upload form (kept while files wait in it)
+    // a full bracket offers "Replace" on its photos instead of the upload form (kept while files wait in it);
+    // photos that did not pass the checks and photos a reviewer rejected each get their own words
     var form = section.querySelector("form.upload");
     var hint = section.querySelector('[data-role="full-hint"]');
     var fix = section.querySelector('[data-role="fix-hint"]');
+    var rejected = section.querySelector('[data-role="rejected-hint"]');
     if (form && hint && fix) {
       var full = bracket.photos.length >= bracket.required && !form.querySelector(".pending-item");
-      var failing = full && bracket.photos.some(function (p) {  // full, but some photos must be replaced
-        return p.state === "failed" || p.state === "rejected";
-      });
       form.hidden = full;
-      hint.hidden = !full || failing;
-      fix.hidden = !failing;
+      hint.hidden = !full || bracket.failed > 0 || bracket.rejected > 0;
+      fix.hidden = !full || !bracket.failed;
+    }
+    if (rejected) { applyRejected(rejected, bracket); }
+  }
+
+  function applyRejected(box, bracket) {
+    box.hidden = !bracket.rejected;
+    var count = box.querySelector('[data-role="rejected-count"]');
+    if (count) { count.textContent = count.dataset.format.replace("{n}", String(bracket.rejected)); }
+    var reasons = box.querySelector('[data-role="rejected-reasons"]');
+    if (reasons) {
+      reasons.textContent = "";
+      (bracket.rejected_reasons || []).forEach(function (r) { reasons.appendChild(el("li", "note rejected", r)); });
     }
   }
 

@@ -9,6 +9,8 @@
   var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
   var canRecord = !!(window.MediaRecorder && navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
   var TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4", "audio/webm"];
+  // the timer's words come from the page, in the contributor's language ("{s} s", "{s}초")
+  var secondsFormat = root.dataset.msgSeconds || "{s} s";
 
   function pickType() {
     for (var i = 0; i < TYPES.length; i++) {
@@ -66,7 +68,7 @@
         for (var i = 0; i < buffer.length; i++) { sum += buffer[i] * buffer[i]; }
         ui.level.value = Math.min(1, Math.sqrt(sum / buffer.length) * 4);
         var elapsed = (performance.now() - state.started) / 1000;
-        ui.timer.textContent = elapsed.toFixed(1) + " s";
+        ui.timer.textContent = secondsFormat.replace("{s}", elapsed.toFixed(1));
         if (elapsed > maxSeconds) { stop(); return; }
         state.raf = window.requestAnimationFrame(tick);
       }
