@@ -170,11 +170,11 @@ def test_the_contributor_sees_the_accepted_set_in_their_earnings(app: Any, accep
     contributor, _ = accepted["people"][0]
     body = page(signed_in(app, contributor).get("/me/"))
     assert "400,000 KRW" in body
-    # on a phone the table's header row is hidden: every cell carries its own (translated) label
-    table = body[body.index('<table class="table earnings">'):]
-    table = table[: table.index("</table>")]
-    headers = re.findall(r"<th>([^<]+)</th>", table)
-    assert len(headers) == 3 and [f'data-label="{h}"' in table for h in headers] == [True] * 3
+    # one card per payment: the campaign it is for, and every value with its (translated) label in the page text
+    cards = body[body.index('<ul class="cards earnings">'):]
+    cards = cards[: cards.index("</ul>")]
+    assert accepted["campaign"].title_ko in cards
+    assert re.findall(r"<dt>([^<]+)</dt>", cards) == ["금액", "승인일", "지급일"] and "지급 대기" in cards
 
 
 def test_entries_without_a_payout_account_wait_outside_the_batches(
@@ -236,5 +236,7 @@ def test_a_payee_owed_twice_in_one_campaign_is_pointed_out(accepted: dict[str, A
     body = page(accepted["client"].get("/operate/payments"))
     assert body.count("1 other payment(s) in this campaign") == 2  # both of that person's entries, not the other's
     assert "joined anew can be owed for a new set" in body
+    review_page = page(accepted["client"].get(f"/operate/review/sets/{again.id}"))
+    assert "This contributor already has 1 other payment(s) in this campaign (400,000 KRW)" in review_page
     batch = page(accepted["client"].get(f"/operate/payments/batches/{new_batch(accepted['client'])}"))
     assert batch.count("1 other payment(s) in this campaign") == 2

@@ -46,7 +46,7 @@ from webapp.review_words import (
     identity_headline,
     identity_verdict_label,
 )
-from webapp.services import campaigns, clock, review, uploads
+from webapp.services import campaigns, clock, payments, review, uploads
 
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
 SAME_PERSON_TOLERANCE = 0.6  # face_recognition's default match distance: shown as a guide, not a verdict
@@ -367,6 +367,8 @@ def set_page(photo_set: PhotoSet, campaign: Campaign | None, form: SetDecisionFo
         rounds=rounds_of(history),
         appeals=appeals,
         erased=erased,
+        # the contributor's other ledger entries in this campaign (paid, erased on withdrawal, joined anew)
+        paid_elsewhere=[] if erased else payments().other_entries_in_campaign(photo_set),
         form=form,
         field_name=field_name,
         mine=photo_set.claimed_by == me,
