@@ -55,8 +55,13 @@ def timer(request: RightsRequest, now: dt.datetime) -> RequestTimer:
     receipt is not counted and the period runs to the end of its last day), on the Korean calendar: 10 on the
     day a request arrives, whatever the hour, 0 on the due date. Truncating the hours left would say 9 a second
     after receipt. `overdue` stays the stored deadline's (`due_at`, receipt + 10 days to the minute)."""
-    left = (request.due_at.astimezone(KOREA).date() - now.astimezone(KOREA).date()).days
-    return RequestTimer(request, left, request.overdue(now))
+    return RequestTimer(request, days_until(request.due_at, now), request.overdue(now))
+
+
+def days_until(due: dt.datetime, now: dt.datetime) -> int:
+    """Whole days from `now` to `due` on the Korean calendar: 0 on the due date whatever the hour, negative after
+    it (a deadline of "N days from receipt" reads N on the day of receipt)."""
+    return (due.astimezone(KOREA).date() - now.astimezone(KOREA).date()).days
 
 
 def overdue_requests(session: Session, now: dt.datetime) -> list[RightsRequest]:

@@ -496,4 +496,7 @@ def appeals_page(failed: tuple[str, AppealDecisionForm] | None) -> str:
 
 
 def days_left(due: dt.datetime, now: dt.datetime) -> int:
-    return (due - now).days
+    """Calendar days to the due date, counted like the rights requests' (9 on the day a 9-day appeal is filed)."""
+    from collection.compliance.rights import days_until
+
+    return days_until(due, now)
