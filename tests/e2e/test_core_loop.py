@@ -103,7 +103,7 @@ def sign_consent(page: Page, shots: Shots) -> None:
     expect(page.get_by_text("30,000 KRW per accepted set")).to_be_visible()
     shots.take(page, "phone-campaign")
     page.get_by_role("button", name="Join: read the consent document").click()
-    expect_flash(page, "Read and sign the consent document first.")
+    expect_flash(page, "Signing it also joins you to this campaign")
     required = page.locator("fieldset.matter").filter(has=page.locator(".badge", has_text="required"))
     optional = page.locator("fieldset.matter").filter(has=page.locator(".badge", has_text="optional"))
     declined = optional.count()
