@@ -8,6 +8,7 @@ remain as proof of what was agreed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from typing import Any
@@ -16,7 +17,14 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.db import Base, IdPk, Timestamp, UTCDateTime, str_enum
-from consent.notice import LANGUAGES, Notice, notice_from_dict, notice_sha256, notice_to_dict
+from consent.notice import (
+    CURRENT_WORDING,
+    LANGUAGES,
+    Notice,
+    notice_from_dict,
+    notice_sha256,
+    notice_to_dict,
+)
 from consent.sealed import SealedText
 
 
@@ -67,7 +75,12 @@ class NoticeVersion(Base):
 
     @property
     def notice(self) -> Notice:
-        return notice_from_dict(self.content)
+        """The stored notice; a draft (not yet shown to anyone as final) always in the current wording edition, so
+        a draft saved before an edition existed is previewed and published in the new wording."""
+        notice = notice_from_dict(self.content)
+        if self.published or notice.wording == CURRENT_WORDING:
+            return notice
+        return dataclasses.replace(notice, wording=CURRENT_WORDING)
 
     @property
     def published(self) -> bool:
@@ -82,6 +95,7 @@ class NoticeVersion(Base):
         if self.published:
             raise PublishedNoticeError("this version is already published")
         notice = self.notice
+        self.content = notice_to_dict(notice)  # the wording edition it is published in is stored with it
         self.sha256_ko, self.sha256_en = (notice_sha256(notice, lang) for lang in LANGUAGES)
         self.state = NoticeState.PUBLISHED
         self.published_at = when

@@ -27,7 +27,7 @@ from consent.models import (
     SignatureName,
     StoredSigningKey,
 )
-from consent.notice import MatterKind, Notice, missing_items, notice_to_dict
+from consent.notice import CURRENT_WORDING, MatterKind, Notice, missing_items, notice_to_dict
 from consent.receipts import (
     ConsentEvent,
     EventType,
@@ -137,7 +137,8 @@ class ConsentService:
         versions = self.versions(campaign_id)
         draft = next((v for v in versions if v.state is NoticeState.DRAFT), None)
         number = draft.number if draft else (versions[-1].number + 1 if versions else 1)
-        notice = dataclasses.replace(notice, version=number)
+        # a new draft is written in the current wording edition, even when it starts from an older version's text
+        notice = dataclasses.replace(notice, version=number, wording=CURRENT_WORDING)
         if draft is None:
             draft = NoticeVersion(
                 campaign_id=campaign_id,

@@ -199,3 +199,37 @@ def test_consent_after_a_required_matter_was_withdrawn_is_given_anew(service: Co
     service.withdraw("sub_anew00001", published.campaign_id, ["collection"])  # the part ends; release stays
     again = service.give("sub_anew00001", published, _sign())
     assert again.event == "given"
+
+
+def test_versions_after_an_old_wording_edition_are_written_in_the_current_one(
+    service: ConsentService, published: Any, db_session: Any
+) -> None:
+    """A version stored before wording editions existed (no `wording` key) stays edition 1 with its exact text and
+    hash; a draft saved before then, and every new draft based on the old text, is previewed and published in the
+    current edition."""
+    from consent.models import NoticeVersion
+    from consent.notice import CURRENT_WORDING, notice_from_dict, notice_sha256
+
+    legacy = {k: v for k, v in published.content.items() if k != "wording"}
+    published.content = legacy  # as stored, and hashed, before wording editions existed
+    published.sha256_ko = before = notice_sha256(notice_from_dict(legacy), "ko")
+    db_session.flush()
+    assert published.notice.wording == 1 and "민감정보(얼굴·음성 특징정보) 처리" in service_text(published)
+    old_draft = NoticeVersion(campaign_id=published.campaign_id, number=2, content=dict(legacy, version=2),
+                              state=NoticeState.DRAFT, created_at=published.created_at)
+    db_session.add(old_draft)
+    db_session.flush()
+    assert old_draft.notice.wording == CURRENT_WORDING  # previewed in the current wording
+    service.publish(old_draft, by=None)
+    assert old_draft.content["wording"] == CURRENT_WORDING  # stored with the edition it was published in
+    assert notice_sha256(old_draft.notice, "ko") == old_draft.sha256_ko
+    assert "민감정보(생체 특징정보) 처리" in service_text(old_draft)
+    newer = service.draft(published.campaign_id, dataclasses.replace(published.notice, version=3))
+    assert newer.notice.wording == CURRENT_WORDING and newer.content["wording"] == CURRENT_WORDING
+    assert published.sha256_ko == before and published.notice.wording == 1
+
+
+def service_text(version: Any) -> str:
+    from consent.notice import render_text
+
+    return render_text(version.notice, "ko")
