@@ -39,6 +39,14 @@ VERDICT_STATE = {"pass": PhotoState.PASSED, "fail": PhotoState.FAILED, "review":
 _AUTOMATIC = (PhotoState.PASSED, PhotoState.FAILED, PhotoState.NEEDS_REVIEW)
 
 
+def cover_unsure(photo: Photo) -> bool:
+    """The occlusion gate could not decide (a person will look) and no person has accepted the photo yet."""
+    if photo.state is PhotoState.ACCEPTED:
+        return False
+    gate = next((g for g in (photo.gates or {}).get("gates", []) if g.get("name") == "occlusion"), None)
+    return gate is not None and (gate.get("verdict") == "review" or bool(gate.get("review")))
+
+
 def state_with_identity(photo: Photo, identity_verdict: str) -> PhotoState:
     """The photo's state from its own gates and the set's latest identity verdict. The identity verdict is
     relative to the rest of the set, so it is applied afresh each time the set gate runs: a photo held for
@@ -123,6 +131,12 @@ class GateJobs:
             raise SkipJob("the set is gone")
         self._require_consent(photo_set)
         photos = [p for p in photo_set.current_photos if p.state is not PhotoState.CHECKING]
+        # A face that may be covered is not compared until a person clears it: a covered face would move the
+        # distances of every photo compared with it (STANDARDS: occlusion before identity).
+        for p in photos:
+            if cover_unsure(p):
+                p.identity = {}
+        photos = [p for p in photos if not cover_unsure(p)]
         entries = [
             SetPhoto(encoding=self._encoding(photo_set, p), bracket=parse_bracket(p.bracket), age_years=p.age_years)
             for p in photos

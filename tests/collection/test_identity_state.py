@@ -34,3 +34,48 @@ def test_state_follows_own_gates_and_latest_identity(own: str, state: PhotoState
 def test_a_review_the_contributor_asked_for_is_kept() -> None:
     asked = photo("fail", PhotoState.NEEDS_REVIEW, note="that is me with a beard")
     assert state_with_identity(asked, "pass") is PhotoState.NEEDS_REVIEW
+
+
+def test_a_face_that_may_be_covered_is_left_out_of_the_comparison(db_session, test_sessionmaker, clock,  # noqa: ANN001
+                                                                   make_user, make_campaign, monkeypatch) -> None:  # noqa: ANN001
+    """Until a person clears it, a photo whose occlusion check could not decide is not compared with the others
+    (a covered face moves the distances of every photo compared with it); once accepted, it is."""
+    import numpy as np
+
+    from collection.contributions.gates import GateJobs, cover_unsure
+    from tests.collection.flow_support import build_env, consent_and_enroll, publish_notice
+
+    env = build_env(db_session, test_sessionmaker, clock)
+    campaign = make_campaign()
+    photo_set = consent_and_enroll(env, make_user("contributor"), campaign, publish_notice(env, campaign))
+    unsure = {"verdict": "review", "gates": [{"name": "occlusion", "passed": False, "verdict": "review",
+                                              "reason": "possibly_covered"}]}
+    clean = {"verdict": "pass", "gates": [{"name": "occlusion", "passed": True, "verdict": "pass"}]}
+    rows = []
+    for i, (gates, state) in enumerate([(clean, PhotoState.PASSED), (clean, PhotoState.PASSED),
+                                        (unsure, PhotoState.NEEDS_REVIEW)]):
+        row = Photo(set_id=photo_set.id, campaign_id=campaign.id, user_id=photo_set.user_id, bracket="20-29",
+                    state=state, blob_key=f"k{i}", content_mac=f"m{i}", gates=gates, age_years=25,
+                    identity={"verdict": "flag"})
+        db_session.add(row)
+        rows.append(row)
+    db_session.flush()
+    same = np.zeros(128)
+    monkeypatch.setattr(GateJobs, "_encoding", lambda self, s, p: same + (0.05 if p is rows[1] else 0.0))
+    monkeypatch.setattr(GateJobs, "_require_consent", lambda self, *a: None)
+    jobs = GateJobs(db_session, env_context(env))
+    assert [cover_unsure(r) for r in rows] == [False, False, True]
+    jobs.identity({"set_id": photo_set.id})
+    assert photo_set.identity["photo_ids"] == [rows[0].id, rows[1].id]
+    assert rows[2].identity == {} and rows[2].state is PhotoState.NEEDS_REVIEW
+    assert rows[0].identity["verdict"] == "pass"
+    rows[2].state = PhotoState.ACCEPTED  # a person looked: nothing covers the face
+    jobs.identity({"set_id": photo_set.id})
+    assert rows[2].id in photo_set.identity["photo_ids"] and rows[2].identity["verdict"] == "pass"
+
+
+def env_context(env):  # noqa: ANN001, ANN201
+    from collection.contributions.gates import GateContext
+    from tests.collection.flow_support import MASTER
+
+    return GateContext(master_key=MASTER, blobs=env.blobs, queue=lambda: env.queue, clock=lambda: env.clock)
