@@ -234,8 +234,8 @@ def report(samples: Sequence[Sample], eyes: np.ndarray, mouth: np.ndarray) -> di
     """The protocol's occlusion figures among found faces: a face is caught when either score reaches the
     review line (fail threshold minus the review margin), as the gate decides."""
     rules = DEFAULT_RULES
-    caught = (eyes >= rules.eye_cover_fail - rules.occlusion_review_margin) | \
-        (mouth >= rules.mouth_cover_fail - rules.occlusion_review_margin)
+    caught = (eyes >= rules.occlusion_review_line(rules.eye_cover_fail)) | \
+        (mouth >= rules.occlusion_review_line(rules.mouth_cover_fail))
     out: dict[str, Any] = {}
     for key in sorted({(s.set_name, s.kind.split("/")[0]) for s in samples}):
         idx = [i for i, s in enumerate(samples) if (s.set_name, s.kind.split("/")[0]) == key]

@@ -176,7 +176,8 @@ def occlusion_gate(ctx: _Context) -> GateResult:
     rules = ctx.rules
     features = measure(ctx.image.pixels, ctx.face)
     threshold = {"eye_cover_fail": rules.eye_cover_fail, "mouth_cover_fail": rules.mouth_cover_fail,
-                 "review_margin": rules.occlusion_review_margin}
+                 "eye_cover_review": rules.occlusion_review_line(rules.eye_cover_fail),
+                 "mouth_cover_review": rules.occlusion_review_line(rules.mouth_cover_fail)}
     if features is None:
         return GateResult.needs_review("occlusion", "unmeasurable", {}, threshold)
     scores = score_occlusion(features, ctx.appearance)
@@ -186,12 +187,12 @@ def occlusion_gate(ctx: _Context) -> GateResult:
 def occlusion_verdict(scores: OcclusionScores, rules: PhotoRules, threshold: Mapping[str, float]) -> GateResult:
     measured = {"eye_cover": scores.eyes, "mouth_cover": scores.mouth, "hog_missed": scores.hog_missed,
                 "appearance": scores.appearance}
-    margin = rules.occlusion_review_margin
     if scores.mouth >= rules.mouth_cover_fail:
         return GateResult.fail("occlusion", "mouth_covered", measured, threshold)
     if scores.eyes >= rules.eye_cover_fail:
         return GateResult.fail("occlusion", "eyes_covered", measured, threshold)
-    if scores.mouth >= rules.mouth_cover_fail - margin or scores.eyes >= rules.eye_cover_fail - margin:
+    if (scores.mouth >= rules.occlusion_review_line(rules.mouth_cover_fail)
+            or scores.eyes >= rules.occlusion_review_line(rules.eye_cover_fail)):
         return GateResult.needs_review("occlusion", "possibly_covered", measured, threshold)
     return GateResult.ok("occlusion", measured, threshold)
 

@@ -62,7 +62,9 @@ EVIDENCE_KEYS: dict[str, Any] = {
     "appearance": _l("Face appearance also checked"),
     "eye_cover_fail": _l("Eye cover score that fails"),
     "mouth_cover_fail": _l("Nose and mouth cover score that fails"),
-    "review_margin": _l("Margin below the fail score sent to a person"),
+    "eye_cover_review": _l("Eye cover score sent to a person"),
+    "mouth_cover_review": _l("Nose and mouth cover score sent to a person"),
+    "review_margin": _l("Margin below the fail score sent to a person"),  # reports stored before 2026-11-22
     # sharpness
     "sharpness": _l("Sharpness score"),
     "laplacian_var": _l("Sharpness score"),
