@@ -120,7 +120,7 @@ def refusal_text(exc: ReleaseError) -> str:
 
 def build_error_text(error: Mapping[str, Any]) -> str:
     """Why the last build did not finish (the release's stored `build_error`) in the reader's language."""
-    if error.get("kind") == "NothingToRelease":
+    if error.get("kind") == "NothingToRelease" and "excluded" in error:  # stored before 2026-11-22: as worded
         excluded = error.get("excluded") or {}
         if not excluded:
             return _("Nothing to release: no accepted photo or recording yet.")

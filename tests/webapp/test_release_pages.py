@@ -280,3 +280,14 @@ def test_verification_failures_are_said_in_the_readers_language(
     said = html.unescape(korean.get(f"/comply/releases/{release.id}").get_data(as_text=True))
     assert "media file not in the manifest" in said and "file name holds a phone pattern" in said
     assert "the rarest signature is shared by 2" in said and "목록(manifest)에 없는 미디어 파일" not in said
+
+
+def test_a_build_error_stored_before_its_reasons_were_kept_is_shown_as_worded(app: Any) -> None:
+    from webapp.release_words import build_error_text
+
+    old = {"message": "release abc: nothing to release (consent_withdrawn: 2, erased: 1)",
+           "kind": "NothingToRelease", "at": "2026-11-01T00:00:00Z"}  # no "excluded": it would read "none yet"
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        assert build_error_text(old) == old["message"]
+        assert "조건에 맞는 참여자가 없습니다" in build_error_text(old | {"excluded": {"erased": 1}})
+        assert "아직 승인된 사진이나 녹음이 없습니다" in build_error_text(old | {"excluded": {}})
