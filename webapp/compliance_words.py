@@ -46,14 +46,17 @@ class OutcomeLine:
     erasure_id: str | None = None
 
 
-def outcome_lines(kind: str, outcome: Mapping[str, Any] | None) -> list[OutcomeLine]:
-    """What completing a request of `kind` did, from its stored outcome."""
+def outcome_lines(kind: str, outcome: Mapping[str, Any] | None, account_wide: bool = False) -> list[OutcomeLine]:
+    """What completing a request of `kind` did, from its stored outcome (`account_wide`: a deletion of the whole
+    account, which erases the account itself even when no campaign data was left)."""
     outcome = outcome or {}
     lines: list[OutcomeLine] = []
+    if outcome.get("account_erased") or (kind == "deletion" and account_wide and "erasure_ids" in outcome):
+        lines.append(OutcomeLine(_("The account was erased: name, e-mail, birth date, sign-in and payout account.")))
     if "erasure_ids" in outcome:
         ids = [str(i) for i in outcome.get("erasure_ids") or []]
         if not ids:
-            lines.append(OutcomeLine(_("Nothing left to erase: the data had already been erased.")))
+            lines.append(OutcomeLine(_("No campaign data left to erase: it had already been erased.")))
         for erasure_id in ids:
             lines.append(OutcomeLine(_("Erasure carried out (key destroyed, files and rows deleted)"), erasure_id))
     if "suspended_enrollments" in outcome:

@@ -164,7 +164,8 @@ class RightsService:
         user = self._user(request)
         actor = _staff(officer)
         if request.campaign_id is None:
-            return {"erasure_ids": [r.id for r in self.erasure.erase_account(user, "account_deletion")]}
+            erased = self.erasure.erase_account(user, "account_deletion")
+            return {"erasure_ids": [r.id for r in erased], "account_erased": True}
         enrollment = self._enrollment(user, request.campaign_id)
         if enrollment is None or enrollment.state is EnrollmentState.ERASED:
             return {"erasure_ids": []}

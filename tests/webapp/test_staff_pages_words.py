@@ -275,7 +275,30 @@ def test_a_deletion_with_nothing_left_says_so(app: Any, clock: Any, make_user: A
     assert "참여자가 이 메모를 봅니다" in visible(page(client.get(path, headers=KO)))  # the account stays
     resp = _post(client, f"{path}/complete", note="이미 파기되었습니다.")
     done = visible(page(client.get(resp.headers["Location"], headers=KO)))
-    assert "삭제할 자료 없음: 이미 파기된 상태였습니다." in done and "erasure_ids" not in done
+    assert "삭제할 캠페인 자료 없음: 이미 파기된 상태였습니다." in done and "erasure_ids" not in done
+    assert "계정을 삭제했습니다" not in done  # a deletion in one campaign leaves the account
+
+
+def test_an_account_deletion_says_the_account_was_erased_even_with_no_campaign_data_left(
+    app: Any, clock: Any, make_user: Any, participant: Any
+) -> None:
+    from webapp.compliance_words import outcome_lines
+
+    contributor, campaign = participant
+    with in_app(app) as s:
+        from collection.contributions.withdrawal import withdraw_consent
+
+        withdraw_consent(s.consent(), contributor.subject_id, campaign.id, erasure=s.erasure())
+    request_id = _request(app, contributor, RightsKind.DELETION, None)
+    client = signed_in(app, make_user("compliance"))
+    resp = _post(client, f"/comply/rights/{request_id}/complete", note="계정을 삭제했습니다.")
+    done = visible(page(client.get(resp.headers["Location"], headers=KO)))
+    assert "계정을 삭제했습니다: 이름, 이메일, 생년월일, 로그인 정보와 지급 계좌" in done
+    assert "삭제할 캠페인 자료 없음" in done
+    with app.test_request_context(headers=KO):  # a request completed before the outcome said so
+        lines = [line.text for line in outcome_lines("deletion", {"erasure_ids": []}, account_wide=True)]
+        assert lines[0].startswith("계정을 삭제했습니다") and len(lines) == 2
+        assert [line.text for line in outcome_lines("deletion", {"erasure_ids": []})] == lines[1:]
 
 
 def test_the_dashboard_counts_people_whose_data_is_held(

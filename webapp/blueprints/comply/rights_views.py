@@ -55,7 +55,7 @@ def _request_page(req: RightsRequest) -> dict[str, object]:
         "timer": timer(req, clock().now()),
         "campaign": campaign,
         "suspensions": suspensions,
-        "outcome": outcome_lines(req.kind.value, req.outcome),
+        "outcome": outcome_lines(req.kind.value, req.outcome, account_wide=req.campaign_id is None),
         "close_form": CloseRequestForm(),
         "button": ButtonForm(),
     }
