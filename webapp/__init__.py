@@ -68,6 +68,10 @@ def _register_template_helpers(app: Flask) -> None:
     from webapp.conformance_words import basis_text, evidence_text
 
     app.jinja_env.globals["evidence_text"] = evidence_text
+    from collection.compliance.rights import KOREA
+
+    # Legal deadlines run on the Korean calendar: their dates and times are shown in KST.
+    app.jinja_env.filters["kst"] = lambda when, fmt="%Y-%m-%d %H:%M": when.astimezone(KOREA).strftime(fmt)
     app.jinja_env.globals["basis_text"] = basis_text
     from webapp.release_words import build_error_text, excluded_label, failure_text, field_labels
 

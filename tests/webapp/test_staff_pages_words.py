@@ -238,7 +238,20 @@ def test_a_rights_request_counts_days_as_pipa_does_and_says_what_was_started(
     assert "처리를 시작했습니다" in shown and "답변 기한: 2026-12-01 (접수 후 10일)" in shown
     assert "저장했습니다" not in shown
     clock.advance(days=9, hours=1)  # 00:05 UTC on the due date (09:05 KST), before the stored deadline's hour
-    assert "오늘 마감 (09:00 UTC까지)" in visible(page(client.get(path, headers=KO)))
+    assert "오늘 마감 (한국 시각 18:00까지)" in visible(page(client.get(path, headers=KO)))
+
+
+def test_a_rights_request_received_early_morning_in_korea_is_dated_on_the_korean_calendar(
+    app: Any, clock: Any, make_user: Any, participant: Any
+) -> None:
+    contributor, campaign = participant
+    clock.advance(hours=14)  # 23:00 UTC = 08:00 KST on 22 November
+    request_id = _request(app, contributor, RightsKind.CORRECTION, campaign.id)
+    client = signed_in(app, make_user("compliance"))
+    shown = visible(page(client.get(f"/comply/rights/{request_id}", headers=KO)))
+    assert "2026-11-22 08:00 KST" in shown and "2026-12-02 08:00 KST" in shown and "10일 남음" in shown
+    listed = visible(page(client.get("/comply/rights", headers=KO)))
+    assert "2026-11-22" in listed and "2026-12-02" in listed and "2026-11-21" not in listed
 
 
 def test_an_account_deletion_warns_the_note_is_never_read_and_its_outcome_is_worded(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from collection.campaigns import Campaign
 from collection.compliance import ProcessingSuspension, RightsRequest, RightsRequestError, RightsService
-from collection.compliance.rights import timer
+from collection.compliance.rights import KOREA, timer
 from webapp.access import allow
 from webapp.blueprints.comply.compliance_forms import ButtonForm, CloseRequestForm
 from webapp.blueprints.comply.registry_views import OFFICERS
@@ -105,7 +105,7 @@ def _act(request_id: str, step: Step, form_class: type[Any], name: str) -> Respo
             flash(refusal_message(exc), "error")
         else:
             get_session().commit()
-            due = req.due_at.strftime("%Y-%m-%d")
+            due = req.due_at.astimezone(KOREA).strftime("%Y-%m-%d")  # the Korean calendar the days are counted on
             flash(step_message(name, req.kind.value, req.campaign_id is None, due), "success")
     return redirect(url_for("comply.rights_request", request_id=req.id))
 
