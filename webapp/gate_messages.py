@@ -264,10 +264,12 @@ class GateNote:
 
 
 def gate_notes(
-    report: Mapping[str, Any] | None, identity: Mapping[str, Any] | None = None, voice: bool = False
+    report: Mapping[str, Any] | None, identity: Mapping[str, Any] | None = None, voice: bool = False,
+    to_replace: bool = False,
 ) -> list[GateNote]:
     """The failed and undecided gates of a stored report (PhotoReport/VoiceReport.to_dict(), `voice` for the
-    latter), failures first, plus the identity verdict of the set gate when it flagged or could not decide."""
+    latter), failures first, plus the identity verdict of the set gate when it flagged or could not decide.
+    `to_replace`: the item failed and is to be replaced (no person was asked to look at it instead)."""
     notes = []
     for gate in (report or {}).get("gates", []):
         verdict = gate.get("verdict") or ("pass" if gate.get("passed") else "fail")
@@ -286,9 +288,9 @@ def gate_notes(
         reason = (identity or {}).get("reason") or ("different_person" if verdict == "flag" else "uncertain")
         shown = "fail" if verdict == "flag" else "review"
         notes.append(GateNote("identity", reason, shown, gate_advice("identity", reason, shown == "review")))
-    if any(n.verdict == "fail" for n in notes):
-        # The item has to be replaced anyway: "a person will check it" would contradict that, so an undecided
-        # check only asks to mind the same point in the replacement.
+    if to_replace and any(n.verdict == "fail" and n.gate != "identity" for n in notes):
+        # The item has to be replaced anyway (an identity flag alone may instead go to a person): "a person will
+        # check it" would contradict that, so an undecided check only asks to mind the point in the replacement.
         also = _("Mind this too in the recording you send instead.") if voice else _(
             "Mind this too in the photo you choose instead.")
         notes = [GateNote(n.gate, n.reason, n.verdict, Advice(n.advice.text, also)) if n.verdict == "review" else n

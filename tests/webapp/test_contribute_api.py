@@ -366,8 +366,15 @@ def test_an_undecided_check_on_a_photo_that_failed_does_not_promise_a_person_wil
     with app.test_request_context(headers={"Accept-Language": "ko"}):
         alone = gate_notes({"gates": [covered]})
         assert [n.verdict for n in alone] == ["review"] and "사람이 확인합니다" in alone[0].advice.advice
-        notes = gate_notes({"gates": [covered, blurry]}, {"verdict": "review", "reason": "uncertain"})
+        notes = gate_notes({"gates": [covered, blurry]}, {"verdict": "review", "reason": "uncertain"},
+                           to_replace=True)
         assert [n.verdict for n in notes] == ["fail", "review", "review"]
         assert not any("사람이 확인" in n.advice.advice for n in notes)
         assert all("다른 사진" in n.advice.advice for n in notes[1:])
-        assert "녹음" in gate_notes({"gates": [covered, blurry]}, voice=True)[1].advice.advice
+        assert "녹음" in gate_notes({"gates": [covered, blurry]}, voice=True, to_replace=True)[1].advice.advice
+        # sent to a person instead (or not failed): the undecided checks still say a person will look
+        asked = gate_notes({"gates": [covered, blurry]}, to_replace=False)
+        assert "사람이 확인합니다" in asked[1].advice.advice
+        # a photo failed only by the identity comparison may go to a person: its other notes are left as they are
+        flagged = gate_notes({"gates": [covered]}, {"verdict": "flag", "reason": "different_person"}, to_replace=True)
+        assert "사람이 확인합니다" in next(n for n in flagged if n.gate == "occlusion").advice.advice

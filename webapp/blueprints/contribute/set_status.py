@@ -104,7 +104,8 @@ def photo_json(photo: Photo, editable: bool, facts: ReviewFacts | None = None) -
     """What the set page and the API show of one photo (gate results already in the contributor's words)."""
     state = photo.state.value
     appeal = facts.appeal_of(photo) if facts else None
-    notes = _review_notes(photo) + [n.to_dict() for n in gate_notes(photo.gates, photo.identity)]
+    to_replace = photo.state is PhotoState.FAILED and not photo.contributor_note
+    notes = _review_notes(photo) + [n.to_dict() for n in gate_notes(photo.gates, photo.identity, to_replace=to_replace)]
     if photo.state in (PhotoState.ACCEPTED, PhotoState.REJECTED):
         notes = _review_notes(photo)  # after a human decision, the gates' opinion no longer matters
     notes = _locked(notes, editable)
@@ -150,7 +151,8 @@ def clip_json(clip: VoiceClip | None, editable: bool) -> dict[str, Any] | None:
         "state_label": clip_state_label(state),
         "duration_s": round(clip.duration_s, 1),
         "audio_url": url_for("contribute.voice_audio", clip_id=clip.id, v=clip.version),
-        "notes": _locked([n.to_dict() for n in gate_notes(clip.gates, voice=True)], editable),
+        "notes": _locked([n.to_dict() for n in gate_notes(clip.gates, voice=True,
+                                                          to_replace=clip.state is PhotoState.FAILED)], editable),
         "actions": {"rerecord": editable},
     }
 
