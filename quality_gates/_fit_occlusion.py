@@ -232,7 +232,7 @@ def held_out(samples: Sequence[Sample], k: int = 5, l2: float = 1.0, vector_dims
 
 def report(samples: Sequence[Sample], eyes: np.ndarray, mouth: np.ndarray) -> dict[str, Any]:
     """The protocol's occlusion figures among found faces: a face is caught when either score reaches the
-    review line (fail threshold minus the review margin), as the gate decides."""
+    review line (`PhotoRules.occlusion_review_line`), as the gate decides."""
     rules = DEFAULT_RULES
     caught = (eyes >= rules.occlusion_review_line(rules.eye_cover_fail)) | \
         (mouth >= rules.occlusion_review_line(rules.mouth_cover_fail))

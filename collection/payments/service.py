@@ -58,7 +58,7 @@ class EntryLine:
     account_number: str = ""
     # other ledger entries of the same payee in the same campaign: a set paid, erased at their request, and a new
     # set paid again after they joined anew (whether a campaign pays twice is the operator's call, not a rule here)
-    same_campaign_before: int = 0
+    same_campaign_others: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,19 +158,19 @@ class PaymentService:
         result = []
         repeats = self._entries_per_payee_and_campaign(entries)
         for entry in entries:
-            before = repeats.get((entry.user_id, entry.campaign_id), 1) - 1
+            others = repeats.get((entry.user_id, entry.campaign_id), 1) - 1
             payee = self.session.get(User, entry.user_id)
             campaign = self.session.get(Campaign, entry.campaign_id)
             name = (payee.display_name if payee else None) or ""
             slug = campaign.slug if campaign else entry.campaign_id
             account = self._account_for(entry)
             if account is None:
-                result.append(EntryLine(entry, name, slug, same_campaign_before=before))
+                result.append(EntryLine(entry, name, slug, same_campaign_others=others))
                 continue
             code, holder, number = account
             known = BY_CODE.get(code)
             bank_name = known.name_ko if known else ""  # the bank file is read by a Korean bank
-            result.append(EntryLine(entry, name, slug, code, bank_name, holder, number, before))
+            result.append(EntryLine(entry, name, slug, code, bank_name, holder, number, others))
         return result
 
     def _entries_per_payee_and_campaign(self, entries: list[LedgerEntry]) -> dict[tuple[str, str], int]:

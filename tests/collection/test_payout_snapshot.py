@@ -95,8 +95,8 @@ def test_a_payee_paid_before_in_the_same_campaign_is_pointed_out(env: Any, make_
     for payee in (user, other):
         env.payments.save_payout_account(payee, "004", "김민지", "123456-78-901234")
     lines = {line.entry.id: line for line in env.payments.lines(env.payments.unbatched())}
-    assert lines[again.id].same_campaign_before == 1 and lines[first.id].same_campaign_before == 1
-    assert sorted(line.same_campaign_before for line in lines.values()) == [0, 0, 1, 1]
+    assert lines[again.id].same_campaign_others == 1 and lines[first.id].same_campaign_others == 1
+    assert sorted(line.same_campaign_others for line in lines.values()) == [0, 0, 1, 1]
     second_set = env.session.get(PhotoSet, again.set_id)
     assert [e.id for e in env.payments.other_entries_in_campaign(second_set)] == [first.id]
     assert env.payments.other_entries_in_campaign(env.session.get(PhotoSet, first.set_id)) == [again]
