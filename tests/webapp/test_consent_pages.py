@@ -831,3 +831,20 @@ def test_key_document_lists_rotated_keys_with_validity(app: Any, client: Any, ca
     doc = client.get("/.well-known/datadam/consent-keys.json").get_json()
     assert doc["schema"] == "datadam/consent-keys/1"
     assert len(doc["keys"]) == 2 and sum(k["validUntil"] is None for k in doc["keys"]) == 1
+
+
+def test_a_refused_withdrawal_after_a_new_version_names_the_version_actually_signed(
+    app: Any, client: Any, campaign: Any, contributor: Any
+) -> None:
+    publish(app, campaign)
+    give(client, campaign.slug)
+    publish(app, campaign, purpose=LocalizedText(ko="새 목적", en="A new purpose"))  # version 2, not signed
+    page = client.get(f"/me/campaigns/{campaign.slug}/consent")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    refused = client.post(f"/me/campaigns/{campaign.slug}/consent/withdraw",  # erases: the tick is missing
+                          data={"csrf_token": token, "withdraw_selected": "1", "matters": ["collection"],
+                                "back": "campaign"})
+    assert refused.status_code == 400
+    body = text(refused)
+    assert "동의서 버전 1에 동의했습니다" in body and "동의서 버전 2에 동의했습니다" not in body
+    assert "동의서 2번째 버전이 게시되었습니다" in body

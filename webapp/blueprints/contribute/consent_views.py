@@ -254,6 +254,8 @@ def _sign_page(
         declined=declined if form is None and not rejoin else [],
         changed=_changed_sections(_notice_of(latest), notice, lang) if reconsent and notice and latest else [],
         ineligible=ineligible,
+        # the version the latest signature was given on (the current one may be newer: then it asks to sign again)
+        signed_version=(get_session().get(NoticeVersion, latest.notice_version_id) if latest else None),
         in_force=in_force,
         matter_names=names,
         withdraw_form=withdraw_form or _withdraw_form(in_force, "campaign", recordings=_recordings_held(user,
