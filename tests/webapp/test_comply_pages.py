@@ -6,6 +6,7 @@ and `datadam compliance report` work from the command line."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,11 @@ def test_a_deletion_request_from_form_to_erasure(
     assert "Delete my data" in page and campaign.title_en in page
     form = {"csrf_token": csrf(client, "/me/rights"), "kind": "deletion", "scope": campaign.id, "details": "bye"}
     assert client.post("/me/rights", data=form).status_code == 302
+    mine = client.get("/me/rights").get_data(as_text=True)
     assert "2026-12-01" in text(client.get("/me/rights"))  # answer due in 10 days
+    # on a phone the header row is hidden: every cell of the request carries its own label
+    row = mine[mine.index('<table class="table my-requests">'):]
+    assert re.findall(r"data-label=\"([^\"]+)\"", row) == ["Request", "Scope", "Sent", "Answer due", "State", "Answer"]
     assert client.post("/me/rights", data={**form, "csrf_token": csrf(client, "/me/rights")}).status_code == 409
     client.post("/logout", data={"csrf_token": csrf(client, "/me/rights")})
 
