@@ -502,6 +502,10 @@ def test_an_appeal_is_decided_by_another_operator(
     assert db_session.get(Photo, photo_ids[0]).state is PhotoState.ACCEPTED
     history = page(two.get(f"/operate/review/sets/{set_id}"))
     assert "overturned" in history and "같은 분이 맞습니다" in history
+    # that rejection was the set's last open point: it is back in the queue by itself, not waiting for the
+    # contributor to send the same photos again
+    back = db_set(db_session, set_id)
+    assert back.state is SetState.SUBMITTED and back.round == 2
 
 
 # --- who may see any of it ---------------------------------------------------------------------------------
