@@ -154,6 +154,9 @@ def test_a_photo_without_a_face_fails_in_plain_words_and_can_go_to_a_person(api:
     sent = resp.get_json()["photo"]
     assert sent["state"] == "needs_review" and sent["your_note"] == "I am behind the balloon"
     assert not any(m["code"].startswith("bracket:0-9") for m in api.status()["missing"])  # no longer blocks
+    bracket = next(b for b in api.status()["brackets"] if b["key"] == "0-9")
+    assert bracket["with_person"] == 1  # usable, but not passed: the count says so
+    assert bracket["count_label"] == "1 of 1 photos ready (1 of them to be checked by a person)"
     again = api.client.post(f"/api/v1/photos/{photo['id']}/review", json={"note": "again"}, headers=api.headers)
     assert again.status_code == 409 and again.get_json()["error"] == "invalid_transition"
 

@@ -242,6 +242,8 @@ class BracketHold:
     failed: int = 0
     rejected: int = 0
     rejected_reasons: tuple[str, ...] = ()
+    # counted among the usable photos (they do not block sending the set), but not yet passed: a person will look
+    with_person: int = 0
 
     @classmethod
     def of(cls, photos: list[dict[str, Any]]) -> BracketHold:
@@ -249,17 +251,20 @@ class BracketHold:
         reasons = tuple(dict.fromkeys(
             n["text"] for p in photos if p["state"] == "rejected" for n in p["notes"] if n["verdict"] == "rejected"
         ))
-        return cls(states.count("checking"), states.count("failed"), states.count("rejected"), reasons)
+        return cls(states.count("checking"), states.count("failed"), states.count("rejected"), reasons,
+                   states.count("needs_review"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"checking": self.checking, "failed": self.failed, "rejected": self.rejected,
-                "rejected_reasons": list(self.rejected_reasons)}
+                "rejected_reasons": list(self.rejected_reasons), "with_person": self.with_person}
 
 
 def count_label(usable: int, required: int, hold: BracketHold) -> str:
     """"2 of 10 photos ready · 1 being checked · 2 to replace": the bracket's count, with what holds it up. The set
     page renders this same label and the JSON API carries it, so a live update and a reload say the same."""
     label = _("%(usable)d of %(required)d photos ready", usable=usable, required=required)
+    if hold.with_person:
+        label += " " + _("(%(n)d of them to be checked by a person)", n=hold.with_person)
     if hold.checking:
         label += " · " + _("%(n)d being checked", n=hold.checking)
     if hold.failed + hold.rejected:
