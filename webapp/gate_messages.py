@@ -331,7 +331,10 @@ def set_state_label(state: str) -> str:
 # --- operator rejection reasons (collection.review.models.RejectReason) ------------------------------------
 REJECT_REASONS: dict[str, tuple[Any, Any]] = {
     "face_too_small": _TOO_SMALL,
-    "occluded": _COVERED,
+    "occluded": (  # the reviewer's reason names masks and sunglasses too: say the same
+        _l("The reviewer found your face partly covered (by a mask, sunglasses or a hand)."),
+        _l("Use a photo where nothing covers your face; clear glasses are fine."),
+    ),
     "different_person": (
         _l("The reviewer believes this photo shows someone else."),
         _l("Replace it with a photo of you at that age. If it is you, appeal with a note."),

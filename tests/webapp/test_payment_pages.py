@@ -237,6 +237,6 @@ def test_a_payee_owed_twice_in_one_campaign_is_pointed_out(accepted: dict[str, A
     assert body.count("1 other payment(s) in this campaign") == 2  # both of that person's entries, not the other's
     assert "joined anew can be owed for a new set" in body
     review_page = page(accepted["client"].get(f"/operate/review/sets/{again.id}"))
-    assert "This contributor already has 1 other payment(s) in this campaign (400,000 KRW)" in review_page
+    assert "This contributor also has 1 other payment(s) in this campaign (400,000 KRW)" in review_page  # accepted
     batch = page(accepted["client"].get(f"/operate/payments/batches/{new_batch(accepted['client'])}"))
     assert batch.count("1 other payment(s) in this campaign") == 2

@@ -76,6 +76,7 @@ def test_operator_drafts_a_release(app: Any, env: Any, world: dict[str, Any], ma
     page = client.get("/operate/releases/new").get_data(as_text=True)
     assert world["campaign"].slug in page and 'value="age_bracket"' in page
     assert 'value="gender"' not in page and 'value="region"' not in page  # no campaign collects them
+    assert 'name="include_voice"' not in page  # no campaign collects recordings either
     form = {"campaign": world["campaign"].slug, "licensee": "Seoul AI Lab", "fields": ["age_bracket"]}
     refused = post(client, "/operate/releases/new", form | {"purpose": "Mail dpo@lab.example"}, "/operate/releases/new")
     said = refused.get_data(as_text=True)

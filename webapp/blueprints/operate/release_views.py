@@ -120,7 +120,8 @@ def release_new() -> Response | str:
             get_session().commit()
             flash(_("Release drafted. Build it when you are ready."), "success")
             return redirect(url_for("operate.release_page", release_id=release.id))
-    return render_template("operate/releases/new.html", form=form, labels=FIELD_LABELS)
+    return render_template("operate/releases/new.html", form=form, labels=FIELD_LABELS,
+                           any_voice=any(c.has_voice for c in every))
 
 
 @bp.get("/releases/<release_id>")
