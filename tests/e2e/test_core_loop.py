@@ -183,6 +183,12 @@ def see_a_failing_gate_then_remove_it(page: Page, live: LiveApp, shots: Shots, p
     expect(card.get_by_text("Ask a person to check").first).to_be_visible()
     expect(bracket(page, "20-29").locator("form.upload")).to_be_hidden()  # a full bracket offers Replace
     shots.take(page, "phone-gate-failed")
+    ask = card.locator("details[data-action='review']")
+    ask.locator("summary").click()
+    ask.get_by_label("Why do you think this photo is fine?").fill("My face is there, under the hat.")
+    ask.get_by_role("button", name="Ask a person to check").click()
+    expect(card.locator("[data-role='state']")).to_have_text("A person will check it")
+    expect(ask).to_be_hidden()  # sent: the form goes at once, not on the next reload
     page.once("dialog", lambda dialog: dialog.accept())
     card.get_by_role("button", name="Remove").click()
     expect(card).to_have_count(0)

@@ -370,7 +370,14 @@
       headers: { "X-CSRFToken": csrf, Accept: "application/json" }
     }).then(function (r) {
       return r.json().catch(function () { return null; }).then(function (body) {
-        if (r.ok && body && body.photo) { renderCard(card, body.photo); cardError(form, ""); schedule(0); }
+        if (r.ok && body && body.photo) {
+          renderCard(card, body.photo);
+          cardError(form, "");
+          // sent: the form goes (renderCard keeps a focused form open), and the card's notes say a person looks
+          var asked = card.querySelector('[data-action="review"]');
+          if (asked && !body.photo.actions.request_review) { asked.hidden = true; }
+          schedule(0);
+        }
         else { cardError(form, errorText(body, msg.msgFailed)); }
       });
     }).catch(function () { cardError(form, msg.msgNetwork); });
