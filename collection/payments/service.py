@@ -59,6 +59,7 @@ class EntryLine:
     # other ledger entries of the same payee in the same campaign: a set paid, erased at their request, and a new
     # set paid again after they joined anew (whether a campaign pays twice is the operator's call, not a rule here)
     same_campaign_others: int = 0
+    campaign: Campaign | None = None  # for its title on pages (the bank file keeps the short name)
 
 
 @dataclass(frozen=True)
@@ -165,12 +166,12 @@ class PaymentService:
             slug = campaign.slug if campaign else entry.campaign_id
             account = self._account_for(entry)
             if account is None:
-                result.append(EntryLine(entry, name, slug, same_campaign_others=others))
+                result.append(EntryLine(entry, name, slug, same_campaign_others=others, campaign=campaign))
                 continue
             code, holder, number = account
             known = BY_CODE.get(code)
             bank_name = known.name_ko if known else ""  # the bank file is read by a Korean bank
-            result.append(EntryLine(entry, name, slug, code, bank_name, holder, number, others))
+            result.append(EntryLine(entry, name, slug, code, bank_name, holder, number, others, campaign))
         return result
 
     def _entries_per_payee_and_campaign(self, entries: list[LedgerEntry]) -> dict[tuple[str, str], int]:

@@ -59,6 +59,7 @@ def new_batch(client: Any) -> str:
 def test_entries_waiting_for_payment_show_with_their_total(accepted: dict[str, Any]) -> None:
     body = page(accepted["client"].get("/operate/payments"))
     assert "홍길동0" in body and "홍길동20" in body
+    assert body.count(accepted["campaign"].title_en) >= 2  # each entry names its campaign by title
     assert "Total (2 entries)" in body and "800,000 KRW" in body
     assert "Create a payout batch" in body
 
