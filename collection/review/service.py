@@ -221,20 +221,10 @@ class ReviewService:
             appeal.photo_id,
             outcome=appeal.state.value,
         )
-        if overturn and photo is not None and self._nothing_left_to_fix(photo.photo_set):
-            # The appeal was the set's last open point: it goes back to the review queue by itself (a new round)
-            # rather than waiting for the contributor to send unchanged photos again.
-            photo.photo_set.submit(self.clock.now())
-            self.audit.record(Actor(reviewer.id, reviewer.role.value), "review.resubmitted_after_appeal",
-                              "photo_set", photo.photo_set.id, round=photo.photo_set.round)
+        # The set stays "changes requested" even when this was its last rejection: sending it again is the
+        # contributor's step, which checks that the set is complete, the consent current and nothing suspended
+        # (the set page tells them when nothing is left to fix).
         self.session.flush()
-
-    @staticmethod
-    def _nothing_left_to_fix(photo_set: PhotoSet) -> bool:
-        clips = [c for c in photo_set.voice_clips if c.state is not PhotoState.REPLACED]
-        return (photo_set.state is SetState.CHANGES_REQUESTED
-                and all(p.state is PhotoState.ACCEPTED for p in photo_set.current_photos)
-                and not any(c.state in (PhotoState.REJECTED, PhotoState.FAILED) for c in clips))
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _require_consent(self, photo_set: PhotoSet) -> None:

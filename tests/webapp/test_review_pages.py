@@ -502,10 +502,12 @@ def test_an_appeal_is_decided_by_another_operator(
     assert db_session.get(Photo, photo_ids[0]).state is PhotoState.ACCEPTED
     history = page(two.get(f"/operate/review/sets/{set_id}"))
     assert "overturned" in history and "같은 분이 맞습니다" in history
-    # that rejection was the set's last open point: it is back in the queue by itself, not waiting for the
-    # contributor to send the same photos again
-    back = db_set(db_session, set_id)
-    assert back.state is SetState.SUBMITTED and back.round == 2
+    # that was the set's last rejection: sending it again stays the contributor's step (it checks the set is
+    # complete and the consent current), and their page says nothing is left to fix
+    assert db_set(db_session, set_id).state is SetState.CHANGES_REQUESTED
+    own = page(signed_in(app, contributor).get(f"/me/campaigns/{campaign.slug}/set"))
+    assert "이제 “반려됨” 표시가 있는 사진은 없습니다" in own
+    assert "사진(사유는 사진마다 표시)을 바꾼 뒤" not in own
 
 
 # --- who may see any of it ---------------------------------------------------------------------------------

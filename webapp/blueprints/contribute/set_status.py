@@ -183,6 +183,8 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
         "round": photo_set.round,
         "ready": editable and not missing,
         "checking": checking,
+        # photos a reviewer rejected that are still in the set (none left after an upheld appeal or replacements)
+        "rejected_left": sum(p.state is PhotoState.REJECTED for p in photo_set.current_photos),
         "missing": [{"code": code, "text": _missing_text(code, prompts, held)} for code in missing],
         "brackets": [
             {
