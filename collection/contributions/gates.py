@@ -131,25 +131,30 @@ class GateJobs:
             raise SkipJob("the set is gone")
         self._require_consent(photo_set)
         photos = [p for p in photo_set.current_photos if p.state is not PhotoState.CHECKING]
-        # A face that may be covered is not compared until a person clears it: a covered face would move the
-        # distances of every photo compared with it (STANDARDS: occlusion before identity).
-        for p in photos:
-            if cover_unsure(p):
+        entry = {p.id: SetPhoto(encoding=self._encoding(photo_set, p), bracket=parse_bracket(p.bracket),
+                                age_years=p.age_years) for p in photos}
+        # A face that may be covered is never a reference for the others until a person clears it (a covered face
+        # would move the distances of every photo compared with it; STANDARDS: occlusion before identity), but it
+        # is itself compared with the uncovered photos, so the reviewer who clears it sees whether it matches.
+        sure = [p for p in photos if not cover_unsure(p)]
+        if len(sure) >= 2:
+            report = check_set([entry[p.id] for p in sure])
+            for p, result in zip(sure, report.photos, strict=True):  # results come in input order
+                p.identity = result.to_dict()
+                p.state = state_with_identity(p, result.verdict.value)
+            summary = report.to_dict()
+            summary["photo_ids"] = [p.id for p in sure]  # rows/columns of the distance matrix
+            photo_set.identity = {k: v for k, v in summary.items() if k != "photos"}
+        else:  # nothing (or one photo) to compare: no verdict stands, and no earlier one either
+            for p in sure:
                 p.identity = {}
-        photos = [p for p in photos if not cover_unsure(p)]
-        entries = [
-            SetPhoto(encoding=self._encoding(photo_set, p), bracket=parse_bracket(p.bracket), age_years=p.age_years)
-            for p in photos
-        ]
-        if len(entries) < 2:
-            return
-        report = check_set(entries)
-        for p, result in zip(photos, report.photos, strict=True):  # results come in input order
-            p.identity = result.to_dict()
-            p.state = state_with_identity(p, result.verdict.value)
-        summary = report.to_dict()
-        summary["photo_ids"] = [p.id for p in photos]  # rows/columns of the distance matrix
-        photo_set.identity = {k: v for k, v in summary.items() if k != "photos"}
+                p.state = state_with_identity(p, "pass")
+            photo_set.identity = {}
+        for p in photos:
+            if p not in sure:
+                verdict = check_set([entry[q.id] for q in sure] + [entry[p.id]]).photos[-1] if sure else None
+                p.identity = verdict.to_dict() if verdict else {}
+                p.state = state_with_identity(p, verdict.verdict.value) if verdict else p.state
         self.session.flush()
 
     def _encoding(self, photo_set: PhotoSet, photo: Photo) -> np.ndarray | None:

@@ -38,8 +38,9 @@ def test_a_review_the_contributor_asked_for_is_kept() -> None:
 
 def test_a_face_that_may_be_covered_is_left_out_of_the_comparison(db_session, test_sessionmaker, clock,  # noqa: ANN001
                                                                    make_user, make_campaign, monkeypatch) -> None:  # noqa: ANN001
-    """Until a person clears it, a photo whose occlusion check could not decide is not compared with the others
-    (a covered face moves the distances of every photo compared with it); once accepted, it is."""
+    """Until a person clears it, a photo whose occlusion check could not decide is no reference for the others (a
+    covered face moves the distances of every photo compared with it), but it is compared with the uncovered ones;
+    once accepted, it is a reference too. With fewer than two photos to compare, no earlier verdict stands."""
     import numpy as np
 
     from collection.contributions.gates import GateJobs, cover_unsure
@@ -66,12 +67,21 @@ def test_a_face_that_may_be_covered_is_left_out_of_the_comparison(db_session, te
     jobs = GateJobs(db_session, env_context(env))
     assert [cover_unsure(r) for r in rows] == [False, False, True]
     jobs.identity({"set_id": photo_set.id})
-    assert photo_set.identity["photo_ids"] == [rows[0].id, rows[1].id]
-    assert rows[2].identity == {} and rows[2].state is PhotoState.NEEDS_REVIEW
+    assert photo_set.identity["photo_ids"] == [rows[0].id, rows[1].id]  # the matrix of references
     assert rows[0].identity["verdict"] == "pass"
+    assert rows[2].identity["verdict"] == "pass" and rows[2].state is PhotoState.NEEDS_REVIEW  # compared, held
     rows[2].state = PhotoState.ACCEPTED  # a person looked: nothing covers the face
     jobs.identity({"set_id": photo_set.id})
     assert rows[2].id in photo_set.identity["photo_ids"] and rows[2].identity["verdict"] == "pass"
+
+    # two photos replaced by faces that may be covered: the one left has nothing to be compared with, so the
+    # earlier verdict on it (a flag that failed it) does not stand
+    rows[0].identity, rows[0].state = {"verdict": "flag"}, PhotoState.FAILED
+    for r in rows[1:]:
+        r.state, r.gates = PhotoState.NEEDS_REVIEW, unsure
+    jobs.identity({"set_id": photo_set.id})
+    assert rows[0].identity == {} and rows[0].state is PhotoState.PASSED and photo_set.identity == {}
+    assert rows[1].identity["verdict"] == "pass"  # still compared with the one uncovered photo
 
 
 def env_context(env):  # noqa: ANN001, ANN201
