@@ -42,8 +42,9 @@ class PhotoRules:
     max_pitch_deg: float = 25.0
     max_roll_deg: float = 20.0
     # occlusion: scores in 0..1 (1 = certainly covered). A score from the review line up to the fail line goes to a
-    # person; only a sure score is rejected outright. The review line is `occlusion_review_from` or, when lower,
-    # the fail line minus `occlusion_review_margin` (so a campaign that lowered a fail line keeps a band below it).
+    # person; only a sure score is rejected outright. The review line is `occlusion_review_from` (never above the
+    # fail line). A campaign that set `occlusion_review_margin` (rules before 2026-11-22 had the line at fail minus
+    # that margin) keeps exactly that meaning.
     # On the development sets (in sample) the eye score put 11 of 13 clear-eyed faces it flagged (webcam faces
     # behind thick frames, dim light) and 18 of 187 real sunglasses in 0.5..0.8, and the mouth score 7 of 11
     # flagged clean faces and 22 of 162 masks: with the fail line at 0.8 those faces get a person's look instead
@@ -51,7 +52,7 @@ class PhotoRules:
     mouth_cover_fail: float = 0.8
     eye_cover_fail: float = 0.8
     occlusion_review_from: float = 0.4
-    occlusion_review_margin: float = 0.1
+    occlusion_review_margin: float | None = None
     # sharpness: Laplacian-based score on the face crop resized to a fixed size (size-normalised).
     min_sharpness: float = 4.0
     # exposure on the face region (luma 0..255) and clipped fractions.
@@ -84,8 +85,10 @@ class PhotoRules:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     def occlusion_review_line(self, fail: float) -> float:
-        """Where a person starts to look, below the fail line `fail` (never below 0)."""
-        return max(0.0, min(self.occlusion_review_from, fail - self.occlusion_review_margin))
+        """Where a person starts to look, at or below the fail line `fail` (validated to stay above 0)."""
+        if self.occlusion_review_margin is not None:
+            return fail - self.occlusion_review_margin
+        return min(self.occlusion_review_from, fail)
 
     def validate(self) -> None:
         """Check ranges and cross-field consistency; raises RulesError."""
@@ -95,11 +98,15 @@ class PhotoRules:
                 raise RulesError(f.name, "must not be negative")
         for key in ("max_other_face_ratio", "min_face_side_fraction", "mouth_cover_fail", "eye_cover_fail",
                     "occlusion_review_from", "occlusion_review_margin", "max_clipped_fraction"):
-            if not 0.0 <= getattr(self, key) <= 1.0:
+            value = getattr(self, key)
+            if value is not None and not 0.0 <= value <= 1.0:
                 raise RulesError(key, "must be between 0 and 1")
         for key in ("mouth_cover_fail", "eye_cover_fail"):
-            if getattr(self, key) <= 0.0:
-                raise RulesError(key, "must be above 0 (at 0 every face would fail)")
+            if self.occlusion_review_line(getattr(self, key)) <= 0.0:  # at 0 every face would go to a person
+                raise RulesError(key, "must be above 0" if self.occlusion_review_margin is None else
+                                 "must be above occlusion_review_margin (the review line under it would be 0)")
+        if self.occlusion_review_from <= 0.0:
+            raise RulesError("occlusion_review_from", "must be above 0 (at 0 every face would go to a person)")
         self._validate_consistency()
 
     def _validate_consistency(self) -> None:
@@ -126,6 +133,8 @@ def _coerce(key: str, raw: Any, default: Any) -> Any:
         if not isinstance(raw, list | tuple) or not all(isinstance(v, str) for v in raw):
             raise RulesError(key, "must be a list of strings")
         return tuple(v.upper() if key == "allowed_formats" else v for v in raw)
+    if raw is None and default is None:  # an optional rule left unset
+        return None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise RulesError(key, f"must be a number, got {type(raw).__name__}")
     if not math.isfinite(raw):

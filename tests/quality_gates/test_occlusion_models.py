@@ -136,21 +136,28 @@ def test_a_campaign_can_keep_the_stricter_lines() -> None:
 @pytest.mark.parametrize(("stored", "eye_line", "mouth_line"), [
     ({}, 0.4, 0.4),
     ({"eye_cover_fail": 0.6}, 0.4, 0.4),  # an override of the fail line alone keeps the usual review line
-    ({"mouth_cover_fail": 0.3}, 0.4, 0.2),  # a fail line under it keeps a band below the fail line
-    ({"mouth_cover_fail": 0.05}, 0.4, 0.0),  # never below 0
+    ({"mouth_cover_fail": 0.3}, 0.4, 0.3),  # a fail line under it: no band below it, never everything
     ({"occlusion_review_from": 0.6}, 0.6, 0.6),
+    # rules stored before the review line was its own rule keep their meaning: fail minus the margin
+    ({"occlusion_review_margin": 0.0}, 0.8, 0.8),  # no band
+    ({"occlusion_review_margin": 0.2}, 0.6, 0.6),
+    ({"eye_cover_fail": 0.5, "mouth_cover_fail": 0.5, "occlusion_review_margin": 0.1}, 0.4, 0.4),
 ])
 def test_stored_overrides_keep_a_sane_review_line(stored: dict[str, float], eye_line: float,
                                                   mouth_line: float) -> None:
     rules = PhotoRules.from_dict(stored)
     assert rules.occlusion_review_line(rules.eye_cover_fail) == pytest.approx(eye_line)
     assert rules.occlusion_review_line(rules.mouth_cover_fail) == pytest.approx(mouth_line)
-    clean = occlusion_verdict(OcclusionScores(0.0, 0.0, False), rules, {})
-    assert clean.passed == (mouth_line > 0)  # a 0 review line sends every face to a person: only where asked
+    assert occlusion_verdict(OcclusionScores(0.0, 0.0, False), rules, {}).passed  # a clean face passes
 
 
-def test_a_fail_line_of_zero_is_refused() -> None:
+@pytest.mark.parametrize("stored", [
+    {"mouth_cover_fail": 0.0},
+    {"occlusion_review_from": 0.0},
+    {"mouth_cover_fail": 0.05, "occlusion_review_margin": 0.1},  # the line under it would be below 0
+])
+def test_rules_that_would_send_every_face_to_a_person_are_refused(stored: dict[str, float]) -> None:
     from quality_gates.errors import RulesError
 
-    with pytest.raises(RulesError, match="must be above 0"):
-        PhotoRules.from_dict({"mouth_cover_fail": 0.0})
+    with pytest.raises(RulesError, match="must be above"):
+        PhotoRules.from_dict(stored)
