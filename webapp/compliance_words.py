@@ -56,7 +56,7 @@ def outcome_lines(kind: str, outcome: Mapping[str, Any] | None, account_wide: bo
     if "erasure_ids" in outcome:
         ids = [str(i) for i in outcome.get("erasure_ids") or []]
         if not ids:
-            lines.append(OutcomeLine(_("No campaign data left to erase: it had already been erased.")))
+            lines.append(OutcomeLine(_("No campaign data to erase: none was held, or it had already been erased.")))
         for erasure_id in ids:
             lines.append(OutcomeLine(_("Erasure carried out (key destroyed, files and rows deleted)"), erasure_id))
     if "suspended_enrollments" in outcome:

@@ -189,6 +189,7 @@ def see_a_failing_gate_then_remove_it(page: Page, live: LiveApp, shots: Shots, p
     ask.get_by_role("button", name="Ask a person to check").click()
     expect(card.locator("[data-role='state']")).to_have_text("A person will check it")
     expect(ask).to_be_hidden()  # sent: the form goes at once, not on the next reload
+    expect(card.locator("[data-role='state']")).to_be_focused()  # and the focus lands on the new state
     page.once("dialog", lambda dialog: dialog.accept())
     card.get_by_role("button", name="Remove").click()
     expect(card).to_have_count(0)

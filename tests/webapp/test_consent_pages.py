@@ -847,4 +847,4 @@ def test_a_refused_withdrawal_after_a_new_version_names_the_version_actually_sig
     assert refused.status_code == 400
     body = text(refused)
     assert "동의서 버전 1에 동의했습니다" in body and "동의서 버전 2에 동의했습니다" not in body
-    assert "동의서 2번째 버전이 게시되었습니다" in body
+    assert "새 동의서(버전 2)가 게시되었습니다" in body

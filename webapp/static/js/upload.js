@@ -375,7 +375,12 @@
           cardError(form, "");
           // sent: the form goes (renderCard keeps a focused form open), and the card's notes say a person looks
           var asked = card.querySelector('[data-action="review"]');
-          if (asked && !body.photo.actions.request_review) { asked.hidden = true; }
+          if (asked && !body.photo.actions.request_review) {
+            // the focus was in the form: move it to the card's new state, so it is read out and kept in place
+            var state = card.querySelector('[data-role="state"]');
+            if (state) { state.setAttribute("tabindex", "-1"); state.focus(); }
+            asked.hidden = true;
+          }
           schedule(0);
         }
         else { cardError(form, errorText(body, msg.msgFailed)); }
