@@ -369,10 +369,10 @@ def missing_text(code: str, prompts: Mapping[str, str] | None = None) -> str:
     if parts[0] == "bracket" and len(parts) == 4 and parts[3].isdigit():
         n = int(parts[3])
         if parts[2] == "needs":
-            return _("Ages %(bracket)s: add %(n)d more photo(s).", bracket=parts[1], n=n)
+            return _("Ages %(bracket)s: add %(n)d more photo(s).", bracket=parts[1].replace("-", "–"), n=n)
         return _(
             "Ages %(bracket)s: %(n)d photo(s) are still being checked or need to be replaced.",
-            bracket=parts[1],
+            bracket=parts[1].replace("-", "–"),  # as the bracket headings write it
             n=n,
         )
     if parts[0] == "voice" and len(parts) >= 2:
@@ -475,7 +475,7 @@ def error_advice(err: ContributionError, prompts: Mapping[str, str] | None = Non
         return Advice(
             _(
                 "This photo, or one nearly identical to it, is already in your set (ages %(bracket)s).",
-                bracket=detail.get("bracket", "?"),
+                bracket=str(detail.get("bracket", "?")).replace("-", "–"),
             ),
             _("Choose a different photo: every photo must be a separate picture."),
         )

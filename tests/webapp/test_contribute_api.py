@@ -94,7 +94,7 @@ def test_status_describes_the_empty_set(api: Api) -> None:
     assert status["state"] == "draft" and status["editable"] and not status["ready"] and not status["checking"]
     assert [(b["key"], b["required"], b["usable"]) for b in status["brackets"]] == [("0-9", 1, 0), ("20-29", 1, 0)]
     assert [m["code"] for m in status["missing"]] == ["bracket:0-9:needs:1", "bracket:20-29:needs:1", "voice:p1"]
-    assert status["missing"][0]["text"] == "0-9세: 사진 1장을 더 올려 주세요."
+    assert status["missing"][0]["text"] == "0–9세: 사진 1장을 더 올려 주세요."
     assert status["voice"][0]["text"] == PROMPTS[0]["text_ko"] and status["voice"][0]["clip"] is None
 
 
@@ -165,8 +165,8 @@ def test_a_photo_without_a_face_fails_in_plain_words_and_can_go_to_a_person(api:
 @pytest.mark.parametrize(
     ("lang", "message"),
     [
-        ("ko", "이 사진 또는 거의 같은 사진이 이미 세트에 있습니다 (0-9세)."),
-        ("en", "This photo, or one nearly identical to it, is already in your set (ages 0-9)."),
+        ("ko", "이 사진 또는 거의 같은 사진이 이미 세트에 있습니다 (0–9세)."),
+        ("en", "This photo, or one nearly identical to it, is already in your set (ages 0–9)."),
     ],
 )
 def test_a_duplicate_is_refused_with_a_clear_message(api: Api, lang: str, message: str) -> None:
@@ -265,7 +265,7 @@ def test_submit_is_refused_until_complete_then_accepted(
     body = refused.get_json()
     assert refused.status_code == 409 and body["error"] == "set_not_ready"
     assert body["missing"] == ["bracket:0-9:needs:1", "bracket:20-29:needs:1"]
-    assert "0-9세: 사진 1장을 더 올려 주세요." in body["advice"]
+    assert "0–9세: 사진 1장을 더 올려 주세요." in body["advice"]
     api.upload("0-9", face_photo(7), age_years="8")
     assert api.submit().get_json()["missing"] == ["bracket:20-29:needs:1"]
     api.upload("20-29", face_photo(8), age_years="27")

@@ -162,10 +162,10 @@ def test_submit_is_refused_while_incomplete_and_says_what_is_missing(client: Any
     token = csrf(client, set_url(campaign))
     ko = client.post(f"/me/campaigns/{campaign.slug}/set/submit", data={"csrf_token": token})
     assert ko.status_code == 409
-    assert "세트가 아직 완성되지 않았습니다." in text(ko) and "0-9세: 사진 1장을 더 올려 주세요." in text(ko)
+    assert "세트가 아직 완성되지 않았습니다." in text(ko) and "0–9세: 사진 1장을 더 올려 주세요." in text(ko)
     switch_language(client, "en")
     body = text(client.post(f"/me/campaigns/{campaign.slug}/set/submit", data={"csrf_token": token}))
-    assert "The set is not complete yet." in body and "Ages 0-9: add 1 more photo(s)." in body
+    assert "The set is not complete yet." in body and "Ages 0–9: add 1 more photo(s)." in body
 
 
 def test_a_bad_file_is_refused_in_plain_words_and_the_good_one_is_kept(
@@ -226,7 +226,7 @@ def test_duplicate_upload_is_refused_with_a_clear_message(client: Any, campaign:
     upload_form(client, campaign, "0-9", (data, "a.jpg"), age="8")
     upload_form(client, campaign, "20-29", (data, "b.jpg"), age="25")
     page = text(client.get(set_url(campaign)))
-    assert "b.jpg: 이 사진 또는 거의 같은 사진이 이미 세트에 있습니다 (0-9세)." in page
+    assert "b.jpg: 이 사진 또는 거의 같은 사진이 이미 세트에 있습니다 (0–9세)." in page
 
 
 @pytest.mark.slow

@@ -184,7 +184,7 @@ def test_a_bracket_counts_photos_being_checked_and_to_replace_apart_the_same_liv
     assert re.search(rf'data-role="count">{re.escape(label)}<', page)  # the reload says what the live update says
     assert "검사 중이거나" not in page
     missing = [m["text"] for m in live["missing"]]
-    assert missing == ["0-9세: 사진 1장을 아직 검사하고 있습니다. 0-9세: 사진 1장을 바꿔 주세요."]
+    assert missing == ["0–9세: 사진 1장을 아직 검사하고 있습니다. 0–9세: 사진 1장을 바꿔 주세요."]
     hint = re.search(r'data-role="fix-hint">([^<]+)<', page)
     assert hint and "“바꾸기”" in hint.group(1) and "교체" not in hint.group(1)  # the button's own name
     assert ">바꾸기</summary>" in page

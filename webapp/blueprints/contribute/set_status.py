@@ -279,7 +279,7 @@ def _missing_text(code: str, prompts: dict[str, str], held: dict[str, BracketHol
     parts = code.split(":")
     if len(parts) != 4 or parts[0] != "bracket" or parts[2] != "blocking":
         return missing_text(code, prompts)
-    hold, bracket = held.get(parts[1], BracketHold()), parts[1]
+    hold, bracket = held.get(parts[1], BracketHold()), parts[1].replace("-", "–")  # as the headings write it
     said = []
     if hold.checking:
         said.append(_("Ages %(bracket)s: %(n)d photo(s) still being checked.", bracket=bracket, n=hold.checking))
