@@ -90,6 +90,25 @@ def test_one_undecided_photo_asks_a_person_to_compare_and_is_not_called_a_mismat
     assert "다른 사람일 가능성이 높음" not in body and "판단 불가" not in card
 
 
+def test_a_photo_left_out_of_the_matrix_still_shows_its_verdict(
+    app: Any, clock: Any, make_user: Any, make_campaign: Any
+) -> None:
+    """A face that may be covered is compared with the others but is no row of the set's matrix: the page shows its
+    verdict and what it can say about it, and the matrix of the others."""
+    set_id, ids = six_photo_set(app, clock, make_user, make_campaign, {5: UNDECIDED})
+    with in_app(app):
+        from webapp.db import get_session
+
+        photo_set = get_session().get(PhotoSet, set_id)
+        kept = photo_set.identity["distance_matrix"]
+        photo_set.identity = {**photo_set.identity, "photo_ids": ids[:5], "distance_matrix": [r[:5] for r in kept[:5]]}
+        get_session().commit()
+    resp = signed_in(app, make_user("operator")).get(f"/operate/review/sets/{set_id}", headers=KO)
+    assert resp.status_code == 200
+    card = visible(page(resp)[page(resp).index("#6 · 30-39"):])
+    assert "판단 보류 (불일치 아님)" in card and "비교한 다른 사진 수" not in card[:card.index("자동 검사 (")]
+
+
 def test_a_flagged_photo_is_said_to_be_likely_someone_else(
     app: Any, clock: Any, make_user: Any, make_campaign: Any
 ) -> None:
