@@ -48,6 +48,10 @@ def test_group_photo_is_ambiguous(shared_data: Path, analyzer: DlibFaceAnalyzer)
     report = check_photo(path.read_bytes(), analyzer=analyzer)
     assert report.gate("face_found").reason == "multiple_faces"
     assert len(report.faces) == 2
+    # three adults side by side, the second face 0.70 of the first: no one of them dominates
+    trio = check_photo((shared_data / "dlib" / "faces" / "2008_001322.jpg").read_bytes(), analyzer=analyzer)
+    found = trio.gate("face_found")
+    assert found.reason == "multiple_faces" and 0.6 < found.measured["other_face_ratio"] < 0.75
 
 
 @pytest.mark.realdata
