@@ -14,6 +14,7 @@ are harmless: the runner's atomic claim makes every extra delivery a no-op.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -140,11 +141,19 @@ def _register_tasks(app: Celery, runtime: _WorkerRuntime) -> None:
         return sweep(app, runtime.sessions(), runtime.clock)
 
 
-def sweep(app: Celery, sessions: SessionFactory, clock: Clock) -> int:
-    """Send a run message for every queued or abandoned job; returns how many were sent."""
+def sweep(app: Celery, sessions: SessionFactory, clock: Clock, queued_for: dt.timedelta | None = None) -> int:
+    """Send a run message for every queued or abandoned job (`queued_for`: only jobs queued at least that long);
+    returns how many were sent."""
+    now = clock.now()
     with sessions() as session:
-        job_ids = runnable_job_ids(session, clock.now())
+        job_ids = runnable_job_ids(session, now, queued_before=None if queued_for is None else now - queued_for)
     return _send(app, job_ids)
+
+
+# `datadam jobs tick` (cron, every minute) re-sends what a dead worker or an unreachable broker lost: jobs whose
+# lease expired, and jobs queued this long without being picked up. A duplicate message is harmless (the runner
+# claims a job once); this only bounds how long a lost one waits.
+LOST_AFTER = dt.timedelta(minutes=2)
 
 
 def _send(app: Celery, job_ids: list[str]) -> int:

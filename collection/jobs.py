@@ -282,9 +282,15 @@ def dispatch_after_commit(session: Session, dispatch: Dispatch, job_id: str) -> 
     on_commit_batched(session, dispatch, job_id, dispatch)
 
 
-def runnable_job_ids(session: Session, now: dt.datetime, limit: int = 1000) -> list[str]:
-    """Jobs a sweep should (re)dispatch: queued ones and running ones whose worker lost its lease."""
-    stmt = select(Job.id).where(Job.claimable(now)).order_by(Job.created_at).limit(limit)
+def runnable_job_ids(session: Session, now: dt.datetime, limit: int = 1000,
+                     queued_before: dt.datetime | None = None) -> list[str]:
+    """Jobs a sweep should (re)dispatch: queued ones and running ones whose worker lost its lease.
+    `queued_before`: only queued jobs created before it (a periodic sweep leaves fresh ones to their message)."""
+    claimable = Job.claimable(now)
+    if queued_before is not None:
+        claimable = or_((Job.state == JobState.RUNNING) & (Job.lease_expires_at < now),
+                        (Job.state == JobState.QUEUED) & (Job.created_at < queued_before))
+    stmt = select(Job.id).where(claimable).order_by(Job.created_at).limit(limit)
     return list(session.execute(stmt).scalars())
 
 

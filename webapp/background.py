@@ -97,8 +97,10 @@ class Background:
         finally:
             session.close()
 
-    def tick(self) -> None:
-        """Enqueue the periodic jobs that are due: one retention run a day, one audit checkpoint an hour."""
+    def tick(self) -> int:
+        """Enqueue the periodic jobs that are due (one retention run a day, one audit checkpoint an hour), put
+        checks whose job failed for good in front of a person, and with Celery re-send the jobs a dead worker or an
+        unreachable broker lost. Returns how many lost jobs were sent again."""
         session = self.sessions()
         try:
             now = self.clock().now()
@@ -111,6 +113,11 @@ class Background:
             session.commit()
         finally:
             session.close()
+        if self.settings.job_backend != "celery":
+            return 0  # in-process workers re-queue from the database themselves
+        from collection.celery_app import LOST_AFTER, sweep
+
+        return sweep(self.celery_app(), lambda: self.sessions(), self.clock(), queued_for=LOST_AFTER)
 
     def _tick_forever(self, every_seconds: float) -> None:
         while True:

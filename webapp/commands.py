@@ -74,6 +74,13 @@ def users() -> None:
 @with_appcontext
 def users_create(role: str, email: str, display_name: str, password: str | None, locale: str) -> None:
     """Create a staff account (operator, compliance officer or admin)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:  # the same check as the sign-in form's, so the account can sign in
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise click.BadParameter(f"{email!r} is not an address the sign-in form accepts: {exc}",
+                                 param_hint="--email") from exc
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     elif password == "generate":

@@ -58,6 +58,7 @@ def jobs_run_pending() -> None:
 @jobs.command("tick")
 @with_appcontext
 def jobs_tick() -> None:
-    """Enqueue due periodic jobs (daily retention, hourly audit checkpoint). Run from cron when using Celery."""
-    background(current_app).tick()
-    click.echo("periodic jobs enqueued")
+    """Enqueue due periodic jobs (daily retention, hourly audit checkpoint) and, with Celery, re-send jobs a dead
+    worker or an unreachable broker lost. Run from cron every minute when using Celery."""
+    resent = background(current_app).tick()
+    click.echo(f"periodic jobs checked; lost jobs sent again: {resent}")

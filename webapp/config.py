@@ -169,6 +169,15 @@ def _validate(s: Settings) -> None:
         raise ConfigError("DATADAM_MAX_UPLOAD_MB must be between 1 and 512")
     if not set(s.jurisdictions) <= {"KR", "EU"} or "KR" not in s.jurisdictions:
         raise ConfigError("DATADAM_JURISDICTIONS must be KR or KR,EU")
+    if s.production:
+        # Signed receipts carry the privacy-policy address and consent documents name the controller: the
+        # development defaults would be signed into them for good.
+        base = Settings()
+        demo = [f"DATADAM_{name.upper()}" for name in ("base_url", "controller_name", "controller_contact")
+                if getattr(s, name) == getattr(base, name)]
+        if demo:
+            raise ConfigError(f"production mode needs {', '.join(demo)}: the development defaults would be signed "
+                              "into consent receipts and notices")
 
 
 def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:

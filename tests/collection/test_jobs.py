@@ -343,3 +343,31 @@ def test_superseded_retry_is_skipped(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         waiting = session.scalars(select(Job).where(Job.state == JobState.QUEUED)).all()
     assert [(j.kind, j.dedupe_key) for j in waiting] == [("test.effect", "set:1")]
+
+
+def test_a_periodic_sweep_resends_lost_jobs_but_leaves_fresh_ones_to_their_message(
+    sessions: sessionmaker[Session],
+) -> None:
+    """What `datadam jobs tick` sends again under Celery: jobs whose worker died (lease expired) and jobs queued
+    for longer than LOST_AFTER (their message was lost, or the broker was down when they were enqueued)."""
+    from collection.celery_app import LOST_AFTER, sweep
+
+    now = T0 + dt.timedelta(hours=1)
+    abandoned = _insert(sessions, state=JobState.RUNNING, lease_expires_at=now - dt.timedelta(seconds=1))
+    leased = _insert(sessions, state=JobState.RUNNING, lease_expires_at=now + dt.timedelta(seconds=30))
+    stale = _insert(sessions, created_at=now - LOST_AFTER - dt.timedelta(seconds=1))
+    fresh = _insert(sessions, created_at=now - dt.timedelta(seconds=10))
+    done = _insert(sessions, state=JobState.DONE, created_at=T0)
+
+    class Broker:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        def send_task(self, name: str, args: list[str]) -> None:
+            self.sent.append(args[0])
+
+    periodic, on_start = Broker(), Broker()
+    assert sweep(periodic, sessions, FixedClock(now), queued_for=LOST_AFTER) == 2  # type: ignore[arg-type]
+    assert set(periodic.sent) == {abandoned, stale}
+    sweep(on_start, sessions, FixedClock(now))  # type: ignore[arg-type]  # a starting worker takes every queued job
+    assert set(on_start.sent) == {abandoned, stale, fresh} and leased not in on_start.sent and done not in on_start.sent

@@ -179,7 +179,9 @@ def test_security_headers_and_cookie_flags(client: Any, make_user: Any, login: A
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-@pytest.mark.config(env="production", secret_key="s" * 40, master_key="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
+@pytest.mark.config(env="production", secret_key="s" * 40, master_key="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
+                    base_url="https://data.example.kr", controller_name="Data Co.",
+                    controller_contact="dpo@data.example.kr")
 def test_production_adds_hsts_and_secure_cookies(app: Any, client: Any) -> None:
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert "max-age=" in client.get("/").headers["Strict-Transport-Security"]

@@ -39,6 +39,11 @@ def test_production_with_secrets_starts(tmp_path: Path) -> None:
         "DATADAM_MASTER_KEY": KEY,
         "DATADAM_DATABASE_URL": "postgresql+psycopg://u@h/db",
     }
+    with pytest.raises(ConfigError) as refused:  # the development values would be signed into receipts
+        load(environ=env)
+    assert "DATADAM_BASE_URL, DATADAM_CONTROLLER_NAME, DATADAM_CONTROLLER_CONTACT" in str(refused.value)
+    env |= {"DATADAM_BASE_URL": "https://data.example.kr", "DATADAM_CONTROLLER_NAME": "(주)데이터수집",
+            "DATADAM_CONTROLLER_CONTACT": "privacy@data.example.kr"}
     s = load(environ=env)
     assert s.production and s.database_url.startswith("postgresql")
 

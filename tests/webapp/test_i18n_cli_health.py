@@ -103,6 +103,10 @@ def test_users_create(runner: Any, db_session: Any) -> None:
         ]
     )
     assert again.exit_code == 1 and "already uses this email" in again.output
+    unusable = runner.invoke(args=["users", "create", "--role", "operator", "--email", "operator@scale8.test",
+                                   "--name", "x", "--password", "a long password"])
+    assert unusable.exit_code == 2 and "not an address the sign-in form accepts" in unusable.output
+    assert "created" not in unusable.output  # it could never have signed in
 
 
 def test_healthz_reports_database_and_migrations(client: Any) -> None:
