@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from collection.errors import CollectionError, NotFound
+from collection.errors import CollectionError, NotFound, StorageBackendError
 from consent.errors import ConsentError
 from webapp.access import wants_json
 from webapp.auth import forget_user_for_this_request
@@ -59,6 +59,16 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ConsentError)
     def _consent(err: ConsentError) -> tuple[Response | str, int]:
         return _respond(409, type(err).__name__, str(err))
+
+    @app.errorhandler(StorageBackendError)
+    def _storage(err: StorageBackendError) -> tuple[Response | str, int]:
+        # the disk or object store failed (credentials, a missing bucket, an outage): the operator needs the
+        # detail in the log, the visitor neither it nor the internal blob name; nothing was kept of the request
+        app.logger.error("blob storage failed: %s", err)
+        resp = make_response(_respond(503, "storage_unavailable",
+                                      _("Storage is not available right now: nothing was saved. Try again later.")))
+        resp.headers["Retry-After"] = "30"
+        return resp, 503
 
     @app.errorhandler(CollectionError)
     def _domain(err: CollectionError) -> tuple[Response | str, int]:

@@ -381,3 +381,20 @@ def test_an_undecided_check_on_a_photo_that_failed_does_not_promise_a_person_wil
         # a photo failed only by the identity comparison may go to a person: its other notes are left as they are
         flagged = gate_notes({"gates": [covered]}, {"verdict": "flag", "reason": "different_person"}, to_replace=True)
         assert "사람이 확인합니다" in next(n for n in flagged if n.gate == "occlusion").advice.advice
+
+
+def test_a_storage_outage_is_a_clear_503_that_names_no_internal_key(api: Api, app: Any, monkeypatch: Any) -> None:
+    from collection.errors import StorageBackendError
+    from collection.storage import LocalBlobStore, MemoryBlobStore
+
+    def failing(self: Any, key: str, data: bytes) -> None:
+        raise StorageBackendError("put", key, "NoSuchBucket")
+
+    for store in (LocalBlobStore, MemoryBlobStore):
+        monkeypatch.setattr(store, "put", failing)
+    resp = api.upload("0-9", face_photo(3), age_years="8")
+    body = resp.get_json()
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "30"
+    assert body["error"] == "storage_unavailable"
+    assert "e/" not in body["message"] and "NoSuchBucket" not in body["message"]
+    assert photos(api.status()) == {}  # nothing was kept of the upload
