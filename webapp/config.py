@@ -178,6 +178,9 @@ def _validate(s: Settings) -> None:
         if demo:
             raise ConfigError(f"production mode needs {', '.join(demo)}: the development defaults would be signed "
                               "into consent receipts and notices")
+        if s.audit_checkpoint_dir is None:
+            raise ConfigError("production mode needs DATADAM_AUDIT_CHECKPOINT_DIR: signed audit checkpoints must go "
+                              "to write-once storage every worker shares, not to each machine's working directory")
 
 
 def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:

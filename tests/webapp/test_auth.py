@@ -181,7 +181,7 @@ def test_security_headers_and_cookie_flags(client: Any, make_user: Any, login: A
 
 @pytest.mark.config(env="production", secret_key="s" * 40, master_key="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
                     base_url="https://data.example.kr", controller_name="Data Co.",
-                    controller_contact="dpo@data.example.kr")
+                    controller_contact="dpo@data.example.kr", audit_checkpoint_dir="/tmp/datadam-test-checkpoints")
 def test_production_adds_hsts_and_secure_cookies(app: Any, client: Any) -> None:
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert "max-age=" in client.get("/").headers["Strict-Transport-Security"]

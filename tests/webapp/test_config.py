@@ -44,6 +44,9 @@ def test_production_with_secrets_starts(tmp_path: Path) -> None:
     assert "DATADAM_BASE_URL, DATADAM_CONTROLLER_NAME, DATADAM_CONTROLLER_CONTACT" in str(refused.value)
     env |= {"DATADAM_BASE_URL": "https://data.example.kr", "DATADAM_CONTROLLER_NAME": "(주)데이터수집",
             "DATADAM_CONTROLLER_CONTACT": "privacy@data.example.kr"}
+    with pytest.raises(ConfigError, match="DATADAM_AUDIT_CHECKPOINT_DIR"):  # not each worker's own folder
+        load(environ=env)
+    env["DATADAM_AUDIT_CHECKPOINT_DIR"] = str(tmp_path / "worm")
     s = load(environ=env)
     assert s.production and s.database_url.startswith("postgresql")
 
