@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -112,6 +113,18 @@ def test_users_create(runner: Any, db_session: Any) -> None:
 def test_healthz_reports_database_and_migrations(client: Any) -> None:
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["migrations"]["up_to_date"] is True
+    assert body["jobs"]["stuck"] == 0
+
+
+def test_healthz_says_degraded_while_jobs_wait_longer_than_a_lost_message(client: Any, db_session: Any,
+                                                                         clock: Any) -> None:
+    from collection.jobs import Job
+
+    db_session.add(Job(kind="photo.gates", payload={"photo_id": "x"}, created_at=clock.now() - dt.timedelta(minutes=5)))
+    db_session.commit()
+    resp = client.get("/healthz")
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["status"] == "degraded" and body["jobs"]["stuck"] == 1  # pages still work
 
 
 def test_outdated_schema_is_refused_with_the_command(tmp_path: Path) -> None:
@@ -127,3 +140,9 @@ def test_outdated_schema_is_refused_with_the_command(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.config(job_backend="celery", broker_url="redis://127.0.0.1:6390/5")  # nothing listens there
+def test_healthz_says_when_the_celery_broker_does_not_answer(client: Any) -> None:
+    body = client.get("/healthz").get_json()
+    assert body["broker"] == "unreachable" and body["status"] == "degraded"

@@ -68,7 +68,39 @@ def healthz() -> tuple[Response, int]:
     }
     if not ok:
         body["action"] = "run: datadam db upgrade"
-    return jsonify(body), 200 if ok else 503
+        return jsonify(body), 503
+    body |= _background_health()
+    if body.get("broker") == "unreachable" or body["jobs"]["stuck"]:
+        body["status"] = "degraded"  # pages still work; checks wait (see README: `datadam jobs tick`)
+    return jsonify(body), 200
+
+
+def _background_health() -> dict[str, object]:
+    """Jobs waiting longer than a lost message would (queued over two minutes, or leases expired), and whether the
+    Celery broker answers: the web still serves pages without them, but uploads stay 'checking'."""
+
+    from sqlalchemy import func, or_, select
+
+    from collection.celery_app import LOST_AFTER
+    from collection.jobs import Job, JobState
+    from webapp.db import get_session
+    from webapp.services import clock, settings
+
+    now = clock().now()
+    stuck = get_session().scalar(select(func.count(Job.id)).where(or_(
+        (Job.state == JobState.QUEUED) & (Job.created_at < now - LOST_AFTER),
+        (Job.state == JobState.RUNNING) & (Job.lease_expires_at < now)))) or 0
+    out: dict[str, object] = {"jobs": {"backend": settings().job_backend, "stuck": int(stuck)}}
+    if settings().job_backend == "celery":
+        from kombu import Connection
+
+        try:
+            with Connection(settings().broker_url, connect_timeout=1) as conn:
+                conn.ensure_connection(max_retries=1)
+            out["broker"] = "ok"
+        except Exception:  # noqa: BLE001 - a health check reports, it does not raise
+            out["broker"] = "unreachable"
+    return out
 
 
 @bp.get("/privacy")
