@@ -19,6 +19,12 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else load(config)
     app = Flask(__name__)
     app.testing = settings.testing
+    if settings.proxy_hops:
+        # behind a TLS proxy: the client's address (hashed for sign-in limits), scheme and host come from its headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[CLOCK_KEY] = None
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,8 @@ class Settings:
     controller_contact: str = "privacy@datadam.example"
     audit_checkpoint_dir: Path | None = None
     default_locale: str = "ko"
+    # How many reverse proxies (the TLS terminator) sit in front and set X-Forwarded-For/-Proto/-Host; 0 trusts none.
+    proxy_hops: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -165,6 +167,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"DATADAM_JOB_BACKEND must be one of {', '.join(JOB_BACKENDS)}")
     if s.default_locale not in ("ko", "en"):
         raise ConfigError("DATADAM_DEFAULT_LOCALE must be ko or en")
+    if not 0 <= s.proxy_hops <= 5:
+        raise ConfigError("DATADAM_PROXY_HOPS must be between 0 and 5 (the reverse proxies in front of the app)")
     if not 1 <= s.max_upload_mb <= 512:
         raise ConfigError("DATADAM_MAX_UPLOAD_MB must be between 1 and 512")
     if not set(s.jurisdictions) <= {"KR", "EU"} or "KR" not in s.jurisdictions:

@@ -336,3 +336,25 @@ def test_a_database_that_does_not_answer_gives_a_503_page_and_files_still_load(
     monkeypatch.setattr(login_manager, "_user_callback", broken)
     with pytest.raises(OperationalError):  # a real fault is not dressed up as "come back in 5 s"
         client.get("/operate/")
+
+
+def _who(app: Any) -> Any:
+    from flask import request
+
+    from webapp.access import public
+
+    app.add_url_rule("/_who", "who", public(lambda: f"{request.scheme} {request.host} {request.remote_addr}"))
+    return app.test_client()
+
+
+PROXIED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "data.example.kr"}
+
+
+@pytest.mark.config(proxy_hops=1)
+def test_behind_one_proxy_the_client_address_and_scheme_come_from_its_headers(app: Any) -> None:
+    assert _who(app).get("/_who", headers=PROXIED).get_data(as_text=True) == "https data.example.kr 203.0.113.7"
+
+
+def test_without_a_proxy_setting_forwarded_headers_are_not_trusted(app: Any) -> None:
+    said = _who(app).get("/_who", headers=PROXIED).get_data(as_text=True)
+    assert "203.0.113.7" not in said and said.startswith("http ")  # a client cannot fake its address
