@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -15,8 +17,10 @@ from webapp.db import get_session
 @click.command("worker")
 @click.option("--concurrency", "-c", default=2, show_default=True, help="Worker processes.")
 @click.option("--loglevel", "-l", default="info", show_default=True)
+@click.option("--name", "-n", default=None,
+              help="Worker name (default: datadam-<pid>@<host>, so several workers on one host are told apart).")
 @with_appcontext
-def worker(concurrency: int, loglevel: str) -> None:
+def worker(concurrency: int, loglevel: str, name: str | None) -> None:
     """Run a Celery worker for the job queue (DATADAM_JOB_BACKEND=celery, broker DATADAM_BROKER_URL)."""
     bg = background(current_app)
     if bg.settings.job_backend != "celery":
@@ -24,6 +28,7 @@ def worker(concurrency: int, loglevel: str) -> None:
                                    "in the web process)")
     app = bg.celery_app()
     app.worker_main(["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}",
+                     f"--hostname={name or f'datadam-{os.getpid()}@%h'}",
                      "-Q", app.conf.task_default_queue or "datadam.jobs"])
 
 

@@ -146,3 +146,21 @@ def test_outdated_schema_is_refused_with_the_command(tmp_path: Path) -> None:
 def test_healthz_says_when_the_celery_broker_does_not_answer(client: Any) -> None:
     body = client.get("/healthz").get_json()
     assert body["broker"] == "unreachable" and body["status"] == "degraded"
+
+
+def test_worker_refuses_without_celery(runner: Any) -> None:
+    res = runner.invoke(args=["worker"])
+    assert res.exit_code == 1 and "DATADAM_JOB_BACKEND=celery" in res.output
+
+
+@pytest.mark.config(job_backend="celery", broker_url="redis://127.0.0.1:6390/5")
+def test_workers_on_one_host_get_names_of_their_own(runner: Any, app: Any, monkeypatch: Any) -> None:
+    from webapp.background import get as background
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(type(background(app).celery_app()), "worker_main", lambda self, argv: started.append(argv))
+    assert runner.invoke(args=["worker"]).exit_code == 0
+    assert runner.invoke(args=["worker", "--name", "gates-1@%h"]).exit_code == 0
+    names = [next(a for a in argv if a.startswith("--hostname=")) for argv in started]
+    assert names[0].startswith("--hostname=datadam-") and names[0].endswith("@%h")
+    assert names[1] == "--hostname=gates-1@%h"
