@@ -150,12 +150,6 @@ def sweep(app: Celery, sessions: SessionFactory, clock: Clock, queued_for: dt.ti
     return _send(app, job_ids)
 
 
-# `datadam jobs tick` (cron, every minute) re-sends what a dead worker or an unreachable broker lost: jobs whose
-# lease expired, and jobs queued this long without being picked up. A duplicate message is harmless (the runner
-# claims a job once); this only bounds how long a lost one waits.
-LOST_AFTER = dt.timedelta(minutes=2)
-
-
 def _send(app: Celery, job_ids: list[str]) -> int:
     sent = 0
     for job_id in job_ids:

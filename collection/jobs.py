@@ -107,6 +107,13 @@ class Job(Base):
         return or_(cls.state == JobState.QUEUED, stale)
 
     @classmethod
+    def lost(cls, now: dt.datetime, queued_before: dt.datetime) -> ColumnElement[bool]:
+        """Running under an expired lease, or queued since before `queued_before`: what a periodic sweep re-sends
+        and what the health check reports as stuck (fresh queued jobs are left to their own message)."""
+        stale = (cls.state == JobState.RUNNING) & (cls.lease_expires_at < now)
+        return or_(stale, (cls.state == JobState.QUEUED) & (cls.created_at < queued_before))
+
+    @classmethod
     def claim(cls, job_id: str, token: str, now: dt.datetime, lease: dt.timedelta) -> Update:
         return (
             update(cls)
@@ -282,15 +289,18 @@ def dispatch_after_commit(session: Session, dispatch: Dispatch, job_id: str) -> 
     on_commit_batched(session, dispatch, job_id, dispatch)
 
 
+# `datadam jobs tick` (cron, every minute) re-sends what a dead worker or an unreachable broker lost: jobs whose
+# lease expired, and jobs queued this long without being picked up. A duplicate message is harmless (the runner
+# claims a job once); this only bounds how long a lost one waits.
+LOST_AFTER = dt.timedelta(minutes=2)
+
+
 def runnable_job_ids(session: Session, now: dt.datetime, limit: int = 1000,
                      queued_before: dt.datetime | None = None) -> list[str]:
     """Jobs a sweep should (re)dispatch: queued ones and running ones whose worker lost its lease.
     `queued_before`: only queued jobs created before it (a periodic sweep leaves fresh ones to their message)."""
-    claimable = Job.claimable(now)
-    if queued_before is not None:
-        claimable = or_((Job.state == JobState.RUNNING) & (Job.lease_expires_at < now),
-                        (Job.state == JobState.QUEUED) & (Job.created_at < queued_before))
-    stmt = select(Job.id).where(claimable).order_by(Job.created_at).limit(limit)
+    wanted = Job.claimable(now) if queued_before is None else Job.lost(now, queued_before)
+    stmt = select(Job.id).where(wanted).order_by(Job.created_at).limit(limit)
     return list(session.execute(stmt).scalars())
 
 

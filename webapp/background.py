@@ -115,7 +115,8 @@ class Background:
             session.close()
         if self.settings.job_backend != "celery":
             return 0  # in-process workers re-queue from the database themselves
-        from collection.celery_app import LOST_AFTER, sweep
+        from collection.celery_app import sweep
+        from collection.jobs import LOST_AFTER
 
         return sweep(self.celery_app(), lambda: self.sessions(), self.clock(), queued_for=LOST_AFTER)
 

@@ -173,9 +173,7 @@ def identity_headline(verdicts: Mapping[str, str], numbers: Mapping[str, int],
             "No photo was found to show someone else. The automatic check could not decide about %(photos)s: "
             "compare them with the other photos yourself. Undecided is not a mismatch.",
             photos=_numbers(undecided, numbers)))
-    if verdicts and all(v == "pass" for v in verdicts.values()):
-        return IdentityHeadline("ok", _("consistent"), _("Every compared photo matched the rest of the set."))
-    if consistent is True:
+    if consistent is True or (verdicts and all(v == "pass" for v in verdicts.values())):
         return IdentityHeadline("ok", _("consistent"), _("Every compared photo matched the rest of the set."))
     if consistent is False:
         return IdentityHeadline("warn", _("a person must compare"),

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from flask import current_app
+from sqlalchemy import select
 
-from collection.accounts import AccountService, email_blind_index
+from collection.accounts import AccountService, User, email_blind_index
 from collection.accounts.service import ThrottlePolicy
 from collection.audit.log import AuditLog
+from collection.campaigns import Campaign, CampaignStatus
 from collection.campaigns.service import CampaignService
 from collection.contributions.service import ContributionService
 from collection.contributions.uploads import Boundaries, UploadService
@@ -121,3 +123,13 @@ def erasure() -> ErasureService:
 
 def campaigns() -> CampaignService:
     return CampaignService(get_session(), clock(), audit())
+
+
+def open_campaigns(contributor: User | None) -> tuple[list[Campaign], set[str]]:
+    """The open campaigns, newest first, and the ids of those `contributor`'s age does not fit (none for anyone
+    else): the home page and the contributor's own page mark them the same way."""
+    found = list(get_session().scalars(
+        select(Campaign).where(Campaign.status == CampaignStatus.OPEN).order_by(Campaign.opened_at.desc())
+    ))
+    age = contributor.age_on(clock().now().date()) if contributor is not None else None
+    return found, {c.id for c in found if age is not None and not c.accepts_age(age)}

@@ -350,7 +350,8 @@ def test_a_periodic_sweep_resends_lost_jobs_but_leaves_fresh_ones_to_their_messa
 ) -> None:
     """What `datadam jobs tick` sends again under Celery: jobs whose worker died (lease expired) and jobs queued
     for longer than LOST_AFTER (their message was lost, or the broker was down when they were enqueued)."""
-    from collection.celery_app import LOST_AFTER, sweep
+    from collection.celery_app import sweep
+    from collection.jobs import LOST_AFTER
 
     now = T0 + dt.timedelta(hours=1)
     abandoned = _insert(sessions, state=JobState.RUNNING, lease_expires_at=now - dt.timedelta(seconds=1))

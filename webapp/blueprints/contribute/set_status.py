@@ -184,7 +184,7 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
         "ready": editable and not missing,
         "checking": checking,
         # photos a reviewer rejected that are still in the set (none left after an upheld appeal or replacements)
-        "rejected_left": sum(p.state is PhotoState.REJECTED for p in photo_set.current_photos),
+        "rejected_left": sum(h.rejected for h in held.values()),
         "missing": [{"code": code, "text": _missing_text(code, prompts, held)} for code in missing],
         "brackets": [
             {

@@ -24,7 +24,7 @@ from webapp.access import allow
 from webapp.blueprints.operate.views import bp
 from webapp.commands_release import release_service
 from webapp.db import get_session
-from webapp.release_words import FIELD_LABELS, PII_WORDS, build_error_text, refusal_text
+from webapp.release_words import FIELD_LABELS, PII_WORDS, build_error_text, field_labels, refusal_text
 from webapp.services import background, campaigns
 
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
@@ -47,8 +47,7 @@ def rule_text(exc: ReleaseRuleError) -> str:
     problem = exc.problem
     if problem.startswith("the campaign does not collect: "):
         names = problem.removeprefix("the campaign does not collect: ").split(", ")
-        return _("The campaign does not collect: %(fields)s.", fields=", ".join(str(FIELD_LABELS.get(n, n))
-                                                                              for n in names))
+        return _("The campaign does not collect: %(fields)s.", fields=field_labels(names))
     if problem.startswith("not on the allow-list: "):
         return _("Not allowed in a release: %(fields)s.", fields=problem.removeprefix("not on the allow-list: "))
     if problem == "the campaign collects no recordings":

@@ -11,7 +11,6 @@ withdrew consent has their photos shown to no one (the review service refuses).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from flask_login import current_user
 
 from collection.accounts import Role, User
 from collection.campaigns import Campaign
+from collection.compliance.rights import days_until
 from collection.contributions.models import Photo, PhotoSet, PhotoState, SetState
 from collection.errors import BlobNotFound, ConsentRequired, CryptoError, InvalidTransition, NotFound
 from collection.review.models import Appeal, PhotoDecision
@@ -491,12 +491,5 @@ def appeals_page(failed: tuple[str, AppealDecisionForm] | None) -> str:
         names=user_names([r.decision.reviewer_id for r in rows if r.decision]),
         reason_label=reason_label,
         now=now,
-        days_left=days_left,
+        days_left=days_until,  # calendar days, as rights requests count them (9 on the day a 9-day appeal is filed)
     )
-
-
-def days_left(due: dt.datetime, now: dt.datetime) -> int:
-    """Calendar days to the due date, counted like the rights requests' (9 on the day a 9-day appeal is filed)."""
-    from collection.compliance.rights import days_until
-
-    return days_until(due, now)

@@ -7,7 +7,6 @@ from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select, text
 
-from collection.campaigns import Campaign, CampaignStatus
 from webapp import db
 from webapp.access import public
 from webapp.i18n import LANGUAGES
@@ -18,16 +17,12 @@ bp = Blueprint("public", __name__)
 @bp.get("/")
 @public
 def home() -> str:
-    campaigns = list(db.get_session().scalars(
-        select(Campaign).where(Campaign.status == CampaignStatus.OPEN).order_by(Campaign.opened_at.desc())
-    ))
-    age = None  # a signed-in contributor sees at once which campaigns are not for their age
-    if current_user.is_authenticated and current_user.role.value == "contributor":
-        from webapp.services import clock
+    from webapp.services import open_campaigns
 
-        age = current_user.user.age_on(clock().now().date())
-    return render_template("public/home.html", campaigns=campaigns, locale=str(get_locale()),
-                           not_for_me={c.id for c in campaigns if age is not None and not c.accepts_age(age)})
+    # a signed-in contributor sees at once which campaigns are not for their age
+    contributor = current_user.is_authenticated and current_user.role.value == "contributor"
+    campaigns, not_for_me = open_campaigns(current_user.user if contributor else None)
+    return render_template("public/home.html", campaigns=campaigns, locale=str(get_locale()), not_for_me=not_for_me)
 
 
 @bp.post("/language")
@@ -78,18 +73,13 @@ def healthz() -> tuple[Response, int]:
 def _background_health() -> dict[str, object]:
     """Jobs waiting longer than a lost message would (queued over two minutes, or leases expired), and whether the
     Celery broker answers: the web still serves pages without them, but uploads stay 'checking'."""
+    from sqlalchemy import func
 
-    from sqlalchemy import func, or_, select
-
-    from collection.celery_app import LOST_AFTER
-    from collection.jobs import Job, JobState
-    from webapp.db import get_session
+    from collection.jobs import LOST_AFTER, Job
     from webapp.services import clock, settings
 
     now = clock().now()
-    stuck = get_session().scalar(select(func.count(Job.id)).where(or_(
-        (Job.state == JobState.QUEUED) & (Job.created_at < now - LOST_AFTER),
-        (Job.state == JobState.RUNNING) & (Job.lease_expires_at < now)))) or 0
+    stuck = db.get_session().scalar(select(func.count(Job.id)).where(Job.lost(now, now - LOST_AFTER))) or 0
     out: dict[str, object] = {"jobs": {"backend": settings().job_backend, "stuck": int(stuck)}}
     if settings().job_backend == "celery":
         from kombu import Connection
