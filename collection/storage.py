@@ -9,6 +9,7 @@ file names or anything a person typed. Every backend validates keys the same way
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import os
 import re
@@ -16,7 +17,8 @@ import secrets
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,6 +54,15 @@ def new_blob_key(*namespace: str) -> str:
     return validate_key("/".join([*namespace, secrets.token_hex(16)]))
 
 
+@dataclass(frozen=True)
+class BlobInfo:
+    """One stored blob as a listing sees it: its key and when it was last written (UTC). The orphan sweep reads
+    the time to leave alone what an upload still in flight may have just written."""
+
+    key: str
+    modified_at: dt.datetime
+
+
 class BlobStore(Protocol):
     """Bytes by key. Writes are atomic: a reader sees the old blob, the new one, or none, never a part."""
 
@@ -77,6 +88,16 @@ class BlobStore(Protocol):
         """Stored length in bytes. Raises BlobNotFound."""
         ...
 
+    def iter_blobs(self, prefix: str = "") -> Iterator[BlobInfo]:
+        """Every blob whose key starts with `prefix`, with its write time, in ascending key order. Raises
+        InvalidBlobKey, StorageBackendError."""
+        ...
+
+    def check(self) -> None:
+        """A cheap probe that the store can be used now (the folder is there and writable, the bucket answers);
+        for health checks. Raises StorageBackendError naming what failed."""
+        ...
+
 
 def delete_prefix(store: BlobStore, prefix: str) -> int:
     """Delete every blob whose key starts with `prefix` (non-empty); returns how many were deleted."""
@@ -92,16 +113,19 @@ def delete_prefix(store: BlobStore, prefix: str) -> int:
 
 
 class MemoryBlobStore:
-    """A dict behind a lock, for tests and the demo."""
+    """A dict behind a lock, for tests and the demo. `now` stamps each write (tests pass a fake clock's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], dt.datetime] | None = None) -> None:
         self._blobs: dict[str, bytes] = {}
+        self._written: dict[str, dt.datetime] = {}
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._lock = threading.Lock()
 
     def put(self, key: str, data: bytes) -> None:
         validate_key(key)
         with self._lock:
             self._blobs[key] = bytes(data)
+            self._written[key] = self._now()
 
     def get(self, key: str) -> bytes:
         validate_key(key)
@@ -114,6 +138,7 @@ class MemoryBlobStore:
         validate_key(key)
         with self._lock:
             self._blobs.pop(key, None)
+            self._written.pop(key, None)
 
     def exists(self, key: str) -> bool:
         validate_key(key)
@@ -128,6 +153,15 @@ class MemoryBlobStore:
 
     def size(self, key: str) -> int:
         return len(self.get(key))
+
+    def iter_blobs(self, prefix: str = "") -> Iterator[BlobInfo]:
+        validate_prefix(prefix)
+        with self._lock:
+            found = sorted((k, t) for k, t in self._written.items() if k.startswith(prefix))
+        yield from (BlobInfo(key, written) for key, written in found)
+
+    def check(self) -> None:
+        """Memory is always there."""
 
 
 # --- local folder ---------------------------------------------------------------------------------
@@ -200,6 +234,21 @@ class LocalBlobStore:
         if not stat.S_ISREG(info.st_mode):
             raise BlobNotFound(key)
         return info.st_size
+
+    def iter_blobs(self, prefix: str = "") -> Iterator[BlobInfo]:
+        for key in self.iter_keys(prefix):
+            try:
+                mtime = self._path(key).stat().st_mtime
+            except FileNotFoundError:  # deleted since it was listed
+                continue
+            yield BlobInfo(key, dt.datetime.fromtimestamp(mtime, dt.UTC))
+
+    def check(self) -> None:
+        """The root folder exists and this process may create files in it."""
+        if not self.root.is_dir():
+            raise StorageBackendError("check", ".", "the blob folder is missing")
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageBackendError("check", ".", "the blob folder is not writable")
 
     def remove_temp_files(self) -> int:
         """Delete temporary files left by a crash mid-`put`; returns how many. Run at start-up."""
@@ -281,9 +330,12 @@ class S3BlobStore:
     """Objects in one S3 bucket. `client` is a boto3 S3 client; `make_s3_client` builds one for AWS or for an
     S3-compatible server (MinIO, Ceph, a test server) from plain values. S3 PUTs are atomic per object."""
 
-    def __init__(self, bucket: str, client: Any, *, list_page_size: int = 1000) -> None:
+    def __init__(self, bucket: str, client: Any, *, list_page_size: int = 1000, probe_client: Any = None) -> None:
+        """`probe_client` (default: `client`) answers `check`: a client with short timeouts and no retries keeps a
+        health check from hanging on an unreachable endpoint while uploads keep their patient one."""
         self.bucket = bucket
         self._client = client
+        self._probe = probe_client or client
         self._page_size = list_page_size
 
     def put(self, key: str, data: bytes) -> None:
@@ -310,6 +362,9 @@ class S3BlobStore:
         return True
 
     def iter_keys(self, prefix: str = "") -> Iterator[str]:
+        yield from (info.key for info in self.iter_blobs(prefix))
+
+    def iter_blobs(self, prefix: str = "") -> Iterator[BlobInfo]:
         validate_prefix(prefix)
         paginator = self._client.get_paginator("list_objects_v2")
         with self._errors("list", prefix):
@@ -318,7 +373,15 @@ class S3BlobStore:
             )
             for page in pages:
                 for item in page.get("Contents", []):
-                    yield item["Key"]
+                    yield BlobInfo(item["Key"], _utc(item["LastModified"]))
+
+    def check(self) -> None:
+        """HEAD the bucket: one request that needs the endpoint, the bucket and our credentials."""
+        try:
+            with self._errors("check", self.bucket):
+                self._probe.head_bucket(Bucket=self.bucket)
+        except BlobNotFound:  # HEAD answers a bare 404 for a missing bucket
+            raise StorageBackendError("check", self.bucket, "NoSuchBucket") from None
 
     def size(self, key: str) -> int:
         validate_key(key)
@@ -341,6 +404,10 @@ class S3BlobStore:
             raise StorageBackendError(operation, key, type(exc).__name__) from None
 
 
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
 def make_s3_client(
     *,
     endpoint_url: str | None = None,
@@ -348,10 +415,13 @@ def make_s3_client(
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     path_style: bool = False,
+    timeout: float = 60.0,
+    max_attempts: int = 3,
 ) -> Any:
     """A boto3 S3 client from plain configuration values (None means boto3's own default chain).
 
-    `path_style` addresses buckets as `endpoint/bucket/key`, which most S3-compatible servers expect.
+    `path_style` addresses buckets as `endpoint/bucket/key`, which most S3-compatible servers expect. The
+    timeout (connecting and reading) and attempts default to boto3's; a health probe asks for short ones.
     """
     import boto3
     from botocore.config import Config
@@ -363,7 +433,9 @@ def make_s3_client(
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
         config=Config(
-            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"max_attempts": max_attempts, "mode": "standard"},
             s3={"addressing_style": "path" if path_style else "auto"},
         ),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -23,6 +24,7 @@ from collection.erasure.service import ErasureService
 from collection.job_queues import InProcessQueue, SynchronousQueue
 from collection.job_runner import JobRunner
 from collection.jobs import HandlerRegistry, Job, JobQueue
+from collection.orphans import enqueue_daily_sweep, register_orphan_sweep_job, sweep_dedupe_key
 from collection.releases import ReleaseService, ReleaseSettings
 from collection.releases.jobs import register_build_job
 from collection.storage import BlobStore, LocalBlobStore, S3BlobStore, make_s3_client
@@ -58,10 +60,11 @@ class Background:
         )
         register_retention_job(self.registry, self._retention_service)
         register_build_job(self.registry, self.release_service)
-        self.registry.register(CHECKPOINT_JOB, lambda session, _payload: self._checkpoints(session).write())
+        register_orphan_sweep_job(self.registry, self.blobs, self.clock)
+        self.registry.register(CHECKPOINT_JOB, self._write_checkpoint)
         self._ticker: threading.Thread | None = None
 
-    # -- periodic work: retention daily, audit checkpoints hourly ------------------------------------------------
+    # -- periodic work: retention and the orphan sweep daily, audit checkpoints hourly --------------------------
     # The services jobs run on their own session (the request-scoped ones live in webapp.services).
     def _keys(self, session: Session, clock: Clock) -> KeyStore:
         return KeyStore(session, self.settings.master_key_bytes, clock)
@@ -80,13 +83,18 @@ class Background:
     def release_service(self, session: Session) -> ReleaseService:
         clock = self.clock()
         consent, vault = self._consent_and_vault(session, clock)
-        settings = ReleaseSettings(package_dir=self.settings.data_dir / "releases")
+        # Hosts at scale share the bucket, not a disk: packages go there too (sealed) so any host can serve them.
+        settings = ReleaseSettings(package_dir=self.settings.data_dir / "releases",
+                                   store_packages=self.settings.blob_backend == "s3")
         return ReleaseService(session, clock, consent, vault, self.blobs, AuditLog(session, clock),
                               self.settings.master_key_bytes, settings)
 
     def _checkpoints(self, session: Session) -> CheckpointWriter:
         clock = self.clock()
         return CheckpointWriter(session, clock, self._keys(session, clock), self.settings.checkpoint_folder)
+
+    def _write_checkpoint(self, session: Session, _payload: Mapping[str, Any]) -> None:
+        self._checkpoints(session).write()
 
     def _sweep_orphans(self) -> None:
         if isinstance(self.blobs, LocalBlobStore):
@@ -98,15 +106,17 @@ class Background:
             session.close()
 
     def tick(self) -> int:
-        """Enqueue the periodic jobs that are due (one retention run a day, one audit checkpoint an hour), put
-        checks whose job failed for good in front of a person, and with Celery re-send the jobs a dead worker or an
-        unreachable broker lost. Returns how many lost jobs were sent again."""
+        """Enqueue the periodic jobs that are due (one retention run and one orphan-blob sweep a day, one audit
+        checkpoint an hour), put checks whose job failed for good in front of a person, and with Celery re-send the
+        jobs a dead worker or an unreachable broker lost. Returns how many lost jobs were sent again."""
         session = self.sessions()
         try:
             now = self.clock().now()
             reconcile_failed_checks(session)
             if not _exists(session, f"retention:{now.date().isoformat()}"):
                 enqueue_daily(self.queue, session, now)
+            if not _exists(session, sweep_dedupe_key(now)):
+                enqueue_daily_sweep(self.queue, session, now)
             hour = f"checkpoint:{now:%Y-%m-%dT%H}"
             if not _exists(session, hour):
                 self.queue.enqueue(session, CHECKPOINT_JOB, {"hour": hour}, dedupe_key=hour)
@@ -172,13 +182,15 @@ def _exists(session: Session, dedupe_key: str) -> bool:
 
 def make_blob_store(settings: Settings) -> BlobStore:
     if settings.blob_backend == "s3":
-        client = make_s3_client(
-            endpoint_url=settings.s3_endpoint_url or None,
-            region_name=settings.s3_region,
-            path_style=bool(settings.s3_endpoint_url),
-        )
-        return S3BlobStore(settings.s3_bucket, client)
+        # /healthz probes the bucket with its own client: two seconds and one attempt, not boto3's patient default
+        probe = _s3_client(settings, timeout=2.0, max_attempts=1)
+        return S3BlobStore(settings.s3_bucket, _s3_client(settings), probe_client=probe)
     return LocalBlobStore(settings.data_dir / "blobs")
+
+
+def _s3_client(settings: Settings, **tuning: Any) -> Any:
+    return make_s3_client(endpoint_url=settings.s3_endpoint_url or None, region_name=settings.s3_region,
+                          path_style=bool(settings.s3_endpoint_url), **tuning)
 
 
 def init_app(app: Flask, settings: Settings) -> Background:

@@ -39,6 +39,7 @@ STATE: dict[str, Any] = {
     "already_approved": _l("This release is already approved."),
     "not_verified": _l("Only a release whose verification passed can be approved."),
     "package_changed_during_check": _l("The package changed while it was being verified: verify it again."),
+    "package_unavailable": _l("The stored package cannot be read right now: try again later."),
 }
 
 # Why an approval (approve) or a download (deliver) was refused, by code.
@@ -51,6 +52,7 @@ REFUSED: dict[str, Any] = {
     "not_approved": _l("it is not approved"),
     "package_missing": _l("the package is no longer on this server"),
     "package_changed": _l("the package on disk is not the one that was built and verified"),
+    "package_unavailable": _l("the stored package cannot be read right now: try again later"),
 }
 
 
@@ -92,6 +94,8 @@ FAILURE: dict[str, Any] = {
                     "(k_min %(k_min)d, datasheet k %(promised)d)"),
     "no_such_package": _l("no package at this path"),
     "not_a_package": _l("not a zip, tar or directory package: %(error)s"),
+    "stored_copy_missing": _l("the stored copy of the package is gone"),
+    "stored_copy_altered": _l("the stored copy of the package does not open: it was altered or replaced"),
 }
 
 

@@ -1,13 +1,15 @@
 """Receiving photos and recordings from contributors. Untrusted bytes are size-checked before parsing, parsed
 with an allow-list, bomb-capped and orientation-corrected (quality_gates.decode_image), then the stored working
 copy is re-encoded from pixels (no metadata survives), sealed under the contributor's data key and written to the
-blob store before the row. A crash between the two leaves a blob without a row, which the start-up sweep removes;
-never a row without its blob.
+blob store before the row. A crash between the two leaves a blob without a row, which the orphan sweep removes
+(`sweep_orphan_blobs`: at start-up of the embedded server, and daily, once it is a day old, from `datadam jobs
+tick`); never a row without its blob.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import hmac
 import io
@@ -347,18 +349,23 @@ class UploadService:
         return sweep_orphan_blobs(self.session, self.b.blobs)
 
 
-def sweep_orphan_blobs(session: Session, blobs: BlobStore) -> int:
-    """Delete contribution blobs that no row references (an upload that crashed before its commit). Run it when
-    no upload can be in flight: at start-up of the embedded single-process server, or from maintenance."""
+def sweep_orphan_blobs(session: Session, blobs: BlobStore, written_before: dt.datetime | None = None) -> int:
+    """Delete contribution blobs that no row references (an upload that crashed before its commit); returns how
+    many. An upload writes its blob before its row commits, so while uploads may be in flight (several processes
+    at scale) only blobs written before `written_before` are candidates: the daily sweep passes a day ago, far
+    longer than any upload takes. None makes every blob a candidate, for when no upload can be in flight (the
+    start-up of the embedded single-process server). Raises StorageError."""
     referenced: set[str] = set()
     for row in session.execute(select(Photo.blob_key, Photo.thumb_key, Photo.encoding_key)):
         referenced.update(k for k in row if k)
     referenced.update(session.scalars(select(VoiceClip.blob_key)))
+    # The rows are read before the listing: a blob whose row commits in between is younger than the cut-off.
     removed = 0
-    for key in list(blobs.iter_keys("e/")):
-        if key not in referenced:
-            blobs.delete(key)
-            removed += 1
+    for info in list(blobs.iter_blobs("e/")):
+        if info.key in referenced or (written_before is not None and info.modified_at >= written_before):
+            continue
+        blobs.delete(info.key)
+        removed += 1
     if removed:
         logger.info("orphan sweep removed %d blobs", removed)
     return removed
@@ -367,8 +374,6 @@ def sweep_orphan_blobs(session: Session, blobs: BlobStore) -> int:
 def _as_stored_time(moment: Any) -> Any:
     """Cameras mostly write local wall-clock time with no zone; it is kept as written (labelled UTC) because
     only its date is used (the contributor's age at capture)."""
-    import datetime as dt
-
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=dt.UTC)

@@ -3,10 +3,11 @@
 Order matters. In the caller's transaction: the enrollment's data key is destroyed (crypto-shredding: every copy
 of every blob sealed under it, backups included, becomes unreadable the moment this commits), photo and clip rows
 and their derived data (gate reports, identity scores, decisions, appeals) are deleted, typed signature names are
-dropped, the person goes on the withdrawal lists of releases holding their items, and an erasure-ledger row
-records what happened under the pseudonymous id only. After the commit the blobs themselves, and the local copies
-of release packages holding the person's items, are deleted. Receipts stay: they hold no name and prove what
-was agreed and withdrawn.
+dropped, the person goes on the withdrawal lists of releases holding their items (whose stored package copies
+lose their keys), and an erasure-ledger row records what happened under the pseudonymous id only. After the commit
+the blobs themselves, and the copies of release packages holding the person's items (the local file and the
+sealed copy in the blob store), are deleted. Receipts stay: they hold no name and prove what was agreed and
+withdrawn.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class ErasureService:
         record.completed_at = now
         self._ledger(record, enrollment, actor, prefix)
         packages = record_erasure(self.consent, user.subject_id, enrollment.campaign_id, reason)
-        on_commit(self.session, lambda: delete_packages(packages))
+        on_commit(self.session, lambda: delete_packages(packages, self.blobs))
         return record
 
     def erase_voice(self, enrollment: Enrollment, actor: Actor | None = None) -> ErasureRecord | None:

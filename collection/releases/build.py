@@ -42,6 +42,7 @@ from collection.releases.fields import ItemFacts, hierarchies, values
 from collection.releases.media import MediaAnonymizer
 from collection.releases.models import ReleaseItem, ReleaseSubject
 from collection.releases.selection import Contributor, Selection, StoredItem
+from collection.releases.stored import StoredPackage
 from collection.storage import BlobStore
 
 _BATCH = 500
@@ -151,17 +152,20 @@ class BuiltPackage:
     outcome: BuildOutcome
     report: dict[str, Any]
     release_key: bytes = field(repr=False)
+    stored: StoredPackage | None = None  # its sealed copy in the blob store, when packages are shared
 
 
 @dataclass(frozen=True)
 class PackageCheck:
-    """What verifying a built release needs: its package as recorded, k and the release public keys."""
+    """What verifying a built release needs: its package as recorded (the build host's path and the sealed copy
+    in the blob store, if any), k and the release public keys."""
 
     release_id: str
     package: Path
     statement_sha256: str | None
     k: int
     public_keys: dict[str, bytes]
+    stored: StoredPackage | None = None
 
 
 class PackageBuild:

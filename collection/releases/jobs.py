@@ -6,7 +6,8 @@ the job's progress until the build is recorded.
 The job builds in three steps (`build_in_steps`) and holds no database transaction during the slow one: on
 SQLite, whose sessions take the write lock as they begin, a build held in one transaction blocked every request
 and the job's own heartbeat for as long as it ran. Each step is safe to repeat: a worker that dies mid-way leaves
-at most a staged package file (replaced or removed by the next attempt), and a second worker that finds the
+at most a staged package file (replaced or removed by the next attempt) and, at scale, a stored copy no row
+refers to (removed by the orphan sweep), and a second worker that finds the
 release built meanwhile discards its own package.
 
 A build that fails for a reason the operator can act on (nothing to release, the package could not be written,
@@ -80,7 +81,7 @@ def build_in_steps(
         built = service.write_package(plan)
     release = service.locked(release_id)
     if release.built:  # another worker recorded its build meanwhile: that one stands
-        built.staged.discard()
+        service.discard(built)
         return release
     with session.begin_nested():
         return service.record_build(actor, built)

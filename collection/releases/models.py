@@ -4,7 +4,8 @@ approval), the contributors and items that went into it, and the signed withdraw
 Personal data never leaves through these rows: what a licensee receives names people only by per-release
 pseudonyms. Internally `ReleaseSubject` maps the contributor's opaque subject id to that pseudonym, so a later
 withdrawal can name the right pseudonym without the release key. The release key itself is kept sealed
-(`sealed_key`, AES-256-GCM under a key derived from the master key, bound to the release id).
+(`sealed_key`, AES-256-GCM under a key derived from the master key, bound to the release id), and so is the key
+of the package's copy in the blob store (`package_key`, wrapped by the master key).
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class Release(Base):
     created_at: Mapped[Timestamp]
     sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     package_path: Mapped[str | None] = mapped_column(String(1000))
+    # The sealed copy in the blob store (collection.releases.stored), when packages are shared between hosts:
+    # the prefix of its parts and its data key wrapped by the master key. Both NULL once erased.
+    package_blob: Mapped[str | None] = mapped_column(String(200))
+    package_key: Mapped[bytes | None] = mapped_column(LargeBinary(40))
     key_id: Mapped[str | None] = mapped_column(String(64))  # the Ed25519 key that signed the manifest
     statement_sha256: Mapped[str | None] = mapped_column(String(64))
     items: Mapped[int] = mapped_column(default=0)

@@ -11,14 +11,26 @@ every other writer, on SQLite the whole database): `plan_build` / `write_package
 database; the recording steps re-read the release under its row lock and re-check what may have changed
 meanwhile. `build` and `verify` run the three steps in the caller's one transaction (the command line);
 `collection.releases.jobs.build_in_steps` is the background job's way.
+
+Where packages live: the embedded default keeps the one local file at the release's path. At scale
+(`ReleaseSettings.store_packages`) the build also stores a sealed copy in the blob store
+(`collection.releases.stored`) and, once the build is recorded, removes its own local file; verification, approval
+and downloads on any host then fetch the copy into the local package folder for that one use and remove it after,
+so no host keeps faces at rest that an erasure running elsewhere could not reach. A fetched copy is checked as the
+local file is: against the statement hash recorded at the build.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,8 +48,8 @@ from collection._after_commit import on_commit
 from collection.accounts.models import Role, User
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign
-from collection.crypto import KeyVault
-from collection.errors import CryptoError, NotFound, StorageError
+from collection.crypto import KeyVault, MasterKey
+from collection.errors import BlobNotFound, CryptoError, NotFound, StorageError
 from collection.releases.build import (
     BuildPlan,
     BuiltPackage,
@@ -61,6 +73,7 @@ from collection.releases.models import Release, ReleaseState, ReleaseSubject, Re
 from collection.releases.models import WithdrawalListRecord as WithdrawalListRow
 from collection.releases.selection import recheck, select_items
 from collection.releases.signing import open_release_key, release_public_keys, release_signer, seal_release_key
+from collection.releases.stored import PackageStore, StoredPackage
 from collection.releases.withdrawals import lists_of, lock_releases_of, record_withdrawal
 from collection.storage import BlobStore
 from consent.canonical import format_timestamp
@@ -71,15 +84,37 @@ from consent.service import ConsentService
 APPROVERS = (Role.COMPLIANCE, Role.ADMIN)
 MAX_LICENSEE = 200
 MAX_PURPOSE = 2000
+_FETCHED = ".fetched-"  # a copy fetched from the blob store for one use; never a release's own name
+_STALE_FETCH = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class ReleaseSettings:
-    """Where packages built from the web go, and how hard verification looks (the defaults are the policy)."""
+    """Where packages built from the web go, and how hard verification looks (the defaults are the policy).
+    `store_packages` also keeps each package, sealed, in the blob store, for installations whose hosts share the
+    blob store but not a disk (S3); the embedded default keeps only the local file (one disk, one copy)."""
 
     package_dir: Path
     verify_faces: bool = True
     use_exiftool: bool | None = None  # None: use exiftool when it is installed
+    store_packages: bool = False
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    """An approved package opened for delivery: the name to offer it under, its size and the open file, which the
+    caller closes (a `with` block does). A copy fetched from the blob store has no name on disk any more: it lives
+    as long as the open file."""
+
+    name: str
+    size: int
+    file: BinaryIO
+
+    def __enter__(self) -> PackageFile:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.file.close()
 
 
 @dataclass(frozen=True)
@@ -115,6 +150,7 @@ class ReleaseService:
         self._master_key = master_key
         self.settings = settings
         self.media: MediaAnonymizer = media or ReleaseMedia()
+        self.packages = PackageStore(blobs, MasterKey(master_key))
 
     def __repr__(self) -> str:
         return "ReleaseService(<keys hidden>)"
@@ -245,10 +281,31 @@ class ReleaseService:
             raise ReleaseBuildFailed(plan.release_id, f"{type(exc).__name__}: {exc}") from exc
         try:
             report = self._report(staged.path, plan.public_keys, plan.k)
+            stored = self._store(plan.release_id, staged.path)
         except BaseException:
             staged.discard()
             raise
-        return BuiltPackage(plan, staged, outcome, {**report, "package": str(plan.target)}, key)
+        return BuiltPackage(plan, staged, outcome, {**report, "package": str(plan.target)}, key, stored)
+
+    def _store(self, release_id: str, package: Path) -> StoredPackage | None:
+        """The sealed copy of a package file in the blob store, when packages are shared (a package written as a
+        folder, which only the command line asks for, stays where it was asked to be). Raises ReleaseBuildFailed
+        (nothing of it is left in the store)."""
+        if not (self.settings.store_packages and package.is_file()):
+            return None
+        try:
+            return self.packages.upload(release_id, package)
+        except (StorageError, OSError) as exc:
+            detail = f"the package could not be stored: {type(exc).__name__}: {exc}"
+            raise ReleaseBuildFailed(release_id, detail) from exc
+
+    def discard(self, built: BuiltPackage) -> None:
+        """Remove a package that will not be recorded: its staged file and its stored copy. A stored copy that
+        cannot be deleted now is left to the orphan sweep (no row refers to it)."""
+        built.staged.discard()
+        if built.stored is not None:
+            with contextlib.suppress(StorageError):
+                self.packages.delete(built.stored.prefix)
 
     def record_build(self, actor: User | None, built: BuiltPackage) -> Release:
         """Step 3 of a build: under the release's row lock, re-check the contributors, move the package into
@@ -263,14 +320,15 @@ class ReleaseService:
             withdrew = self._still_releasable(plan)
             built.staged.place(replace_leftover=plan.own_path)
         except OSError as exc:
-            built.staged.discard()
+            self.discard(built)
             raise ReleaseBuildFailed(release.id, f"{type(exc).__name__}: {exc}") from exc
         except BaseException:
-            built.staged.discard()
+            self.discard(built)
             raise
         # The package is in place before the row says so, never after: a built release always has its file.
-        # Should this transaction roll back, the file is an unrecorded leftover the next attempt replaces.
-        on_commit(self.session, lambda: remove_leftovers(built.staged))
+        # Should this transaction roll back, the file is an unrecorded leftover the next attempt replaces (and
+        # its stored copy one the orphan sweep removes).
+        on_commit(self.session, lambda: _after_recorded(built))
         self._record_built(actor, release, built)
         for subject_id in withdrew:  # withdrew while the build ran: listed at once (approval then refuses)
             record_withdrawal(self.consent, subject_id, release.campaign_id)
@@ -297,6 +355,8 @@ class ReleaseService:
         release.mark_built(
             actor.id if actor else None, self.clock.now(), str(plan.target), summary.key_id, summary.statement_sha256
         )
+        if built.stored is not None:
+            release.package_blob, release.package_key = built.stored.prefix, built.stored.wrapped_key
         release.items, release.subjects = summary.items, outcome.subjects
         release.build_summary = {**outcome.stats.to_dict(), "excluded": plan.selection.excluded}
         self.audit.record(
@@ -344,18 +404,33 @@ class ReleaseService:
             raise ReleaseStateError(release.id, "build the release before verifying it", code="not_built")
         self._transition(release, release.require_verifiable)
         return PackageCheck(
-            release.id, Path(release.package_path), release.statement_sha256, release.k, self.public_keys()
+            release.id, Path(release.package_path), release.statement_sha256, release.k, self.public_keys(),
+            _stored(release),
         )
 
     def check_package(self, check: PackageCheck) -> dict[str, Any]:
-        """Step 2, the slow one (every photo is searched for faces), with no database access: the report."""
-        return self._report(check.package, check.public_keys, check.k)
+        """Step 2, the slow one (every photo is searched for faces), with no database access: the report. A
+        stored copy that is gone or does not open fails the verification. Raises ReleaseStateError when the blob
+        store cannot be read now (nothing is recorded: verify again later)."""
+        try:
+            with self._package_here(check.package, check.stored) as path:
+                report = self._report(path, check.public_keys, check.k)
+        except BlobNotFound:
+            report = _unusable_copy(check.package, "stored_copy_missing", "the stored copy of the package is gone")
+        except CryptoError:
+            report = _unusable_copy(check.package, "stored_copy_altered",
+                                    "the stored copy of the package does not open: it was altered or replaced")
+        except StorageError as exc:
+            raise ReleaseStateError(check.release_id, f"the stored package cannot be read right now: {exc}",
+                                    code="package_unavailable") from exc
+        return {**report, "package": str(check.package)}
 
     def record_verification(self, actor: User | None, check: PackageCheck, report: dict[str, Any]) -> dict[str, Any]:
         """Step 3: store the report on the release, read afresh under its row lock. Raises ReleaseStateError
         when the release was approved, or its package erased or replaced, while the check ran."""
         release = self.locked(check.release_id)
-        if (release.package_path, release.statement_sha256) != (str(check.package), check.statement_sha256):
+        recorded = (release.package_path, release.package_blob, release.statement_sha256)
+        if recorded != (str(check.package), check.stored.prefix if check.stored else None, check.statement_sha256):
             raise ReleaseStateError(release.id, "the package changed while it was being verified: verify it again",
                                     code="package_changed_during_check")
         self._record_report(actor, release, report)
@@ -427,46 +502,92 @@ class ReleaseService:
         if withdrawn:
             raise ApprovalRefused(release.id, f"{withdrawn} contributor(s) withdrew since the build: build a new one",
                                   code="withdrawn", count=withdrawn)
-        if not Path(release.package_path or "").exists():
-            raise ApprovalRefused(release.id, "the package is no longer on disk", code="package_missing")
-        if not self._is_built_package(release):
-            raise ApprovalRefused(release.id, "the package on disk is not the one that was built and verified",
-                                  code="package_changed")
+        problem = self._package_problem(release)
+        if problem is not None:
+            raise ApprovalRefused(release.id, _PACKAGE_PROBLEMS[problem], code=problem)
 
-    @staticmethod
-    def _is_built_package(release: Release) -> bool:
-        """Whether the file at the release's path carries the signed statement recorded at the build."""
+    def _package_problem(self, release: Release) -> str | None:
+        """What keeps the release's package from going out, as a refusal code (None: nothing): not here and not
+        stored (`package_missing`), the blob store not answering (`package_unavailable`), or not the package
+        that was built, i.e. its signed statement is not the one recorded at the build or its stored copy does
+        not open (`package_changed`)."""
+        if not release.package_path:  # erased
+            return "package_missing"
         try:
-            return package_statement_sha256(release.package_path or "") == release.statement_sha256
-        except ReleaseFormatError:
-            return False
+            with self._package_here(Path(release.package_path), _stored(release)) as path:
+                if not path.exists():
+                    return "package_missing"
+                return None if _is_built_package(path, release.statement_sha256) else "package_changed"
+        except BlobNotFound:
+            return "package_missing"
+        except CryptoError:
+            return "package_changed"
+        except StorageError:
+            return "package_unavailable"
+
+    @contextlib.contextmanager
+    def _package_here(self, path: Path, stored: StoredPackage | None) -> Iterator[Path]:
+        """The package as a local path: the recorded one when it is on this host (or nothing is stored), else
+        its stored copy fetched into the package folder for this one use and removed after it. Raises
+        BlobNotFound, CryptoError, StorageError (the stored copy is gone, does not open, cannot be read now)."""
+        if stored is None or path.exists():
+            yield path
+            return
+        folder = self.settings.package_dir
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _remove_stale_fetches(folder)
+        fetched = folder / f"{_FETCHED}{new_id()}-{path.name}"  # keeps the suffix that names the format
+        try:
+            self.packages.fetch(stored, fetched)
+        except OSError as exc:
+            raise StorageError(f"the package could not be written to this host: {type(exc).__name__}") from exc
+        try:
+            yield fetched
+        finally:
+            fetched.unlink(missing_ok=True)
 
     # -- delivery --------------------------------------------------------------------------------------------------
-    def download(self, actor: User, release: Release) -> Path:
-        """The approved package file, with an audit event for this download. Raises DeliveryRefused (not
-        approved, contributors withdrew since the build, package missing or not a single file)."""
+    def download(self, actor: User, release: Release) -> PackageFile:
+        """The approved package, opened, with an audit event for this download (the caller closes the file).
+        Raises DeliveryRefused (not approved, contributors withdrew since the build, package missing, not a
+        single file, not the one built, or its stored copy unreadable now)."""
         if release.state is not ReleaseState.APPROVED:
             raise DeliveryRefused(release.id, "it is not approved", code="not_approved")
         withdrawn = self.withdrawn_subjects(release)
         if withdrawn:
             raise DeliveryRefused(release.id, f"{withdrawn} contributor(s) withdrew since the build: build a new one",
                                   code="withdrawn", count=withdrawn)
-        path = Path(release.package_path or "")
-        if not path.is_file():
-            raise DeliveryRefused(release.id, "the package is not a single file on this server", code="package_missing")
-        if not self._is_built_package(release):
-            raise DeliveryRefused(release.id, "the package on disk is not the one that was built and verified",
-                                  code="package_changed")
-        self.audit.record(
-            _actor(actor),
-            "release.downloaded",
-            "release",
-            release.id,
-            statement_sha256=release.statement_sha256,
-            bytes=path.stat().st_size,
-        )
-        self.session.flush()
-        return path
+        package = self._open_package(release)
+        try:
+            self.audit.record(_actor(actor), "release.downloaded", "release", release.id,
+                              statement_sha256=release.statement_sha256, bytes=package.size)
+            self.session.flush()
+        except BaseException:
+            package.file.close()
+            raise
+        return package
+
+    def _open_package(self, release: Release) -> PackageFile:
+        """The release's package file opened for reading, once it proved to be the one built. Raises
+        DeliveryRefused."""
+        if not release.package_path:  # erased
+            raise DeliveryRefused(release.id, _PACKAGE_PROBLEMS["package_missing"], code="package_missing")
+        name = Path(release.package_path).name
+        try:
+            with self._package_here(Path(release.package_path), _stored(release)) as path:
+                if not path.is_file():
+                    raise DeliveryRefused(release.id, _PACKAGE_PROBLEMS["not_a_file"], code="package_missing")
+                if not _is_built_package(path, release.statement_sha256):
+                    raise DeliveryRefused(release.id, _PACKAGE_PROBLEMS["package_changed"], code="package_changed")
+                handle = path.open("rb")  # opened before a fetched copy's name is removed: the file outlives it
+        except BlobNotFound as exc:
+            raise DeliveryRefused(release.id, _PACKAGE_PROBLEMS["package_missing"], code="package_missing") from exc
+        except CryptoError as exc:
+            raise DeliveryRefused(release.id, _PACKAGE_PROBLEMS["package_changed"], code="package_changed") from exc
+        except StorageError as exc:
+            raise DeliveryRefused(release.id, _PACKAGE_PROBLEMS["package_unavailable"],
+                                  code="package_unavailable") from exc
+        return PackageFile(name, os.fstat(handle.fileno()).st_size, handle)
 
     # -- withdrawals -------------------------------------------------------------------------------------------------
     def record_withdrawal(self, subject_id: str, campaign_id: str) -> list[WithdrawalListRow]:
@@ -483,6 +604,56 @@ class ReleaseService:
             step()
         except ReleaseTransitionError as exc:
             raise ReleaseStateError(release.id, str(exc), code=exc.code) from exc
+
+
+# English wording of what keeps a package from being approved or delivered, by refusal code.
+_PACKAGE_PROBLEMS = {
+    "package_missing": "the package is no longer on this server",
+    "package_changed": "the package on disk is not the one that was built and verified",
+    "package_unavailable": "the stored package cannot be read right now: try again later",
+    "not_a_file": "the package is not a single file on this server",
+}
+
+
+def _stored(release: Release) -> StoredPackage | None:
+    """The release's sealed copy in the blob store, if it has one."""
+    if release.package_blob is None or release.package_key is None:
+        return None
+    return StoredPackage(release.package_blob, release.package_key)
+
+
+def _is_built_package(path: Path, statement_sha256: str | None) -> bool:
+    """Whether the package at `path` carries the signed statement recorded at the build."""
+    try:
+        return package_statement_sha256(path) == statement_sha256
+    except ReleaseFormatError:
+        return False
+
+
+def _remove_stale_fetches(folder: Path) -> None:
+    """Remove copies fetched for a use that never ended (the process was killed mid-way): a copy of faces must not
+    stay on a host. A day is longer than any verification, so no copy still in use goes. (File times are the
+    machine's, so the machine's clock judges them.)"""
+    cutoff = time.time() - _STALE_FETCH.total_seconds()
+    for path in folder.glob(f"{_FETCHED}*"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+
+
+def _after_recorded(built: BuiltPackage) -> None:
+    """Once a build is committed: remove what interrupted attempts left beside it and, when the package is stored
+    in the blob store and was written to the release's own path, the build host's local file (the stored copy is
+    the one every host reads, and the one an erasure anywhere can reach)."""
+    remove_leftovers(built.staged)
+    if built.stored is not None and built.plan.own_path:
+        built.plan.target.unlink(missing_ok=True)
+
+
+def _unusable_copy(package: Path, code: str, detail: str) -> dict[str, Any]:
+    """The report of a package whose stored copy could not be read: one structure failure, shaped as `_unopenable`."""
+    return {"ok": False, "package": str(package), "items": 0, "k_achieved": None, "checks": {},
+            "failures": [{"check": "structure", "file": None, "detail": detail, "code": code, "params": {}}]}
 
 
 def _unopenable(exc: ReleaseFormatError) -> dict[str, Any]:

@@ -10,6 +10,7 @@ its next list is numbered, so two withdrawals at once cannot both claim the same
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from collection.audit.log import Actor, AuditLog
 from collection.releases.models import Release, ReleaseSubject, WithdrawalListRecord
 from collection.releases.selection import still_consenting
 from collection.releases.signing import release_signer
+from collection.storage import BlobStore, delete_prefix
 from consent.canonical import format_timestamp
 from consent.clock import Clock
 from consent.service import ConsentService, KeyStore
@@ -45,36 +47,52 @@ def record_withdrawal(consent: ConsentService, subject_id: str, campaign_id: str
     return _list_subject(consent, subject_id, campaign_id)
 
 
-def record_erasure(consent: ConsentService, subject_id: str, campaign_id: str, reason: str) -> list[Path]:
+@dataclass(frozen=True)
+class ErasedPackage:
+    """Where an erased package had copies: the file at its recorded path (on the host that built it) and the
+    prefix of its sealed copy in the blob store (None when it had none)."""
+
+    path: Path | None
+    stored_prefix: str | None
+
+
+def record_erasure(consent: ConsentService, subject_id: str, campaign_id: str, reason: str) -> list[ErasedPackage]:
     """What an erasure means for releases: whatever its reason (withdrawal, retention, a request, account
     deletion), the person goes on the withdrawal list of every release of `campaign_id` holding their items
-    (recipients are told, GDPR art. 17(2) and 19), and the local copies of those packages, which hold their
-    face, stop being deliverable. Flushes, never commits; returns the package paths for the caller to delete
-    after its commit (`delete_packages`)."""
+    (recipients are told, GDPR art. 17(2) and 19), and those packages, which hold their face, stop being
+    deliverable: the wrapped key of a stored copy is forgotten in this transaction (a copy surviving in a bucket
+    backup opens no more). Flushes, never commits; returns the copies for the caller to delete after its commit
+    (`delete_packages`)."""
     session, clock = consent.session, consent.clock
     lock_releases_of(session, campaign_id)
     _list_subject(consent, subject_id, campaign_id)
-    releases = [release for _, release in _holdings(session, subject_id, campaign_id) if release.package_path]
-    paths: list[Path] = []
+    releases = [release for _, release in _holdings(session, subject_id, campaign_id)
+                if release.package_path or release.package_blob]
+    erased: list[ErasedPackage] = []
     now = clock.now()
     for release in releases:
-        paths.append(Path(str(release.package_path)))
-        release.package_path = None
+        path = Path(release.package_path) if release.package_path else None
+        erased.append(ErasedPackage(path, release.package_blob))
+        release.package_path = release.package_blob = release.package_key = None
         release.build_summary = {**(release.build_summary or {}), "package_erased_at": format_timestamp(now),
                                  "package_erased_reason": reason}
         AuditLog(session, clock).record(Actor.system(), "release.package_erased", "release", release.id,
                                         reason=reason, subject=subject_id)
     session.flush()
-    return paths
+    return erased
 
 
-def delete_packages(paths: list[Path]) -> None:
-    """Remove package files or folders (missing ones are fine: erasure is idempotent)."""
-    for path in paths:
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+def delete_packages(packages: list[ErasedPackage], blobs: BlobStore) -> None:
+    """Remove erased packages: the local file or folder (on the host that built it; elsewhere there is none) and
+    the stored copy. Missing ones are fine: erasure is idempotent. Raises StorageError when the blob store fails
+    (the keys are forgotten already, so what is left there no longer opens)."""
+    for package in packages:
+        if package.path is not None and package.path.is_dir():
+            shutil.rmtree(package.path, ignore_errors=True)
+        elif package.path is not None:
+            package.path.unlink(missing_ok=True)
+        if package.stored_prefix is not None:
+            delete_prefix(blobs, package.stored_prefix)
 
 
 def _list_subject(consent: ConsentService, subject_id: str, campaign_id: str) -> list[WithdrawalListRecord]:

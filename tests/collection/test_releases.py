@@ -389,8 +389,11 @@ def test_approval_and_every_download_are_audited(
         svc.approve(admin, release)  # four eyes: whoever built it does not approve it
     svc.approve(officer, release)
     assert release.state is ReleaseState.APPROVED and release.approved_by == officer.id
-    assert Path(svc.download(officer, release)).is_file()
-    svc.download(officer, release)
+    with svc.download(officer, release) as package:
+        content = package.file.read()
+    assert content == Path(release.package_path).read_bytes() and package.size == len(content)
+    assert package.name == Path(release.package_path).name
+    svc.download(officer, release).file.close()
     env.session.commit()
     downloads = actions(env, "release.downloaded")
     assert len(downloads) == 2 and {e.actor_id for e in downloads} == {officer.id}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 import threading
@@ -171,6 +172,46 @@ def test_readers_never_see_a_partial_write(store: BlobStore) -> None:
     for reader in readers:
         reader.join()
     assert torn == []
+
+
+def test_listings_carry_each_blob_s_write_time(store: BlobStore) -> None:
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)  # S3 stamps whole seconds
+    for key in ("a/2", "a/1", "b/1"):
+        store.put(key, b"x")
+    listed = list(store.iter_blobs("a/"))
+    assert [info.key for info in listed] == ["a/1", "a/2"]
+    assert all(before <= info.modified_at <= dt.datetime.now(dt.UTC) for info in listed)
+    assert all(info.modified_at.tzinfo is not None for info in listed)
+
+
+def test_a_usable_store_passes_its_check(store: BlobStore) -> None:
+    store.check()
+
+
+def test_memory_blobs_are_stamped_by_the_given_clock() -> None:
+    moment = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    store = MemoryBlobStore(now=lambda: moment)
+    store.put("k", b"x")
+    assert [(i.key, i.modified_at) for i in store.iter_blobs()] == [("k", moment)]
+    store.delete("k")
+    assert list(store.iter_blobs()) == []
+
+
+def test_local_check_fails_when_the_folder_is_gone(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    (tmp_path / "blobs").rmdir()
+    with pytest.raises(StorageBackendError, match="missing"):
+        store.check()
+
+
+def test_s3_check_fails_on_a_missing_bucket_or_an_endpoint_that_does_not_answer(s3_endpoint: str) -> None:
+    with pytest.raises(StorageBackendError, match="NoSuchBucket"):
+        S3BlobStore(f"missing-{uuid.uuid4().hex[:12]}", _s3_client(s3_endpoint)).check()
+    silent = make_s3_client(endpoint_url="http://127.0.0.1:9", region_name="us-east-1", access_key_id="test",
+                            secret_access_key="test", path_style=True, timeout=1.0, max_attempts=1)
+    with pytest.raises(StorageBackendError) as err:
+        S3BlobStore("datadam", _s3_client(s3_endpoint), probe_client=silent).check()
+    assert err.value.operation == "check"
 
 
 def test_new_blob_keys_are_random_and_valid() -> None:

@@ -113,7 +113,40 @@ def test_users_create(runner: Any, db_session: Any) -> None:
 def test_healthz_reports_database_and_migrations(client: Any) -> None:
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["migrations"]["up_to_date"] is True
-    assert body["jobs"]["stuck"] == 0
+    assert body["jobs"]["stuck"] == 0 and body["blobs"] == "ok"
+
+
+def test_healthz_says_degraded_when_the_blob_folder_is_gone(client: Any, app: Any) -> None:
+    import shutil
+
+    from webapp.background import get
+
+    shutil.rmtree(get(app).blobs.root)  # e.g. the data volume was not mounted
+    resp = client.get("/healthz")
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["status"] == "degraded" and body["blobs"] == "unreachable"
+
+
+def test_healthz_asks_the_s3_bucket(client: Any, app: Any, monkeypatch: Any) -> None:
+    from moto.server import ThreadedMotoServer
+
+    from collection.storage import S3BlobStore, make_s3_client
+    from webapp.background import get
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        s3 = make_s3_client(endpoint_url=f"http://{host}:{port}", region_name="us-east-1", access_key_id="test",
+                            secret_access_key="test", path_style=True, timeout=2.0, max_attempts=1)
+        s3.create_bucket(Bucket="datadam")
+        monkeypatch.setattr(get(app), "blobs", S3BlobStore("datadam", s3))
+        assert client.get("/healthz").get_json()["blobs"] == "ok"
+        monkeypatch.setattr(get(app), "blobs", S3BlobStore("no-such-bucket", s3))
+        body = client.get("/healthz").get_json()
+        assert body["blobs"] == "unreachable" and body["status"] == "degraded"
+    finally:
+        server.stop()
 
 
 def test_healthz_says_degraded_while_jobs_wait_longer_than_a_lost_message(client: Any, db_session: Any,

@@ -81,12 +81,19 @@ def release_approve(release_id: str) -> Response:
 def release_download(release_id: str) -> Response:
     service = release_service()
     try:
-        path = service.download(current_user.user, service.get(release_id))
+        package = service.download(current_user.user, service.get(release_id))
     except ReleaseError as exc:
         flash(refusal_text(exc), "error")
         return redirect(url_for("comply.release_page", release_id=release_id))
-    get_session().commit()  # the audit event of this download stands before a byte leaves
-    resp = send_file(path, as_attachment=True, download_name=path.name, mimetype="application/octet-stream")
+    try:
+        get_session().commit()  # the audit event of this download stands before a byte leaves
+    except BaseException:
+        package.file.close()
+        raise
+    # the response closes the file once it is sent
+    resp = send_file(package.file, as_attachment=True, download_name=package.name,
+                     mimetype="application/octet-stream")
+    resp.content_length = package.size
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

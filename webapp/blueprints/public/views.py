@@ -65,22 +65,29 @@ def healthz() -> tuple[Response, int]:
         body["action"] = "run: datadam db upgrade"
         return jsonify(body), 503
     body |= _background_health()
-    if body.get("broker") == "unreachable" or body["jobs"]["stuck"]:
+    if body.get("broker") == "unreachable" or body["blobs"] == "unreachable" or body["jobs"]["stuck"]:
         body["status"] = "degraded"  # pages still work; checks wait (see README: `datadam jobs tick`)
     return jsonify(body), 200
 
 
 def _background_health() -> dict[str, object]:
-    """Jobs waiting longer than a lost message would (queued over two minutes, or leases expired), and whether the
-    Celery broker answers: the web still serves pages without them, but uploads stay 'checking'."""
+    """Jobs waiting longer than a lost message would (queued over two minutes, or leases expired), whether the
+    Celery broker answers, and whether the blob store does: the web still serves pages without them, but uploads
+    stay 'checking' or fail, and packages cannot be handed out."""
     from sqlalchemy import func
 
+    from collection.errors import StorageError
     from collection.jobs import LOST_AFTER, Job
-    from webapp.services import clock, settings
+    from webapp.services import background, clock, settings
 
     now = clock().now()
     stuck = db.get_session().scalar(select(func.count(Job.id)).where(Job.lost(now, now - LOST_AFTER))) or 0
     out: dict[str, object] = {"jobs": {"backend": settings().job_backend, "stuck": int(stuck)}}
+    try:
+        background().blobs.check()  # a HEAD of the bucket, or the local folder's permissions
+        out["blobs"] = "ok"
+    except StorageError:
+        out["blobs"] = "unreachable"
     if settings().job_backend == "celery":
         from kombu import Connection
 
