@@ -109,6 +109,20 @@ def delete_prefix(store: BlobStore, prefix: str) -> int:
     return len(keys)
 
 
+def delete_unreferenced(store: BlobStore, prefix: str, referenced: Callable[[str], bool],
+                        written_before: dt.datetime | None) -> int:
+    """Delete the blobs under `prefix` for which `referenced(key)` is false and that were written before
+    `written_before` (None: whatever their age); returns how many. The caller reads its references before calling,
+    so a blob whose row commits meanwhile is younger than the cut-off."""
+    removed = 0
+    for info in list(store.iter_blobs(prefix)):
+        if referenced(info.key) or (written_before is not None and info.modified_at >= written_before):
+            continue
+        store.delete(info.key)
+        removed += 1
+    return removed
+
+
 # --- memory ---------------------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ from collection.contributions.service import ContributionService
 from collection.crypto import KeyVault
 from collection.errors import ConsentRequired, DuplicatePhoto, InvalidTransition, NotFound, UploadRefused
 from collection.jobs import JobQueue
-from collection.storage import BlobStore
+from collection.storage import BlobStore, delete_unreferenced
 from consent.clock import Clock
 from consent.notice import MatterKind
 
@@ -359,13 +359,7 @@ def sweep_orphan_blobs(session: Session, blobs: BlobStore, written_before: dt.da
     for row in session.execute(select(Photo.blob_key, Photo.thumb_key, Photo.encoding_key)):
         referenced.update(k for k in row if k)
     referenced.update(session.scalars(select(VoiceClip.blob_key)))
-    # The rows are read before the listing: a blob whose row commits in between is younger than the cut-off.
-    removed = 0
-    for info in list(blobs.iter_blobs("e/")):
-        if info.key in referenced or (written_before is not None and info.modified_at >= written_before):
-            continue
-        blobs.delete(info.key)
-        removed += 1
+    removed = delete_unreferenced(blobs, "e/", referenced.__contains__, written_before)
     if removed:
         logger.info("orphan sweep removed %d blobs", removed)
     return removed

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from collection.crypto import AssociatedData, DataKey, MasterKey, open_sealed, seal
 from collection.releases.models import Release
-from collection.storage import BlobStore, delete_prefix, validate_key
+from collection.storage import BlobStore, delete_prefix, delete_unreferenced, validate_key
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +114,7 @@ def sweep_orphan_packages(session: Session, blobs: BlobStore, written_before: dt
     recorded within minutes of its last part, so the daily sweep's day is safe); returns how many. Raises
     StorageError."""
     recorded = set(session.scalars(select(Release.package_blob).where(Release.package_blob.is_not(None))))
-    removed = 0
-    for info in list(blobs.iter_blobs(PREFIX)):
-        if _upload_prefix(info.key) in recorded or info.modified_at >= written_before:
-            continue
-        blobs.delete(info.key)
-        removed += 1
+    removed = delete_unreferenced(blobs, PREFIX, lambda key: _upload_prefix(key) in recorded, written_before)
     if removed:
         logger.info("orphan sweep removed %d stored package parts", removed)
     return removed
