@@ -50,8 +50,8 @@ REFUSED: dict[str, Any] = {
     "verification_failed": _l("its verification has not passed"),
     "not_verified": _l("it has not been verified"),
     "not_approved": _l("it is not approved"),
-    "package_missing": _l("the package is no longer on this server"),
-    "package_changed": _l("the package on disk is not the one that was built and verified"),
+    "package_missing": _l("the package is no longer stored: build the release again"),
+    "package_changed": _l("the stored package is not the one that was built and verified"),
     "package_unavailable": _l("the stored package cannot be read right now: try again later"),
 }
 

@@ -608,8 +608,8 @@ class ReleaseService:
 
 # English wording of what keeps a package from being approved or delivered, by refusal code.
 _PACKAGE_PROBLEMS = {
-    "package_missing": "the package is no longer on this server",
-    "package_changed": "the package on disk is not the one that was built and verified",
+    "package_missing": "the package is no longer stored: build the release again",
+    "package_changed": "the stored package is not the one that was built and verified",
     "package_unavailable": "the stored package cannot be read right now: try again later",
     "not_a_file": "the package is not a single file on this server",
 }
