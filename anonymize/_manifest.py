@@ -168,28 +168,27 @@ class DatasheetCounts:
 
 
 def datasheet_markdown(document: Mapping[str, Any]) -> str:
-    """A human-readable rendering of the datasheet document."""
+    """A human-readable rendering of the datasheet document, Korean first and English second (the licensees are
+    mostly Korean research teams). Its k line says what the k check really holds for this release."""
     counts = document["counts"]
     lines = [
-        f"# Datasheet: release {document['release_id']}",
+        f"# 데이터시트 / Datasheet: release {document['release_id']}",
         "",
-        f"- Campaign: {document['campaign']}",
-        f"- Licensee: {document['licensee']}",
-        f"- Purpose: {document['purpose']}",
-        f"- Created: {document['created_at']}",
-        f"- Collection method: {document['collection_method']}",
-        f"- Licence: {document['licence']}",
-        f"- Items: {counts['items']} from {counts['subjects']} contributors",
-        f"- k-anonymity: k >= {document['k']} distinct people per signature (the set of classes one"
-        " person's rows fall in) over"
-        f" {', '.join(document['quasi_identifiers'])};"
-        f" {document['suppressed_count']} rows suppressed",
+        f"- 캠페인 / Campaign: {document['campaign']}",
+        f"- 이용 기관 / Licensee: {document['licensee']}",
+        f"- 이용 목적 / Purpose: {document['purpose']}",
+        f"- 생성 시각 / Created: {document['created_at']}",
+        f"- 수집 방법 / Collection method: {document['collection_method']}",
+        f"- 이용 허락 / Licence: {document['licence']}",
+        f"- 항목 / Items: {counts['items']}개, 기여자 {counts['subjects']}명 / {counts['items']} items from"
+        f" {counts['subjects']} contributors",
+        *k_lines(document),
         "",
-        "## Terms of use",
+        "## 이용 조건 / Terms of use",
         "",
         *(f"- {term}" for term in document["use_terms"]),
         "",
-        "## Counts (after generalisation)",
+        "## 집계 (일반화 후) / Counts (after generalisation)",
         "",
     ]
     for name, values in counts["by_attribute"].items():
@@ -198,3 +197,26 @@ def datasheet_markdown(document: Mapping[str, Any]) -> str:
         lines.extend(f"- {value or '(blank)'}: {count}" for value, count in values.items())
         lines.append("")
     return "\n".join(lines)
+
+
+def k_lines(document: Mapping[str, Any]) -> list[str]:
+    """What the release's k-anonymity amounts to, in Korean and English. Fewer people than k, no quasi-identifier
+    or every row suppressed each make "k >= N" true of nothing, so each is said as what it is."""
+    k, people = document["k"], document["counts"]["subjects"]
+    items, suppressed = document["counts"]["items"], document["suppressed_count"]
+    fields = ", ".join(document["quasi_identifiers"])
+    if people < k:
+        return [f"- k-익명성: 이 릴리스에는 {people}명만 있어 k = {k}에 미치지 못합니다. 얼굴과 목소리는 속성 표와"
+                " 관계없이 사람을 식별하므로, 속성을 가린 것만으로 익명이 되지 않습니다.",
+                f"- k-anonymity: this release holds {people} people, fewer than k = {k}. Faces and voices identify"
+                " people whatever the attribute table says: suppressing attributes does not make it anonymous."]
+    if not fields:
+        return ["- k-익명성: 준식별자가 없어 측정할 것이 없습니다.",
+                "- k-anonymity: no quasi-identifiers were released, so there was nothing to measure."]
+    if items and suppressed >= items:
+        return [f"- k-익명성: 모든 행의 준식별자({fields})를 가렸습니다.",
+                f"- k-anonymity: every row's quasi-identifiers ({fields}) were suppressed."]
+    return [f"- k-익명성: 서명(한 사람의 행이 속한 등급의 집합)마다 서로 다른 사람이 {k}명 이상 ({fields});"
+            f" 가린 행 {suppressed}개",
+            f"- k-anonymity: k >= {k} distinct people per signature (the set of classes one person's rows fall in)"
+            f" over {fields}; {suppressed} rows suppressed"]

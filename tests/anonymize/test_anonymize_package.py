@@ -332,3 +332,25 @@ def test_withdrawal_list_round_trip_and_tampering() -> None:
     with pytest.raises(ReleaseFormatError):
         sign_withdrawal_list(WithdrawalList("rel-1", 0, "t", ("s-1",)), SIGNER)
     assert base64.b64decode(parsed["signature"])
+
+
+def test_datasheet_states_k_in_korean_and_english(tmp_path: Path) -> None:
+    text = (build(tmp_path / "release") / "DATASHEET.md").read_text()
+    assert "서로 다른 사람이 5명 이상" in text and "k >= 5 distinct people per signature" in text
+    assert "12개, 기여자 6명" in text and "12 items from 6 contributors" in text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "korean", "english"),
+    [
+        ({"k": 10}, "6명만 있어 k = 10에 미치지 못합니다", "holds 6 people, fewer than k = 10"),
+        ({"quasi_identifiers": ()}, "준식별자가 없어", "no quasi-identifiers were released"),
+        ({"suppressed_count": 12}, "모든 행의 준식별자", "every row's quasi-identifiers"),
+    ],
+)
+def test_datasheet_never_claims_a_k_that_holds_of_nothing(
+    tmp_path: Path, overrides: dict[str, object], korean: str, english: str
+) -> None:
+    text = (build(tmp_path / "release", info=_info(**overrides)) / "DATASHEET.md").read_text()
+    assert korean in text and english in text
+    assert "distinct people per signature" not in text
