@@ -110,7 +110,7 @@ def uploads() -> UploadService:
 
 
 def review() -> ReviewService:
-    return ReviewService(get_session(), clock(), consent(), audit())
+    return ReviewService(get_session(), clock(), consent(), audit(), background().queue)
 
 
 def payments() -> PaymentService:

@@ -12,8 +12,11 @@ from sqlalchemy.orm import Session
 from collection.accounts.models import User
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign
+from collection.contributions.gates import cover_unsure
 from collection.contributions.models import Photo, PhotoSet, PhotoState, SetState, TransitionError
+from collection.contributions.uploads import SET_IDENTITY_JOB
 from collection.errors import ConsentRequired, InvalidTransition, NotFound
+from collection.jobs import JobQueue
 from collection.payments.models import LedgerEntry
 from collection.review.erased import ErasedSet, erased_set
 from collection.review.models import (
@@ -38,11 +41,16 @@ class PhotoVerdict:
 
 
 class ReviewService:
-    def __init__(self, session: Session, clock: Clock, consent: ConsentService, audit: AuditLog) -> None:
+    """`queue`, when given, reruns the set's identity check after a person accepts a photo the occlusion gate could
+    not decide: until then that photo was no reference for the others (`contributions.gates.cover_unsure`)."""
+
+    def __init__(self, session: Session, clock: Clock, consent: ConsentService, audit: AuditLog,
+                 queue: JobQueue | None = None) -> None:
         self.session = session
         self.clock = clock
         self.consent = consent
         self.audit = audit
+        self.queue = queue
 
     def queue(self, campaign: Campaign | None = None) -> list[PhotoSet]:
         states = (SetState.SUBMITTED, SetState.IN_REVIEW, SetState.AWAITING_SECOND_REVIEW)
@@ -79,6 +87,7 @@ class ReviewService:
             raise InvalidTransition("claim the set before deciding on it")
         by_id = {v.photo_id: v for v in verdicts}
         photos = photo_set.current_photos
+        unsure = [p for p in photos if cover_unsure(p)]
         undecided = [p.id for p in photos if p.id not in by_id and p.state is not PhotoState.ACCEPTED]
         if undecided:
             raise InvalidTransition("decide on every photo", photos=undecided)
@@ -93,6 +102,8 @@ class ReviewService:
                 self._ledger(photo_set, campaign)
         else:
             self._transition(lambda: photo_set.request_changes(reviewer.id, now))
+        if any(p.state is PhotoState.ACCEPTED for p in unsure):
+            self._recheck_identity(photo_set)
         self.audit.record(
             Actor(reviewer.id, reviewer.role.value),
             "review.decided",
@@ -212,8 +223,11 @@ class ReviewService:
         appeal.answer = answer.strip()[:500] or None
         photo = self.session.get(Photo, appeal.photo_id)
         if overturn and photo is not None:
+            unsure = cover_unsure(photo)
             photo.state = PhotoState.ACCEPTED
             photo.review_reason = photo.review_comment = None
+            if unsure:
+                self._recheck_identity(photo.photo_set)
         self.audit.record(
             Actor(reviewer.id, reviewer.role.value),
             "review.appeal_decided",
@@ -227,6 +241,14 @@ class ReviewService:
         self.session.flush()
 
     # -- helpers --------------------------------------------------------------------------------------------------
+    def _recheck_identity(self, photo_set: PhotoSet) -> None:
+        """Queue the set's identity check again (after the caller's commit): a photo a person cleared of covering
+        is now a reference, so the other photos' identity evidence is measured against it too."""
+        if self.queue is not None:
+            self.session.flush()
+            self.queue.enqueue(self.session, SET_IDENTITY_JOB, {"set_id": photo_set.id},
+                               dedupe_key=f"identity:{photo_set.id}")
+
     def _require_consent(self, photo_set: PhotoSet) -> None:
         owner = self.session.get(User, photo_set.user_id)
         if owner is None or not self.consent.holds_required(owner.subject_id, photo_set.campaign_id):

@@ -89,3 +89,47 @@ def env_context(env):  # noqa: ANN001, ANN201
     from tests.collection.flow_support import MASTER
 
     return GateContext(master_key=MASTER, blobs=env.blobs, queue=lambda: env.queue, clock=lambda: env.clock)
+
+
+class _Recorder:
+    """A job queue that only records what was enqueued."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, dict, str | None]] = []
+
+    def enqueue(self, session, kind, payload, dedupe_key=None):  # noqa: ANN001, ANN201
+        self.jobs.append((kind, dict(payload), dedupe_key))
+        return "job"
+
+
+@pytest.mark.parametrize("covered", [True, False])
+def test_accepting_a_face_that_may_be_covered_reruns_the_identity_check(  # noqa: PLR0913
+        db_session, test_sessionmaker, clock, make_user, make_campaign, covered) -> None:  # noqa: ANN001
+    """Once a person accepts a photo the occlusion gate could not decide, it becomes a reference for the others,
+    so the set's identity check runs again; accepting only photos the gates decided queues nothing."""
+    from collection.contributions.models import SetState
+    from collection.contributions.uploads import SET_IDENTITY_JOB
+    from collection.review.service import PhotoVerdict, ReviewService
+    from tests.collection.flow_support import build_env, consent_and_enroll, publish_notice
+
+    env = build_env(db_session, test_sessionmaker, clock)
+    campaign = make_campaign()
+    photo_set = consent_and_enroll(env, make_user("contributor"), campaign, publish_notice(env, campaign))
+    occlusion = {"name": "occlusion", "passed": not covered, "verdict": "review" if covered else "pass"}
+    rows = []
+    for i in range(2):
+        gates = {"verdict": "pass", "gates": [occlusion if i else {"name": "occlusion", "passed": True}]}
+        row = Photo(set_id=photo_set.id, campaign_id=campaign.id, user_id=photo_set.user_id, bracket="20-29",
+                    state=PhotoState.NEEDS_REVIEW if covered and i else PhotoState.PASSED, blob_key=f"k{i}",
+                    content_mac=f"m{i}", gates=gates, age_years=25)
+        db_session.add(row)
+        rows.append(row)
+    photo_set.state = SetState.SUBMITTED
+    db_session.flush()
+    queue = _Recorder()
+    review = ReviewService(db_session, clock, env.consent, env.review.audit, queue)  # type: ignore[arg-type]
+    operator = make_user("operator")
+    review.claim(operator, photo_set)
+    review.decide(operator, photo_set, [PhotoVerdict(r.id, True) for r in rows], campaign)
+    expected = [(SET_IDENTITY_JOB, {"set_id": photo_set.id}, f"identity:{photo_set.id}")] if covered else []
+    assert queue.jobs == expected
