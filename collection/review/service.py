@@ -41,16 +41,16 @@ class PhotoVerdict:
 
 
 class ReviewService:
-    """`queue`, when given, reruns the set's identity check after a person accepts a photo the occlusion gate could
+    """`jobs`, when given, reruns the set's identity check after a person accepts a photo the occlusion gate could
     not decide: until then that photo was no reference for the others (`contributions.gates.cover_unsure`)."""
 
     def __init__(self, session: Session, clock: Clock, consent: ConsentService, audit: AuditLog,
-                 queue: JobQueue | None = None) -> None:
+                 jobs: JobQueue | None = None) -> None:
         self.session = session
         self.clock = clock
         self.consent = consent
         self.audit = audit
-        self.queue = queue
+        self.jobs = jobs
 
     def queue(self, campaign: Campaign | None = None) -> list[PhotoSet]:
         states = (SetState.SUBMITTED, SetState.IN_REVIEW, SetState.AWAITING_SECOND_REVIEW)
@@ -244,9 +244,9 @@ class ReviewService:
     def _recheck_identity(self, photo_set: PhotoSet) -> None:
         """Queue the set's identity check again (after the caller's commit): a photo a person cleared of covering
         is now a reference, so the other photos' identity evidence is measured against it too."""
-        if self.queue is not None:
+        if self.jobs is not None:
             self.session.flush()
-            self.queue.enqueue(self.session, SET_IDENTITY_JOB, {"set_id": photo_set.id},
+            self.jobs.enqueue(self.session, SET_IDENTITY_JOB, {"set_id": photo_set.id},
                                dedupe_key=f"identity:{photo_set.id}")
 
     def _require_consent(self, photo_set: PhotoSet) -> None:
