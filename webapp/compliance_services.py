@@ -22,7 +22,7 @@ def checkpoint_dir() -> Path:
 
 
 def rights() -> RightsService:
-    return RightsService(get_session(), clock(), audit(), erasure())
+    return RightsService(get_session(), clock(), audit(), erasure(), background().queue)
 
 
 def retention() -> RetentionService:

@@ -68,9 +68,30 @@ def outcome_lines(kind: str, outcome: Mapping[str, Any] | None, account_wide: bo
         lines.append(OutcomeLine(_("Pointed to the self-service download of everything held (\u201cMy data\u201d).")))
     if outcome.get("corrected_by_hand"):
         lines.append(OutcomeLine(_("Corrected by hand, as the note describes.")))
+    if "corrected" in outcome:
+        lines.append(OutcomeLine(corrected_text(outcome.get("corrected") or [], int(outcome.get("photos_corrected")
+                                                                                    or 0))))
     if outcome and not lines:
         lines.append(OutcomeLine(_("Outcome recorded.")))
     return lines
+
+
+CORRECTED_FIELDS = {
+    "display_name": _l("name"),
+    "birth_date": _l("birth date"),
+    "photo_age": _l("a photo's age"),
+}
+
+
+def corrected_text(fields: Iterable[str], photos: int) -> str:
+    """What a correction changed, by field name (the values are in the sealed columns only)."""
+    names = [str(CORRECTED_FIELDS.get(f, f)) for f in fields]
+    if not names:
+        return _("Nothing was changed with the correction form; the note says what was done.")
+    text = _("Corrected: %(fields)s.", fields=", ".join(names))
+    if photos:
+        text += " " + _("Ages of %(n)d photo(s) changed; their identity check runs again.", n=photos)
+    return text
 
 
 def step_message(step: str, kind: str, account_wide: bool, due: str = "") -> str:
@@ -89,3 +110,28 @@ def step_message(step: str, kind: str, account_wide: bool, due: str = "") -> str
         "access": _("The request is closed; the contributor sees your note."),
         "correction": _("The request is closed; the contributor sees your note."),
     }.get(kind, _("The request is closed."))
+
+
+def correction_refusal(form: Any, exc: Any) -> None:
+    """Put a refused correction (collection.compliance.CorrectionRefused) on the form field it concerns, in words;
+    the form keeps what was typed."""
+    data = exc.data
+    words = {
+        ("display_name", "empty"): _("Enter the name."),
+        ("display_name", "too_long"): _("The name can be at most %(n)d characters long.", n=int(data.get("max", 100))),
+        ("birth_date", "future"): _("A birth date must be in the past."),
+        ("birth_date", "too_old"): _("A birth date more than %(n)d years ago is not plausible.",
+                                     n=int(data.get("oldest", 120))),
+        ("photo_age", "not_found"): _("This photo is no longer in the set. Reload the page."),
+        ("photo_age", "outside_bracket"): _("The photo is in the bracket for ages %(lo)d to %(hi)d: its age must be "
+                                            "within it. A photo in the wrong bracket is replaced by the contributor.",
+                                            lo=int(data.get("min_age", 0)), hi=int(data.get("max_age", 0))),
+        ("photo_age", "above_own_age"): _("The age in a photo cannot be above the person's age now (%(n)d).",
+                                          n=int(data.get("own", 0))),
+    }
+    text = words.get((exc.field, exc.reason))
+    target = getattr(form, exc.field, None) if exc.field != "request" else None
+    if text is None or target is None:
+        form.form_errors.append(_("This correction is not possible: the request is closed or the account erased."))
+        return
+    target.errors = [*target.errors, text]

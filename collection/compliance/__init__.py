@@ -19,8 +19,9 @@ of those modules.
 from collection.compliance.access_log import AccessReport, AccessReviewService, month_bounds, month_of
 from collection.compliance.alerts import Alerts, current_alerts
 from collection.compliance.conformance import CheckResult, ConformanceChecker, ConformanceReport, Status
+from collection.compliance.correction import Correction, CorrectionResult
 from collection.compliance.deadlines import ERASURE_DEADLINE, ErasureObligation, erasure_obligations
-from collection.compliance.errors import AccessReviewError, ComplianceError, RightsRequestError
+from collection.compliance.errors import AccessReviewError, ComplianceError, CorrectionRefused, RightsRequestError
 from collection.compliance.ledger import ErasureProof, erasure_proofs
 from collection.compliance.models import (
     RIGHTS_SLA,
@@ -59,6 +60,9 @@ __all__ = [
     "ConformanceChecker",
     "ConformanceReport",
     "ConsentRegistry",
+    "Correction",
+    "CorrectionRefused",
+    "CorrectionResult",
     "ErasureObligation",
     "ErasureProof",
     "ProcessingSuspension",

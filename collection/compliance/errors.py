@@ -4,7 +4,8 @@
 ComplianceError (a CollectionError)
 ├── RightsRequestError       a rights-request step the rules refuse (`code`: not_enrolled | already_open |
 │                            invalid_state; `detail` explains)
-└── AccessReviewError        a sign-off the rules refuse: the month is not over, or was already signed off
+├── AccessReviewError        a sign-off the rules refuse: the month is not over, or was already signed off
+└── CorrectionRefused        a correction of a contributor's data the rules refuse (`field`, `reason`)
 
 Messages hold pseudonymous ids and months only.
 """
@@ -33,3 +34,15 @@ class AccessReviewError(ComplianceError):
         self.month = month
         self.code = code
         self.detail = detail
+
+
+class CorrectionRefused(ComplianceError):
+    """A correction the rules refuse. `field` is display_name | birth_date | photo_age | request; `reason` is
+    empty | too_long | future | too_old | not_found | outside_bracket | above_own_age | erased | invalid_state;
+    `data` holds the limits to tell the officer (numbers and dates, never the values typed)."""
+
+    def __init__(self, field: str, reason: str, **data: object) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+        self.data = data

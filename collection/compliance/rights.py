@@ -4,8 +4,9 @@ statutory 10-day deadline (PIPA Enforcement Decree Art. 41(4), 43(3), 44(2)) tha
 Acting on a request uses the one existing path for each effect: deletion goes through ErasureService (the same
 crypto-shredding as a withdrawal); access points the contributor to the self-service export
 (collection.contributions.export), which is always complete; suspension writes a ProcessingSuspension that every
-processing step must ask `is_suspended` about (see the package docstring for what is wired where); correction is
-done by the officer by hand and described in the closing note. Every step leaves an audit event with
+processing step must ask `is_suspended` about (see the package docstring for what is wired where), and lifting it
+queues the checks that waited; correction goes through `correct` (collection.compliance.correction), which the
+closing note then describes. Every step leaves an audit event with
 pseudonymous ids only. Services flush; the caller commits.
 """
 
@@ -20,7 +21,15 @@ from sqlalchemy.orm import Session
 
 from collection.accounts.models import User
 from collection.audit.log import Actor, AuditLog
-from collection.compliance.errors import RightsRequestError
+from collection.compliance.correction import (
+    CORRECTABLE,
+    Correction,
+    CorrectionResult,
+    apply_correction,
+    correctable_photos,
+)
+from collection.compliance.deletion_impact import DeletionImpact, deletion_impact
+from collection.compliance.errors import CorrectionRefused, RightsRequestError
 from collection.compliance.models import (
     RIGHTS_SLA,
     ProcessingSuspension,
@@ -29,9 +38,12 @@ from collection.compliance.models import (
     RightsState,
     RightsStateError,
 )
-from collection.contributions.models import Enrollment, EnrollmentState, current_enrollment
+from collection.contributions.gates import requeue_checks
+from collection.contributions.models import Enrollment, EnrollmentState, Photo, current_enrollment
+from collection.contributions.uploads import SET_IDENTITY_JOB
 from collection.erasure.service import ErasureService
 from collection.errors import NotFound
+from collection.jobs import JobQueue
 from consent.clock import Clock
 
 MAX_DETAILS = 2000
@@ -73,11 +85,16 @@ def overdue_requests(session: Session, now: dt.datetime) -> list[RightsRequest]:
 
 
 class RightsService:
-    def __init__(self, session: Session, clock: Clock, audit: AuditLog, erasure: ErasureService) -> None:
+    def __init__(
+        self, session: Session, clock: Clock, audit: AuditLog, erasure: ErasureService, queue: JobQueue | None = None
+    ) -> None:
+        """`queue` runs the checks that waited while processing was suspended, once it is lifted, and the identity
+        check again after a corrected birth date; without one (tests that run no jobs) nothing is queued."""
         self.session = session
         self.clock = clock
         self.audit = audit
         self.erasure = erasure
+        self.queue = queue
 
     # -- the contributor's side ----------------------------------------------------------------------------
     def submit(self, user: User, kind: RightsKind, campaign_id: str | None, details: str = "") -> RightsRequest:
@@ -149,14 +166,46 @@ class RightsService:
         self.session.flush()
         self._audit(_staff(officer), "rights.refused", request, kind=request.kind.value)
 
+    def deletion_impact(self, request: RightsRequest) -> DeletionImpact:
+        """What completing a deletion request would affect (unpaid payments, releases, sets in review)."""
+        return deletion_impact(self.session, request.user_id, request.subject_id, request.campaign_id)
+
+    def correction_photos(self, request: RightsRequest) -> list[Photo]:
+        """The photos whose stated age a correction request can correct."""
+        return correctable_photos(self.session, request.user_id, request.campaign_id)
+
+    def correct(self, officer: User, request: RightsRequest, correction: Correction) -> CorrectionResult:
+        """Correct the contributor's data on an open correction request (see collection.compliance.correction).
+        The audit event and the request's outcome name the fields that changed, never their values; the identity
+        check of every set whose ages moved is queued again. Raises CorrectionRefused."""
+        if request.kind is not RightsKind.CORRECTION or request.closed:
+            raise CorrectionRefused("request", "invalid_state")
+        result = apply_correction(self.session, self._user(request), request, correction, self.clock.now().date())
+        if not result.fields:
+            return result
+        if self.queue is not None:
+            for set_id in result.sets:
+                self.queue.enqueue(self.session, SET_IDENTITY_JOB, {"set_id": set_id}, dedupe_key=f"identity:{set_id}")
+        done = dict(request.outcome or {})
+        earlier = set(done.get("corrected", [])) | set(result.fields)
+        done["corrected"] = [f for f in CORRECTABLE if f in earlier]
+        done["photos_corrected"] = int(done.get("photos_corrected", 0)) + len(result.photos)
+        request.outcome = done  # a new dict: the JSON column notices the change
+        self._audit(_staff(officer), "rights.corrected", request, fields=result.fields, photos=len(result.photos),
+                    identity_rechecked=len(result.sets))
+        return result
+
     def lift_suspension(self, officer: User, enrollment_id: str) -> int:
-        """End every active suspension of the enrollment; returns how many ended."""
+        """End every active suspension of the enrollment; returns how many ended. The photos and recordings
+        whose checks were skipped while it lasted are queued again (with the set's identity check), so none
+        stays "being checked" for ever; the jobs run after the caller commits."""
         rows = self._active_suspensions(enrollment_id)
         for row in rows:
             row.lifted_at, row.lifted_by = self.clock.now(), officer.id
         self.session.flush()
         if rows:
-            self.audit.record(_staff(officer), "processing.resumed", "enrollment", enrollment_id)
+            requeued = requeue_checks(self.session, self.queue, enrollment_id) if self.queue is not None else 0
+            self.audit.record(_staff(officer), "processing.resumed", "enrollment", enrollment_id, requeued=requeued)
         return len(rows)
 
     # -- the effects ------------------------------------------------------------------------------------------
@@ -177,7 +226,9 @@ class RightsService:
         return {"export": "self_service"}
 
     def _do_correction(self, officer: User, request: RightsRequest) -> dict[str, Any]:
-        return {"corrected_by_hand": True}
+        # what the correction form changed (field names only); the note tells the contributor the rest
+        done = request.outcome or {}
+        return {"corrected": list(done.get("corrected", [])), "photos_corrected": int(done.get("photos_corrected", 0))}
 
     def _do_suspension(self, officer: User, request: RightsRequest) -> dict[str, Any]:
         now, suspended = self.clock.now(), []

@@ -180,6 +180,28 @@ class GateJobs:
         self.session.flush()
 
 
+def requeue_checks(session: Session, queue: JobQueue, enrollment_id: str) -> int:
+    """Queue again the checks of every photo and recording of the enrollment still waiting for them, and the set's
+    identity check: their jobs were skipped while processing was suspended, and nothing else would run them once
+    it is lifted. Returns how many photos and recordings were queued. Raises UnknownJobKind."""
+    from sqlalchemy import select
+
+    photo_set = session.scalar(select(PhotoSet).where(PhotoSet.enrollment_id == enrollment_id))
+    if photo_set is None:
+        return 0
+    waiting = 0
+    for photo in photo_set.current_photos:
+        if photo.state is PhotoState.CHECKING:
+            queue.enqueue(session, PHOTO_GATES_JOB, {"photo_id": photo.id}, dedupe_key=f"photo:{photo.id}")
+            waiting += 1
+    for clip in photo_set.voice_clips:
+        if clip.state is PhotoState.CHECKING:
+            queue.enqueue(session, VOICE_GATES_JOB, {"clip_id": clip.id}, dedupe_key=f"clip:{clip.id}")
+            waiting += 1
+    queue.enqueue(session, SET_IDENTITY_JOB, {"set_id": photo_set.id}, dedupe_key=f"identity:{photo_set.id}")
+    return waiting
+
+
 def reconcile_failed_checks(session: Session) -> int:
     """Photos and recordings whose check job failed for good go to a person instead of staying 'checking'."""
     from sqlalchemy import select

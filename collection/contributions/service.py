@@ -159,6 +159,7 @@ class ContributionService:
         photo_set = self.photo_set(user, campaign)
         if not self.consent.may_upload(user.subject_id, campaign.id):
             raise ConsentRequired("renew your consent before submitting")
+        self.refuse_if_suspended(photo_set)
         missing = self.missing(campaign, photo_set)
         if missing:
             raise SetNotReady("the set is not complete", missing=missing)
@@ -174,6 +175,19 @@ class ContributionService:
         )
         self.session.flush()
         return photo_set
+
+    def suspended(self, photo_set: PhotoSet) -> bool:
+        """Whether processing of the set is suspended at the contributor's request (PIPA Art. 37)."""
+        from collection.compliance.suspension import is_suspended
+
+        return is_suspended(self.session, photo_set.enrollment_id)
+
+    def refuse_if_suspended(self, photo_set: PhotoSet) -> None:
+        """While processing is suspended nothing new is collected or sent for review: storing an upload is
+        processing too, and refusing it loses nothing (the file stays with the contributor), whereas a stored
+        upload could not be checked until the suspension ends. Raises ConsentRequired (reason "suspended")."""
+        if self.suspended(photo_set):
+            raise ConsentRequired("processing of this set is suspended at your request", reason="suspended")
 
     def photo(self, user: User, photo_id: str) -> Photo:
         photo = self.session.get(Photo, photo_id)

@@ -6,7 +6,11 @@ A transfer needs the payee's bank account, so an entry whose contributor has not
 outside every batch until they do. When an entry joins a batch the account is copied onto it, so the batch's bank
 file is the same on every download even if the contributor changes their account in between (a changed account
 takes effect from the next batch). Entries batched before that copy existed (migration 0008) fall back to the
-current account."""
+current account.
+
+An entry whose payee's account was erased (an account-wide deletion request) keeps only its pseudonymous record
+(collection.compliance.deletion_impact says why): with no bank account it cannot be transferred, so it is left
+out of the bank file, never marked paid, and shown as owed to an erased account."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import csv
 import io
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Exists, exists, func, select
 from sqlalchemy.orm import Session
@@ -60,6 +65,12 @@ class EntryLine:
     # set paid again after they joined anew (whether a campaign pays twice is the operator's call, not a rule here)
     same_campaign_others: int = 0
     campaign: Campaign | None = None  # for its title on pages (the bank file keeps the short name)
+    payee_erased: bool = False  # the payee's account was erased: there is no one to transfer to any more
+
+    @property
+    def payable(self) -> bool:
+        """A transfer can be made: the entry has a bank account to go to."""
+        return bool(self.bank_code)
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,15 @@ def csv_cell(value: str) -> str:
     """A text cell a spreadsheet will not run: a leading =, +, -, @, tab or CR is escaped with an apostrophe
     (OWASP CSV injection), since payee names are typed by contributors and the file is opened in Excel."""
     return "'" + value if value.startswith(FORMULA_START) else value
+
+
+@dataclass(frozen=True)
+class Unpayable:
+    """Entries of a batch that cannot be transferred or marked paid because they have no payee (the account was
+    erased after the entry joined the batch)."""
+
+    entries: int = 0
+    total_krw: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,9 +119,17 @@ class PaymentService:
         return list(self.session.scalars(q.order_by(LedgerEntry.created_at)))
 
     def waiting_for_account(self) -> Waiting:
-        """How many unpaid, unbatched entries (and how much) wait for their contributor's payout account."""
+        """How many unpaid, unbatched entries (and how much) wait for their contributor's payout account (an erased
+        account will never add one: those are `owed_to_erased`)."""
+        return self._count(LedgerEntry.batch_id.is_(None), ~_has_account(), ~_payee_erased())
+
+    def owed_to_erased(self) -> Waiting:
+        """Unpaid entries, batched or not, whose payee's account was erased: owed, but no longer transferable."""
+        return self._count(_payee_erased())
+
+    def _count(self, *where: Any) -> Waiting:
         q = select(func.count(LedgerEntry.id), func.coalesce(func.sum(LedgerEntry.amount_krw), 0)).where(
-            LedgerEntry.batch_id.is_(None), LedgerEntry.paid_at.is_(None), ~_has_account()
+            LedgerEntry.paid_at.is_(None), *where
         )
         count, total = self.session.execute(q).one()
         return Waiting(int(count), int(total))
@@ -166,7 +194,9 @@ class PaymentService:
             slug = campaign.slug if campaign else entry.campaign_id
             account = self._account_for(entry)
             if account is None:
-                result.append(EntryLine(entry, name, slug, same_campaign_others=others, campaign=campaign))
+                erased = payee is None or payee.erased_at is not None
+                result.append(EntryLine(entry, name, slug, same_campaign_others=others, campaign=campaign,
+                                        payee_erased=erased))
                 continue
             code, holder, number = account
             known = BY_CODE.get(code)
@@ -198,12 +228,21 @@ class PaymentService:
         account = self.payout_account_of(entry.user_id)
         return None if account is None else (account.bank_code, account.holder_name, account.account_number)
 
+    def unpayable(self, batch: PayoutBatch) -> Unpayable:
+        """The batch's unpaid entries that have no payee: left out of the bank file, never marked paid."""
+        left = [line.entry for line in self.lines(self.entries(batch)) if not line.payable and not line.entry.paid_at]
+        return Unpayable(len(left), sum(e.amount_krw for e in left))
+
     def export_csv(self, operator: User, batch: PayoutBatch) -> str:
-        """The bank-transfer file of a batch (the same every time it is exported)."""
+        """The bank-transfer file of a batch (the same every time it is exported). Entries without a payee (the
+        account was erased) are left out: a row with no account would send money nowhere; `unpayable` counts
+        them for the page to say so."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(CSV_COLUMNS)
         for line in self.lines(self.entries(batch)):
+            if not line.payable:
+                continue
             entry = line.entry
             writer.writerow(
                 [
@@ -227,23 +266,29 @@ class PaymentService:
         return out.getvalue()
 
     def mark_paid(self, operator: User, batch: PayoutBatch) -> int:
-        """Mark the batch's entries paid (and their sets PAID). Returns how many changed: 0 on a repeat."""
+        """Mark the batch's entries paid (and their sets PAID). Returns how many changed: 0 on a repeat. An entry
+        with no payee (its account erased) was in no bank file, so no transfer was made: it is skipped and stays
+        unpaid (`unpayable` counts it), and the batch counts as paid only once something in it was paid."""
         now = self.clock.now()
         changed = 0
-        for entry in self.entries(batch):
+        skipped: list[LedgerEntry] = []
+        for line in self.lines(self.entries(batch)):
+            entry = line.entry
             if entry.paid_at is not None:
+                continue
+            if not line.payable:
+                skipped.append(entry)
                 continue
             entry.paid_at = now
             photo_set = self.session.get(PhotoSet, entry.set_id)
             if photo_set is not None and photo_set.state is SetState.ACCEPTED:
                 photo_set.mark_paid()
             changed += 1
-        if batch.paid_at is None:
+        if batch.paid_at is None and changed:
             batch.paid_at = now
-        if changed:
-            self.audit.record(
-                Actor(operator.id, operator.role.value), "payout.marked_paid", "payout_batch", batch.id, entries=changed
-            )
+        if changed or skipped:
+            self.audit.record(Actor(operator.id, operator.role.value), "payout.marked_paid", "payout_batch", batch.id,
+                              entries=changed, skipped_no_payee=len(skipped))
         self.session.flush()
         return changed
 
@@ -290,3 +335,7 @@ class PaymentService:
 
 def _has_account() -> Exists:
     return exists(select(PayoutAccount.id).where(PayoutAccount.user_id == LedgerEntry.user_id))
+
+
+def _payee_erased() -> Exists:
+    return exists(select(User.id).where(User.id == LedgerEntry.user_id, User.erased_at.is_not(None)))

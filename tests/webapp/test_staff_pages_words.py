@@ -283,7 +283,7 @@ def test_an_account_deletion_warns_the_note_is_never_read_and_its_outcome_is_wor
     before = visible(page(client.get(path, headers=KO)))
     assert "참여자가 이 메모를 봅니다" not in before
     assert "계정이 삭제되어 참여자가 더 이상 로그인할 수 없으므로 이 메모를 보지 못합니다" in before
-    resp = _post(client, f"{path}/complete", note="계정과 자료를 삭제했습니다.")
+    resp = _post(client, f"{path}/complete", note="계정과 자료를 삭제했습니다.", confirm="y")
     done_html = page(client.get(resp.headers["Location"], headers=KO))
     done = visible(done_html)
     assert "완료: 계정과 모든 자료를 파기하고 요청을 종결했습니다." in done
@@ -324,7 +324,7 @@ def test_an_account_deletion_says_the_account_was_erased_even_with_no_campaign_d
         withdraw_consent(s.consent(), contributor.subject_id, campaign.id, erasure=s.erasure())
     request_id = _request(app, contributor, RightsKind.DELETION, None)
     client = signed_in(app, make_user("compliance"))
-    resp = _post(client, f"/comply/rights/{request_id}/complete", note="계정을 삭제했습니다.")
+    resp = _post(client, f"/comply/rights/{request_id}/complete", note="계정을 삭제했습니다.", confirm="y")
     done = visible(page(client.get(resp.headers["Location"], headers=KO)))
     assert "계정을 삭제했습니다: 이름, 이메일, 생년월일, 로그인 정보와 지급 계좌" in done
     assert "삭제할 캠페인 자료 없음" in done

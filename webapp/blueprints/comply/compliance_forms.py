@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 
 class CloseRequestForm(FlaskForm):
@@ -15,6 +17,15 @@ class CloseRequestForm(FlaskForm):
         description=_l("What was done, or why the request is refused. The contributor sees this note."),
     )
     submit = SubmitField(_l("Close the request"))
+
+
+class ConfirmDeletionForm(CloseRequestForm):
+    """Completing an account-wide deletion: the note, and a tick that the officer read what it affects."""
+
+    confirm = BooleanField(
+        _l("I have read what this deletion affects. Erase the account and all its data now."),
+        validators=[DataRequired(_l("Tick the confirmation first: nothing was erased."))],
+    )
 
 
 class ButtonForm(FlaskForm):
@@ -32,3 +43,34 @@ class SignOffForm(FlaskForm):
 class VerifyForm(FlaskForm):
     campaign = SelectField(_l("Campaign"), choices=[], validators=[Optional()], validate_choice=True)
     submit = SubmitField(_l("Verify every signature"))
+
+
+class CorrectionForm(FlaskForm):
+    """A correction request's form: the fields start with the current values; what is left as it is stays."""
+
+    display_name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the name.")), Length(max=100)])
+    birth_date = StringField(
+        _l("Birth date"),
+        validators=[Optional(), Regexp(r"^\d{4}-\d{2}-\d{2}$", message=_l("Write the date as YYYY-MM-DD."))],
+        description=_l("YYYY-MM-DD. Ages worked out from it (a photo's date and the birth date) follow it."),
+    )
+    photo = SelectField(_l("Photo"), choices=[], validators=[Optional()], validate_choice=True)
+    photo_age = IntegerField(
+        _l("Age in this photo"),
+        validators=[Optional(), NumberRange(0, 120, _l("Enter an age between 0 and 120."))],
+    )
+    submit = SubmitField(_l("Save the correction"))
+
+    def validate_birth_date(self, field: StringField) -> None:
+        if field.data:
+            try:
+                dt.date.fromisoformat(field.data)
+            except ValueError:
+                raise ValidationError(_l("This date does not exist.")) from None
+
+    def validate_photo_age(self, field: IntegerField) -> None:
+        if field.data is not None and not self.photo.data:
+            raise ValidationError(_l("Choose the photo whose age you correct."))
+
+    def birth(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.birth_date.data) if self.birth_date.data else None

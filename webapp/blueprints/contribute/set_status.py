@@ -44,6 +44,8 @@ def prompt_texts(campaign: Campaign, lang: str) -> dict[str, str]:
 def _age_label(photo: Photo) -> str:
     if photo.age_years is None:
         return _("Age not given")
+    if photo.age_source == "correction":  # collection.compliance.correction.CORRECTED
+        return _("Age %(n)d (corrected at your request)", n=photo.age_years)
     if photo.age_source == "capture_date":
         return _("Age %(n)d (from the photo's date and your birth date)", n=photo.age_years)
     return _("Age %(n)d (as you gave it)", n=photo.age_years)
@@ -100,7 +102,15 @@ def _locked(notes: list[dict[str, Any]], editable: bool) -> list[dict[str, Any]]
     return notes if editable else [{**n, "advice": ""} for n in notes]
 
 
-def photo_json(photo: Photo, editable: bool, facts: ReviewFacts | None = None) -> dict[str, Any]:
+def _state_label(state: str, suspended: bool, label: Any = photo_state_label) -> str:
+    """A photo or recording waiting for its checks while processing is suspended says that it waits for the
+    suspension to be lifted (its check is skipped until then), not that it is being checked."""
+    return photo_state_label("suspended") if suspended and state == PhotoState.CHECKING.value else str(label(state))
+
+
+def photo_json(
+    photo: Photo, editable: bool, facts: ReviewFacts | None = None, suspended: bool = False
+) -> dict[str, Any]:
     """What the set page and the API show of one photo (gate results already in the contributor's words)."""
     state = photo.state.value
     appeal = facts.appeal_of(photo) if facts else None
@@ -113,7 +123,7 @@ def photo_json(photo: Photo, editable: bool, facts: ReviewFacts | None = None) -
         "id": photo.id,
         "bracket": photo.bracket,
         "state": state,
-        "state_label": photo_state_label(state),
+        "state_label": _state_label(state, suspended),
         "age_years": photo.age_years,
         "age_source": photo.age_source,
         "age_label": _age_label(photo),
@@ -123,7 +133,7 @@ def photo_json(photo: Photo, editable: bool, facts: ReviewFacts | None = None) -
         "appeal": None if appeal is None else {"state": appeal.state.value, "answer": appeal.answer},
         "actions": {
             "delete": editable,
-            "replace": editable,
+            "replace": editable and not suspended,  # a new upload is refused while processing is suspended
             "request_review": editable and photo.state is PhotoState.FAILED,
             "appeal": bool(facts and facts.may_appeal(photo, clock().now())),
         },
@@ -141,14 +151,14 @@ def clip_state_label(state: str) -> str:
     return str(CLIP_STATES[state]) if state in CLIP_STATES else photo_state_label(state)
 
 
-def clip_json(clip: VoiceClip | None, editable: bool) -> dict[str, Any] | None:
+def clip_json(clip: VoiceClip | None, editable: bool, suspended: bool = False) -> dict[str, Any] | None:
     if clip is None:
         return None
     state = clip.state.value
     return {
         "id": clip.id,
         "state": state,
-        "state_label": clip_state_label(state),
+        "state_label": _state_label(state, suspended, clip_state_label),
         "duration_s": round(clip.duration_s, 1),
         "audio_url": url_for("contribute.voice_audio", clip_id=clip.id, v=clip.version),
         "notes": _locked([n.to_dict() for n in gate_notes(clip.gates, voice=True,
@@ -164,12 +174,13 @@ def voice_consented(campaign: Campaign) -> bool:
 def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
     """The whole set as the page and GET /api/v1/campaigns/<slug>/set show it."""
     service, lang, editable = contributions(), _lang(), photo_set.editable
+    suspended = service.suspended(photo_set)
     facts = ReviewFacts(photo_set)
     prompts = prompt_texts(campaign, lang)
     missing = service.missing(campaign, photo_set) if editable else []
     by_bracket: dict[str, list[dict[str, Any]]] = {}
     for photo in photo_set.current_photos:
-        by_bracket.setdefault(photo.bracket, []).append(photo_json(photo, editable, facts))
+        by_bracket.setdefault(photo.bracket, []).append(photo_json(photo, editable, facts, suspended))
     held = {key: BracketHold.of(photos) for key, photos in by_bracket.items()}
     clips = {c.prompt_key: c for c in photo_set.voice_clips}
     checking = any(p.state is PhotoState.CHECKING for p in photo_set.current_photos) or any(
@@ -181,8 +192,10 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
         "state_label": set_state_label(photo_set.state.value),
         "editable": editable,
         "round": photo_set.round,
-        "ready": editable and not missing,
-        "checking": checking,
+        "ready": editable and not missing and not suspended,
+        # nothing is checked while processing is suspended: the page need not wait for results
+        "checking": checking and not suspended,
+        "suspended": suspended,
         # photos a reviewer rejected that are still in the set (none left after an upheld appeal or replacements)
         "rejected_left": sum(h.rejected for h in held.values()),
         "missing": [{"code": code, "text": _missing_text(code, prompts, held)} for code in missing],
@@ -196,7 +209,7 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
                 "blocking": p.blocking,
                 "photos": by_bracket.get(p.key, []),
                 **held.get(p.key, BracketHold()).to_dict(),
-                "count_label": count_label(p.usable, p.required, held.get(p.key, BracketHold())),
+                "count_label": count_label(p.usable, p.required, held.get(p.key, BracketHold()), suspended),
             }
             for p in service.progress(campaign, photo_set)
         ],
@@ -206,7 +219,7 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
                 "text": prompts[p["key"]],
                 "min_seconds": p.get("min_seconds"),
                 "max_seconds": p.get("max_seconds"),
-                "clip": clip_json(clips.get(p["key"]), editable),
+                "clip": clip_json(clips.get(p["key"]), editable, suspended),
             }
             for p in campaign.voice_prompts
         ],
@@ -261,13 +274,15 @@ class BracketHold:
                 "rejected_reasons": list(self.rejected_reasons), "with_person": self.with_person}
 
 
-def count_label(usable: int, required: int, hold: BracketHold) -> str:
+def count_label(usable: int, required: int, hold: BracketHold, suspended: bool = False) -> str:
     """"2 of 10 photos ready · 1 being checked · 2 to replace": the bracket's count, with what holds it up. The set
     page renders this same label and the JSON API carries it, so a live update and a reload say the same."""
     label = _("%(usable)d of %(required)d photos ready", usable=usable, required=required)
     if hold.with_person:
         label += " " + _("(%(n)d of them to be checked by a person)", n=hold.with_person)
-    if hold.checking:
+    if hold.checking and suspended:
+        label += " · " + _("%(n)d waiting until processing resumes", n=hold.checking)
+    elif hold.checking:
         label += " · " + _("%(n)d being checked", n=hold.checking)
     if hold.failed + hold.rejected:
         label += " · " + _("%(n)d to replace", n=hold.failed + hold.rejected)

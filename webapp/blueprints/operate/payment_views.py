@@ -2,7 +2,8 @@
 bank-transfer CSV of a batch (with each payee's bank account) and marking a batch paid. Entries whose
 contributor has not saved a payout account wait outside the batches; the page says how many. Repeating the
 export or the marking changes nothing: an entry is paid once (the payment service guarantees it; the pages say
-so).
+so). An entry whose payee's account was erased is left out of the bank file and never marked paid; the pages say
+how many and how much.
 
 The CSV starts with a UTF-8 byte order mark so that Excel, which finance teams open it in, reads the payees'
 Hangul names as UTF-8 instead of guessing a legacy code page.
@@ -37,6 +38,7 @@ def payments_home() -> str:
         lines=lines,
         total=sum(line.entry.amount_krw for line in lines),
         waiting=service.waiting_for_account(),
+        owed_to_erased=service.owed_to_erased(),
         batches=service.batches(),
     )
 
@@ -86,11 +88,15 @@ def payments_mark_paid(batch_id: str) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return batch_page(batch, form), 400
     changed = service.mark_paid(current_user.user, batch)
+    left = service.unpayable(batch)
     get_session().commit()
     if changed:
         flash(_("Marked paid: %(n)d entries.", n=changed), "success")
-    else:
+    elif not left.entries:
         flash(_("This batch was already paid: nothing changed."), "warning")
+    if left.entries:
+        flash(_("Not marked paid: %(n)d entries (%(total)s KRW) have no payee, because the account was erased. "
+                "They stay unpaid.", n=left.entries, total=f"{left.total_krw:,}"), "warning")
     return redirect(url_for("operate.payments_batch", batch_id=batch.id))
 
 
@@ -105,4 +111,5 @@ def batch_page(batch: PayoutBatch, form: MarkPaidForm) -> str:
         form=form,
         creator=(creator.display_name or creator.email) if creator else "",
         unpaid=sum(1 for line in lines if line.entry.paid_at is None),
+        unpayable=service.unpayable(batch),
     )
