@@ -3,6 +3,7 @@ close, and the numbers of the campaign dashboard."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,14 +16,16 @@ from collection.accounts.models import User
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign, CampaignStateError, CampaignStatus
 from collection.campaigns.notice_template import facts_changed
-from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet
+from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet, SetState, VoiceClip
 from collection.errors import InvalidTransition, NotFound
 from consent.clock import Clock
 from consent.models import NoticeVersion
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
-# Fields that may change while a campaign is open: texts, payment and quota. Rules that decide what a
-# contributor must deliver (brackets, counts, photo rules, eligibility) are fixed once contributors have started.
+# Fields that may change while a campaign is open: texts and quota (and the retention period, only shorter; the
+# wording of voice prompts nobody has recorded yet, `CampaignService._reword_prompts`). Rules that decide what a
+# contributor must deliver or is promised (brackets, counts, photo rules, eligibility, payment) are fixed once
+# contributors have started.
 OPEN_EDITABLE = {"title_ko", "title_en", "description_ko", "description_en", "quota", "retention_days"}
 
 
@@ -44,6 +47,14 @@ def same_setting(name: str, stored: Any, new: Any) -> bool:
     return bool(stored == new)
 
 
+def wording_only(stored: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
+    """Whether `new` voice prompts differ from `stored` in their wording alone: as many prompts, each as long."""
+    def lengths(prompts: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+        return [(p.get("min_seconds"), p.get("max_seconds")) for p in prompts or []]
+
+    return len(stored or []) == len(new or []) and lengths(stored) == lengths(new)
+
+
 @dataclass(frozen=True)
 class BracketStats:
     key: str
@@ -61,6 +72,20 @@ class Dashboard:
     gate_failures: dict[str, int] = field(default_factory=dict)  # "gate/reason" -> photos held that failed it
 
 
+@dataclass(frozen=True)
+class ClosePreview:
+    """What closing the campaign now would leave behind: the sets reviewers still have to decide, the accepted sets
+    still to be paid, the sets contributors are still filling in, and when the retention rule destroys the data."""
+
+    under_review: int
+    unpaid: int
+    in_progress: int
+    destroy_on: dt.date
+
+
+# Sets a reviewer still has to decide, and sets the contributor is still filling in.
+REVIEW_STATES = (SetState.SUBMITTED, SetState.IN_REVIEW, SetState.AWAITING_SECOND_REVIEW)
+IN_PROGRESS_STATES = (SetState.DRAFT, SetState.CHANGES_REQUESTED)
 MAX_BRACKET_PHOTOS = 500
 
 
@@ -148,9 +173,15 @@ class CampaignService:
             # (the same rules written another way, or prompts renumbered, keep what is stored).
             fixed = {k for k in values if k not in OPEN_EDITABLE}
             locked = {k for k in fixed if not same_setting(k, getattr(campaign, k), values[k])}
+            reworded = None
+            if "voice_prompts" in locked and wording_only(campaign.voice_prompts, values["voice_prompts"]):
+                locked.discard("voice_prompts")
+                reworded = self._reword_prompts(campaign, values["voice_prompts"])
             if locked:
                 raise InvalidTransition("these settings are fixed while the campaign is open", fields=sorted(locked))
             values = {k: v for k, v in values.items() if k not in fixed}
+            if reworded is not None:
+                values["voice_prompts"] = reworded
             if int(values.get("retention_days", campaign.retention_days)) > campaign.retention_days:
                 # people consented to the period their document states: keeping their data longer needs their new
                 # consent, which a running campaign cannot collect from those who already gave
@@ -170,6 +201,23 @@ class CampaignService:
         self.session.flush()
         return campaign
 
+    def _reword_prompts(self, campaign: Campaign, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The stored prompts with the wording of `new` (same number, same lengths: `wording_only`). A recording is
+        stored against its prompt's key, not the sentence read: rewording a prompt that has recordings would make
+        them claim a sentence nobody read, so only prompts nobody has recorded yet may be reworded. Raises
+        InvalidTransition (detail "prompts": the 1-based numbers of the recorded prompts asked to change)."""
+        stored = campaign.voice_prompts
+        changed = {i: p["key"] for i, (p, q) in enumerate(zip(stored, new, strict=True))
+                   if (p.get("text_ko"), p.get("text_en")) != (q.get("text_ko"), q.get("text_en"))}
+        recorded = set(self.session.scalars(
+            select(VoiceClip.prompt_key).join(PhotoSet, PhotoSet.id == VoiceClip.set_id)
+            .where(PhotoSet.campaign_id == campaign.id, VoiceClip.prompt_key.in_(changed.values())).distinct()
+        )) if changed else set()
+        if recorded:
+            raise InvalidTransition("voice prompts that have recordings keep their wording", fields=["voice_prompts"],
+                                    prompts=[i + 1 for i, key in changed.items() if key in recorded])
+        return [{**p, "text_ko": q["text_ko"], "text_en": q["text_en"]} for p, q in zip(stored, new, strict=True)]
+
     def open(self, operator: User, campaign: Campaign, notice: NoticeVersion | None) -> None:
         """Open a draft campaign whose current published consent notice is `notice`: it must exist and describe
         the campaign as it is now (`facts_changed`)."""
@@ -185,6 +233,16 @@ class CampaignService:
             raise InvalidTransition(str(exc)) from exc
         self.audit.record(Actor(operator.id, operator.role.value), "campaign.opened", "campaign", campaign.id)
         self.session.flush()
+
+    def close_preview(self, campaign: Campaign) -> ClosePreview:
+        """What closing `campaign` today would leave to finish, and the day its data would be destroyed."""
+        states = Counter(self.session.scalars(select(PhotoSet.state).where(PhotoSet.campaign_id == campaign.id)))
+        return ClosePreview(
+            under_review=sum(states[s] for s in REVIEW_STATES),
+            unpaid=states[SetState.ACCEPTED],
+            in_progress=sum(states[s] for s in IN_PROGRESS_STATES),
+            destroy_on=(self.clock.now() + dt.timedelta(days=campaign.retention_days)).date(),
+        )
 
     def close(self, operator: User, campaign: Campaign) -> None:
         try:

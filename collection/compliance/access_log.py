@@ -37,6 +37,7 @@ class AccessLine:
     action: str
     object_type: str
     object_id: str | None
+    size: str | None = None  # a photo view: "thumb" or "full" (not part of the signed-off digest)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _is_access() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
 def access_lines(session: Session, start: dt.datetime, end: dt.datetime) -> list[AccessLine]:
     q = select(AuditEvent).where(*_is_access(), AuditEvent.at >= start, AuditEvent.at < end)
     return [
-        AccessLine(e.at, e.actor_id, e.actor_role, e.action, e.object_type, e.object_id)
+        AccessLine(e.at, e.actor_id, e.actor_role, e.action, e.object_type, e.object_id, (e.details or {}).get("size"))
         for e in session.scalars(q.order_by(AuditEvent.at, AuditEvent.id))
     ]
 

@@ -44,7 +44,8 @@ def test_an_open_campaign_takes_a_new_title_when_the_form_rewrites_unchanged_rul
     "change",
     [
         {"photo_rules": {"min_face_side_px": 200}},
-        {"voice_prompts": [{**PROMPTS[0], "text_en": "Good morning", "key": "p1"}]},
+        {"voice_prompts": [{**PROMPTS[0], "max_seconds": 30, "key": "p1"}]},  # wording alone may change
+        {"voice_prompts": [*PROMPTS, {**PROMPTS[0], "key": "p2"}]},
         {"max_age": 70},
     ],
 )

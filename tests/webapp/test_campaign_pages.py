@@ -146,7 +146,7 @@ def test_campaign_settings_that_cannot_work_are_refused_in_korean_before_saving(
         "voice min above max": ({"voice_prompts": "안녕하세요 || Hello", "voice_min_seconds": "30",
                                  "voice_max_seconds": "5"}, "가장 긴 녹음은 가장 짧은 녹음(30초)보다"),
         "rules not JSON": ({"advanced_rules": "{max_yaw_deg: 30}"}, "JSON으로"),
-        "unknown rule": ({"advanced_rules": '{"bogus": 1}'}, "“bogus”라는 기준은 없습니다"),
+        "unknown rule": ({"advanced_rules": '{"bogus": 1}'}, "“bogus”: 알 수 없는 기준입니다"),
         "rules not an object": ({"advanced_rules": "[1, 2]"}, "JSON 객체 하나로"),
     }
     for name, (change, said) in cases.items():

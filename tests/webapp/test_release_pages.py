@@ -126,7 +126,11 @@ def test_approval_and_each_download_are_audited(
     page = officer.get(f"/comply/releases/{release.id}").get_data(as_text=True)
     assert "Approve for delivery" in page and "passed" in page
     assert officer.get("/comply/releases").status_code == 200
-    assert "Release approved" in post(officer, f"/comply/releases/{release.id}/approve").get_data(as_text=True)
+    assert "1 items showing 1 people" in page and 'name="confirm"' in page  # what approval makes downloadable
+    unticked = post(officer, f"/comply/releases/{release.id}/approve").get_data(as_text=True)
+    assert "Nothing was approved" in unticked and audit(env, "release.approved") == []
+    approved = post(officer, f"/comply/releases/{release.id}/approve", {"confirm": "y"})
+    assert "Release approved" in approved.get_data(as_text=True)
     for _ in range(2):
         resp = officer.post(
             f"/comply/releases/{release.id}/download", data={"csrf_token": csrf_token(officer, "/comply/releases")}
@@ -153,6 +157,8 @@ def test_release_page_shows_signed_withdrawal_lists(
     officer = signed_in(app, make_user("compliance", locale="en"))
     html = officer.get(f"/comply/releases/{release.id}").get_data(as_text=True)
     assert "#1" in html and "withdrew after this release was built" in html and "Approve for delivery" not in html
+    listing = officer.get("/comply/releases").get_data(as_text=True)  # the list says what the page says
+    assert "erasure requested: cannot be delivered" in listing
     link = re.search(r'href="(/comply/releases/[^"]+/withdrawals/1)"', html)
     assert link is not None
     document = officer.get(link.group(1)).data

@@ -4,13 +4,13 @@ package, and the signed withdrawal lists licensees must act on."""
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, send_file, url_for
+from flask import Response, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from collection.accounts import Role
 from collection.errors import NotFound
-from collection.releases import ReleaseError
+from collection.releases import ReleaseError, ReleaseState
 from webapp.access import allow
 from webapp.blueprints.comply.views import bp
 from webapp.commands_release import release_service
@@ -24,7 +24,8 @@ OFFICERS = (Role.COMPLIANCE, Role.ADMIN)
 @allow(*OFFICERS)
 def releases() -> str:
     service = release_service()
-    rows = [(r, service.campaign_of(r)) for r in service.all()]
+    # a release someone in it withdrew from can no longer be approved or downloaded: the list says so as its page does
+    rows = [(r, service.campaign_of(r), service.withdrawn_subjects(r) if r.built_at else 0) for r in service.all()]
     return render_template("comply/releases/index.html", rows=rows)
 
 
@@ -66,8 +67,14 @@ def release_verify(release_id: str) -> Response:
 @allow(*OFFICERS)
 def release_approve(release_id: str) -> Response:
     service = release_service()
+    release = service.get(release_id)
+    # approval lets the package leave: the page says what it makes downloadable, the officer's tick agrees (a
+    # release that cannot be approved gets the service's reason instead)
+    if release.state is ReleaseState.VERIFIED and request.form.get("confirm") != "y":
+        flash(_("Nothing was approved: tick the box to confirm what approval makes downloadable."), "error")
+        return redirect(url_for("comply.release_page", release_id=release_id, _anchor="approve"))
     try:
-        service.approve(current_user.user, service.get(release_id))
+        service.approve(current_user.user, release)
     except ReleaseError as exc:
         flash(refusal_text(exc), "error")
     else:

@@ -73,6 +73,26 @@ def format_prompts(prompts: list[dict[str, Any]]) -> str:
     return "\n".join(f"{p['text_ko']} || {p['text_en']}" for p in prompts)
 
 
+# The form fields of the settings fixed while a campaign is open (`collection.campaigns.service.OPEN_EDITABLE`): the
+# edit form shows them disabled, and a browser does not send disabled fields back, so the page fills them in from
+# the stored settings before checking the form.
+LOCKED_WHILE_OPEN = ("brackets", "voice_min_seconds", "voice_max_seconds", "min_face_px", "min_inter_eye_px",
+                     "max_file_mb", "advanced_rules", "payment_krw", "min_age", "max_age", "k_anonymity",
+                     "second_review")
+
+
+def with_locked_settings(formdata: Any, campaign: Any) -> Any:
+    """`formdata` (a request's form) with each locked setting it lacks taken from `campaign`'s stored settings."""
+    stored = CampaignForm(formdata=None)
+    stored.fill(campaign)
+    data = formdata.copy()
+    for name in LOCKED_WHILE_OPEN:
+        value = stored[name].data
+        if name not in data and value not in (None, False):
+            data.setlist(name, ["y" if value is True else str(value)])
+    return data
+
+
 class CampaignForm(FlaskForm):
     slug = StringField(_l("Short name (in links)"), validators=[DataRequired(), Length(min=3, max=63)])
     title_ko = StringField(_l("Title (Korean)"), validators=[DataRequired(), Length(max=200)])
@@ -155,11 +175,22 @@ class CampaignForm(FlaskForm):
                                      "column %(col)d is not).", line=exc.lineno, col=exc.colno)) from exc
         if not isinstance(rules, dict):
             raise ValidationError(_l("Write the thresholds as one JSON object, e.g. {\"max_yaw_deg\": 30}."))
+        from webapp.blueprints.operate.photo_rule_words import FIELD_RULES, closest_rule
+
+        for key in rules:
+            if key in FIELD_RULES:
+                raise ValidationError(_l("“%(key)s” is set with the “%(field)s” field above, not in this box.",
+                                         key=key, field=FIELD_RULES[key]))
         try:
             PhotoRules.from_dict(rules)
         except RulesError as exc:
             if exc.problem == "unknown rule":
-                raise ValidationError(_l("There is no threshold called “%(key)s”.", key=exc.key)) from exc
+                guess = closest_rule(exc.key)
+                if guess:
+                    raise ValidationError(_l("“%(key)s”: there is no such threshold. Did you mean this one? %(guess)s",
+                                             key=exc.key, guess=guess)) from exc
+                raise ValidationError(_l("“%(key)s”: there is no such threshold. The table below lists every one.",
+                                         key=exc.key)) from exc
             raise ValidationError(_l("The threshold “%(key)s” is not valid: %(problem)s", key=exc.key,
                                      problem=exc.problem)) from exc
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from collection.accounts import Role
-from collection.campaigns import Campaign
+from collection.campaigns import Campaign, CampaignStatus
 from collection.campaigns.notice_template import facts_changed
 from collection.campaigns.service import UnreachableBracket
 from collection.errors import InvalidTransition
 from webapp.access import allow
-from webapp.blueprints.operate.forms import CampaignForm, settings_digest, unreachable_words
+from webapp.blueprints.operate.forms import (
+    LOCKED_WHILE_OPEN,
+    CampaignForm,
+    settings_digest,
+    unreachable_words,
+    with_locked_settings,
+)
+from webapp.blueprints.operate.photo_rule_words import face_size_hint, rule_rows
 from webapp.db import get_session
 from webapp.gate_messages import gate_advice, photo_state_label, set_state_label
 from webapp.services import campaigns, consent, settings
@@ -34,6 +41,9 @@ CAMPAIGN_REFUSALS = {
     "a campaign needs at least one age bracket with photos before opening":
         _l("A campaign needs at least one age bracket with photos before opening."),
     "only an open campaign can be closed": _l("Only an open campaign can be closed."),
+    "voice prompts that have recordings keep their wording":
+        _l("Contributors have already recorded these voice prompts, so their wording cannot change: each recording "
+           "is kept as a reading of the sentence it was made for. Prompts (by line):"),
     "the retention period can only be shortened while the campaign is open":
         _l("While the campaign is open its retention period can only be shortened: contributors agreed to the period "
            "their document states."),
@@ -59,18 +69,53 @@ def outdated_notice(campaign: Campaign) -> list[str]:
     return [str(FACT_LABELS.get(name, name)) for name in changed]
 
 
+# Photo states as the campaign dashboard tells operators (the contributor's wording asks them to act).
+OPERATOR_PHOTO_STATES = {
+    "failed": _l("Failed the checks (the contributor must replace it)"),
+    "rejected": _l("Rejected by a reviewer (the contributor must replace it)"),
+    "needs_review": _l("Waiting for a person to check it"),
+}
+# The campaign settings a refusal may name that are no single form field, or whose form label is an instruction.
+SETTING_LABELS = {
+    "photo_rules": _l("photo rules (face size, eye distance, file size, other thresholds)"),
+    "voice_prompts": _l("number and length of the voice prompts"),
+    "brackets": _l("age brackets and photo counts"),
+    "retention_days": _l("retention period"),
+}
+
+
+def setting_label(name: str, form: CampaignForm | None = None) -> str:
+    """A campaign setting's name in the operator's language, never its key."""
+    if name in SETTING_LABELS:
+        return str(SETTING_LABELS[name])
+    if form is not None and name in form:
+        return str(form[name].label.text)
+    unbound = getattr(CampaignForm, name, None)
+    return str(unbound.args[0]) if unbound is not None and getattr(unbound, "args", None) else _("another setting")
+
+
 def refusal_text(exc: Exception, form: CampaignForm | None = None) -> str:
-    """The refusal in the operator's language, naming the fields it is about by their form labels."""
+    """The refusal in the operator's language, naming the settings it is about in that language."""
     message = str(exc)
     words = next((str(text) for english, text in CAMPAIGN_REFUSALS.items() if message.startswith(english)), message)
-    fields = getattr(exc, "detail", {}).get("fields") or []
-    settings = getattr(exc, "detail", {}).get("settings") or []
+    detail = getattr(exc, "detail", {})
+    settings, prompts = detail.get("settings") or [], detail.get("prompts") or []
+    if prompts:  # the voice prompts that keep their wording: the refusal is about them, not about the whole setting
+        return f"{words} {', '.join(str(n) for n in prompts)}"
     if settings:
         words = f"{words} {', '.join(str(FACT_LABELS.get(name, name)) for name in settings)}"
-    if fields:
-        labels = [str(form[name].label.text) if form is not None and name in form else name for name in fields]
-        words = f"{words} {', '.join(labels)}"
+    if detail.get("fields"):
+        words = f"{words} {', '.join(setting_label(name, form) for name in detail['fields'])}"
     return words
+
+
+def form_page(form: CampaignForm, campaign: Campaign | None) -> str:
+    """The campaign form (new when `campaign` is None); an open campaign's fixed settings are shown disabled."""
+    return render_template(
+        "operate/campaign_form.html", form=form, campaign=campaign, server_max_mb=settings().max_upload_mb,
+        locked=LOCKED_WHILE_OPEN if campaign is not None and campaign.status is CampaignStatus.OPEN else (),
+        rule_rows=rule_rows(), face_size_hint=face_size_hint(),
+    )
 
 
 @bp.get("/")
@@ -97,8 +142,7 @@ def new_campaign() -> Response | str:
             get_session().commit()
             flash(_("Campaign created as a draft. Write its consent document next."), "success")
             return redirect(url_for("operate.campaign", slug=campaign.slug))
-    return render_template("operate/campaign_form.html", form=form, campaign=None,
-                           server_max_mb=settings().max_upload_mb)
+    return form_page(form, None)
 
 
 @bp.get("/campaigns/<slug>")
@@ -111,9 +155,10 @@ def campaign(slug: str) -> str:
         stats=campaigns().dashboard(c),
         notice=consent().current_version(c.id),
         notice_outdated=outdated_notice(c),
+        closing=campaigns().close_preview(c) if c.status is CampaignStatus.OPEN else None,
         failure_text=lambda key: gate_advice(*key.split("/", 1)).text,
         set_state_label=set_state_label,
-        photo_state_label=photo_state_label,
+        photo_state_label=lambda state: str(OPERATOR_PHOTO_STATES.get(state) or photo_state_label(state)),
     )
 
 
@@ -121,7 +166,12 @@ def campaign(slug: str) -> str:
 @allow(*OPERATORS)
 def edit_campaign(slug: str) -> Response | str | tuple[str, int]:
     c = campaigns().by_slug(slug)
-    form = CampaignForm()
+    if c.status is CampaignStatus.CLOSED:
+        flash(_("A closed campaign cannot be edited."), "error")
+        return redirect(url_for("operate.campaign", slug=slug))
+    is_open = c.status is CampaignStatus.OPEN
+    form = CampaignForm(formdata=with_locked_settings(request.form, c)) if is_open and request.method == "POST" \
+        else CampaignForm()
     if not form.is_submitted():
         form.fill(c)
     elif form.basis.data != settings_digest(c):
@@ -130,15 +180,14 @@ def edit_campaign(slug: str) -> Response | str | tuple[str, int]:
         form.form_errors.append(_("This campaign was changed since you opened this form (in another tab or by another "
                                   "operator), so nothing was saved. Check the current settings, then save again."))
         form.merge_current(c)  # what this form did not touch now shows the saved values
-        return render_template("operate/campaign_form.html", form=form, campaign=c,
-                               server_max_mb=settings().max_upload_mb), 409
+        return form_page(form, c), 409
     elif form.validate():
         values = form.values()
         values.pop("slug")
         try:
             campaigns().update(current_user.user, c, values)
         except InvalidTransition as exc:
-            flash(refusal_text(exc, form), "error")
+            form.form_errors.append(refusal_text(exc, form))  # shown above the form, with what was typed kept
         except UnreachableBracket as exc:
             form.brackets.errors.append(str(unreachable_words(exc)))
         except ValueError as exc:
@@ -147,7 +196,7 @@ def edit_campaign(slug: str) -> Response | str | tuple[str, int]:
             get_session().commit()
             flash(_("Saved."), "success")
             return redirect(url_for("operate.campaign", slug=slug))
-    return render_template("operate/campaign_form.html", form=form, campaign=c, server_max_mb=settings().max_upload_mb)
+    return form_page(form, c)
 
 
 @bp.post("/campaigns/<slug>/open")
@@ -168,6 +217,9 @@ def open_campaign(slug: str) -> Response:
 @allow(*OPERATORS)
 def close_campaign(slug: str) -> Response:
     c = campaigns().by_slug(slug)
+    if request.form.get("confirm") != "y":  # closing cannot be undone: the page says what it does, the tick agrees
+        flash(_("Nothing was closed: tick the box to confirm that you read what closing does."), "error")
+        return redirect(url_for("operate.campaign", slug=slug, _anchor="close"))
     try:
         campaigns().close(current_user.user, c)
     except InvalidTransition as exc:
