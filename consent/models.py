@@ -109,7 +109,8 @@ class ReviewState(enum.StrEnum):
     NOT_NEEDED = "not_needed"
     PENDING = "pending"  # guardian consents and re-consents wait for an operator's look
     APPROVED = "approved"
-    FLAGGED = "flagged"
+    FLAGGED = "flagged"  # an operator asked the compliance officer to follow the consent up (`review_note` says why)
+    RESOLVED = "resolved"  # the compliance officer followed a flag up (`resolution_note` says how)
 
 
 class ConsentRecord(Base):
@@ -140,6 +141,10 @@ class ConsentRecord(Base):
     review_note: Mapped[str | None] = mapped_column(String(500))
     reviewed_by: Mapped[str | None] = mapped_column(String(32))
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The compliance officer's follow-up of a flag; the flag itself (reason, who, when) stays in the review_* columns.
+    resolution_note: Mapped[str | None] = mapped_column(String(500))
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     def __repr__(self) -> str:
         return f"<ConsentRecord {self.id} {self.event}>"

@@ -37,8 +37,10 @@ JURISDICTIONS: tuple[str, ...] = ("KR", "EU")
 NOTICE_SCHEMA = 1
 # Edition 2: the sensitive-information matter is "biometric features" (edition 1 said "face and voice features",
 # wrong for a photo-only campaign), as every other page names it.
-CURRENT_WORDING = 2
-WORDINGS = (1, 2)
+# Edition 3: a campaign-specific optional use is headed by its own summary (not "Other optional use"), and the right
+# to refuse names each such use, so a contributor knows what else may be declined.
+CURRENT_WORDING = 3
+WORDINGS = (1, 2, 3)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -361,6 +363,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "third_party_provision": "개인정보 제3자 제공",
         "voice_recording": "음성 녹음 수집·이용",
         "custom": "기타 선택 이용",
+        "custom_refusal@3": "다음 선택 이용에 대한 동의도 각각 거부할 수 있습니다: {uses}.",
     },
     "en": {
         "document": "Consent document {campaign}, version {version}",
@@ -392,6 +395,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "third_party_provision": "Provision to a third party",
         "voice_recording": "Collection and use of voice recordings",
         "custom": "Other optional use",
+        "custom_refusal@3": "You may also refuse each of these optional uses separately: {uses}.",
     },
 }
 _TEXT_SECTIONS = (
@@ -421,7 +425,8 @@ def notice_sections(notice: Notice, lang: str) -> tuple[NoticeSection, ...]:
     for name in _TEXT_SECTIONS:
         text: LocalizedText = getattr(notice, name)
         if not text.is_blank(lang):
-            sections.append(NoticeSection(name, labels[name], _clean(text.get(lang))))
+            body = text.get(lang) + (_custom_refusal(notice, lang) if name == "right_to_refuse" else "")
+            sections.append(NoticeSection(name, labels[name], _clean(body)))
     for number, matter in enumerate(notice.matters, start=1):
         sections.append(_matter_section(matter, number, lang, notice.wording))
     return tuple(sections)
@@ -456,10 +461,27 @@ def _label(labels: Mapping[str, str], key: str, wording: int) -> str:
     return labels[key]
 
 
+def _custom_name(matter: Matter, lang: str) -> str:
+    """A campaign-specific use's name: the first line of its summary (its kind's label when that is blank)."""
+    first = _clean(matter.summary.get(lang)).split("\n")[0].strip()
+    return first or _LABELS[lang][matter.kind.value]
+
+
+def _custom_refusal(notice: Notice, lang: str) -> str:
+    """From edition 3: the sentence added to the right to refuse that names each campaign-specific use."""
+    uses = [_custom_name(m, lang) for m in notice.matters if m.kind is MatterKind.CUSTOM]
+    if notice.wording < 3 or not uses:
+        return ""
+    sentence = _label(_LABELS[lang], "custom_refusal", notice.wording).format(uses=", ".join(uses))
+    return "\n" + sentence
+
+
 def _matter_section(matter: Matter, number: int, lang: str, wording: int) -> NoticeSection:
     labels = _LABELS[lang]
     required = labels["required" if matter.required else "optional"]
     kind = _label(labels, matter.kind.value, wording)
+    if matter.kind is MatterKind.CUSTOM and wording >= 3:
+        kind = _custom_name(matter, lang)
     heading = labels["matter"].format(number=number, kind=kind, required=required)
     lines = [f"{labels['summary']}: {matter.summary.get(lang)}", "", matter.full_text.get(lang)]
     if matter.third_party is not None:

@@ -385,6 +385,30 @@ class ConsentService:
         record.reviewed_at = self.clock.now()
         self.session.flush()
 
+    # -- flags: consents an operator asked the compliance officer to follow up ------------------------------
+    def open_flags(self) -> list[ConsentRecord]:
+        """Flagged consents nobody has followed up yet, oldest flag first. Unlike the review queue these stay
+        listed after the consent is replaced or withdrawn: the person may still need to be contacted."""
+        q = select(ConsentRecord).where(ConsentRecord.review_state == ReviewState.FLAGGED)
+        return list(self.session.scalars(q.order_by(ConsentRecord.reviewed_at, ConsentRecord.id)))
+
+    def count_open_flags(self) -> int:
+        q = select(func.count()).select_from(ConsentRecord).where(ConsentRecord.review_state == ReviewState.FLAGGED)
+        return int(self.session.scalar(q) or 0)
+
+    def resolve_flag(self, record: ConsentRecord, officer_id: str, note: str) -> None:
+        """Close a flag with the officer's note of what was done; the flag's reason, author and time are kept.
+        Raises ConsentStateError when the record is not flagged or the note is blank."""
+        if record.review_state is not ReviewState.FLAGGED:
+            raise ConsentStateError("only a flagged consent can be resolved")
+        if not note.strip():
+            raise ConsentStateError("resolving a flag needs a note")
+        record.review_state = ReviewState.RESOLVED
+        record.resolution_note = note.strip()
+        record.resolved_by = officer_id
+        record.resolved_at = self.clock.now()
+        self.session.flush()
+
     def count_records(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(ConsentRecord)) or 0)
 

@@ -301,6 +301,8 @@ def gate_notes(
 # --- states ---------------------------------------------------------------------------------------------------
 PHOTO_STATES = {
     "checking": _l("Checking…"),
+    # a photo or recording waiting for its checks while processing is suspended at the contributor's request
+    "suspended": _l("Processing suspended: checked once it is lifted"),
     "passed": _l("Passed the checks"),
     "failed": _l("Did not pass: replace it"),
     "needs_review": _l("A person will check it"),
@@ -463,6 +465,13 @@ def error_advice(err: ContributionError, prompts: Mapping[str, str] | None = Non
         return Advice(
             _("You have not consented to voice recording in this campaign."),
             _("To record, give the voice recording consent on the campaign's consent page."),
+        )
+    if err.code == "consent_required" and detail.get("reason") == "suspended":
+        return Advice(
+            _("Processing of your data in this campaign is suspended at your request, so nothing can be uploaded "
+              "or sent for review now."),
+            _("When the suspension is lifted you can continue; to ask for that, contact our privacy officer (see "
+              "the privacy policy)."),
         )
     if err.code == "consent_required":
         return Advice(

@@ -459,3 +459,18 @@ def facts_changed(written_for: dict[str, Any] | None, campaign: Campaign) -> lis
         return []
     now = notice_facts(campaign)
     return [name for name in _FACTS if written_for.get(name) != now[name]]
+
+
+def campaign_as_written(campaign: Campaign, written_for: dict[str, Any]) -> Campaign:
+    """A detached copy of `campaign` with the settings a notice was `written_for` (what `notice_facts` saved), so
+    that `default_notice` can say what the default text was then. Never added to a session."""
+    then = Campaign(slug=campaign.slug, title_ko=campaign.title_ko, title_en=campaign.title_en)
+    now = notice_facts(campaign)  # a setting the record lacks is taken as unchanged
+    then.brackets = [{"min_age": lo, "max_age": hi, "photos": n}
+                     for lo, hi, n in written_for.get("brackets", now["brackets"])]
+    then.voice_prompts = [{"text_ko": ko, "text_en": en, "min_seconds": lo, "max_seconds": hi}
+                          for ko, en, lo, hi in written_for.get("voice_prompts", now["voice_prompts"])]
+    then.payment_krw = int(written_for.get("payment_krw", campaign.payment_krw))
+    then.retention_days = int(written_for.get("retention_days", campaign.retention_days))
+    then.min_age, then.max_age = written_for.get("ages", [campaign.min_age, campaign.max_age])
+    return then

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from consent.canonical import canonical_json
 from consent.errors import NoticeFormatError, NoticeIncompleteError
 from consent.notice import (
+    CURRENT_WORDING,
     ChangeKind,
     Contact,
     LocalizedText,
@@ -343,7 +344,29 @@ def test_an_added_matter_is_one_change_plus_the_new_order(notice: Notice) -> Non
         ("matters.newsletter", ChangeKind.ADDED),
     ]
     assert diff.changes[1].new == "Newsletter"
-    assert "+Consent 5: Other optional use (optional)" in diff.unified
+    assert "+Consent 5: Newsletter (optional)" in diff.unified  # headed by what it is for (edition 3)
+    assert "+You may also refuse each of these optional uses separately: Newsletter." in diff.unified
+
+
+def test_edition_3_names_a_campaign_specific_use_while_an_edition_2_version_keeps_its_text(notice: Notice) -> None:
+    """A campaign-specific use was headed "Other optional use" and went unmentioned in the right to refuse; from
+    edition 3 it is headed by its summary and the right to refuse names it. A version published in edition 2 keeps
+    its exact text and hash: receipts carry that hash."""
+    extra = Matter(id="followup", kind=MatterKind.CUSTOM, summary=text("추후 연락\n두 번째 줄", "Follow-up contact"))
+    current = dataclasses.replace(notice, matters=(*notice.matters, extra))
+    published = dataclasses.replace(current, wording=2)
+    ko, en = render_text(current, "ko"), render_text(current, "en")
+    assert "동의 사항 5: 추후 연락 (선택)" in ko and "기타 선택 이용" not in ko
+    assert "다음 선택 이용에 대한 동의도 각각 거부할 수 있습니다: 추후 연락." in ko
+    assert "Consent 5: Follow-up contact (optional)" in en
+    sections = {s.key: s.body for s in notice_sections(current, "en")}
+    assert sections["right_to_refuse"].endswith("You may also refuse each of these optional uses separately: "
+                                                 "Follow-up contact.")
+    old = render_text(published, "ko")
+    assert "동의 사항 5: 기타 선택 이용 (선택)" in old and "다음 선택 이용" not in old
+    stored = notice_from_dict(json.loads(json.dumps(notice_to_dict(published))))
+    assert notice_sha256(stored, "ko") == notice_sha256(published, "ko") != notice_sha256(current, "ko")
+    assert "다음 선택 이용" not in render_text(notice, "ko")  # nothing added without a campaign-specific use
 
 
 def test_a_removed_matter_is_one_change(notice: Notice) -> None:
@@ -400,7 +423,7 @@ def test_a_notice_stored_before_wording_editions_renders_as_it_was_published(not
     """Edition 1 said "face and voice features" for every campaign; edition 2 says "biometric features". A stored
     notice without an edition is edition 1 and keeps its exact text and hash (receipts carry that hash)."""
     data = notice_to_dict(notice)
-    assert data["wording"] == 2
+    assert data["wording"] == CURRENT_WORDING
     legacy = {k: v for k, v in data.items() if k != "wording"}
     old = notice_from_dict(legacy)
     assert old.wording == 1 and notice_to_dict(old)["wording"] == 1
@@ -432,7 +455,7 @@ def _broken(mutate: Any) -> dict[str, Any]:
         (_broken(lambda d: d["matters"][2]["third_party"].pop("items")), "$.matters[2].third_party"),
         (_broken(lambda d: d["matters"][0].update(summary="text")), "$.matters[0].summary"),
         (_broken(lambda d: d.update(collects_voice="true")), "$.collects_voice"),
-        (_broken(lambda d: d.update(wording=3)), "wording"),
+        (_broken(lambda d: d.update(wording=CURRENT_WORDING + 1)), "wording"),
         (_broken(lambda d: d.update(wording=True)), "wording"),
         (_broken(lambda d: d["matters"][0].update(kind="marketing")), "matters.collection.kind"),
     ],

@@ -549,6 +549,21 @@ def draft_form_of(body: str) -> dict[str, str]:
     return data
 
 
+def save_and_publish(client: Any, url: str, data: dict[str, str]) -> Any:
+    """Press "Save and publish" in the editor at `url`, then confirm on the page that asks; the confirmation's
+    response."""
+    asked = client.post(url, data=data | {"publish": "1"})
+    assert asked.status_code == 302 and asked.headers["Location"].endswith("/consent/draft/publish"), text(asked)[:2000]
+    return confirm_publish(client, asked.headers["Location"])
+
+
+def confirm_publish(client: Any, confirm_url: str) -> Any:
+    page = text(client.get(confirm_url))
+    digest = re.search(r'name="digest"[^>]*value="([0-9a-f]+)"', page)
+    assert digest, page[:2000]
+    return client.post(confirm_url, data={"csrf_token": csrf_token(client, confirm_url), "digest": digest.group(1)})
+
+
 def test_the_editor_is_prefilled_and_publishing_refuses_naming_each_missing_item(
     app: Any, client: Any, campaign: Any, operator: Any
 ) -> None:
@@ -586,7 +601,7 @@ def test_data_categories_that_are_not_codes_are_refused_next_to_the_field(
 
 def test_publishing_then_versions_and_diff(app: Any, client: Any, campaign: Any, operator: Any) -> None:
     url = f"/operate/campaigns/{campaign.slug}/consent/draft"
-    resp = client.post(url, data=draft_form(client, url) | {"publish": "1"})
+    resp = save_and_publish(client, url, draft_form(client, url))
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/consent/v1")
     v1 = in_app(app, lambda s: s.current_version(campaign.id))
     page = text(client.get(resp.headers["Location"]))
@@ -595,13 +610,13 @@ def test_publishing_then_versions_and_diff(app: Any, client: Any, campaign: Any,
     saved = client.post(url, data=data | {"save": "1"})
     assert saved.status_code == 302
     assert "v2" in text(client.get(url)) and in_app(app, lambda s: s.versions(campaign.id))[-1].number == 2
-    client.post(url, data=draft_form(client, url) | {"publish": "1"})
+    save_and_publish(client, url, draft_form(client, url))
     document = text(client.get(f"/operate/campaigns/{campaign.slug}/consent"))
     assert "현재 유효한 버전은 2입니다" in document
     diff = client.get(f"/operate/campaigns/{campaign.slug}/consent/diff?old=1&new=2&lang=en")
     body = text(diff)
     assert diff.status_code == 200
-    assert "<code>purpose</code>" in body and "Building a face dataset, and nothing else." in body
+    assert "<td>수집·이용 목적</td>" in body and "Building a face dataset, and nothing else." in body
     assert '<span class="add">+Building a face dataset, and nothing else.</span>' in body
     assert "변경" in body  # the page itself is in the operator's language
     english = text(client.get(f"/operate/campaigns/{campaign.slug}/consent/diff?old=1&new=2&lang=en", headers=EN))
@@ -617,7 +632,7 @@ def test_a_document_written_for_other_settings_neither_opens_the_campaign_nor_ta
 ) -> None:
     campaign = make_campaign(open_it=False)
     url = f"/operate/campaigns/{campaign.slug}/consent/draft"
-    assert client.post(url, data=draft_form(client, url) | {"publish": "1"}).status_code == 302
+    assert save_and_publish(client, url, draft_form(client, url)).status_code == 302
     assert "다른 설정" not in text(client.get(f"/operate/campaigns/{campaign.slug}"))
     campaign.payment_krw, campaign.brackets = 1_000_000, [{"key": "30-39", "min_age": 30, "max_age": 39, "photos": 30}]
     db_session.commit()  # edited after publishing, as a draft campaign may be
@@ -641,12 +656,12 @@ def test_a_document_written_for_other_settings_neither_opens_the_campaign_nor_ta
     assert len(in_app(app, lambda s: s.versions(campaign.id))) == 1
     campaign.payment_krw = 1_000_000
     db_session.commit()
-    # the next version starts from the campaign as it is now, not from version 1's figures, and says so
-    assert "기본 문구에서 다시 시작합니다" in text(client.get(url))
+    # the next version states the campaign as it is now, not version 1's figures, and says what it updated
+    assert "설정을 나타내는 문구만 고칩니다" in text(client.get(url))
     draft = draft_form(client, url)
     assert "총 30장" in draft["items_collected__ko"] and "총 8장" not in draft["items_collected__ko"]
     assert "1,000,000원" in " ".join(draft.values())
-    assert client.post(url, data=draft | {"publish": "1"}).status_code == 302
+    assert save_and_publish(client, url, draft).status_code == 302
     assert "다른 설정" not in text(client.get(f"/operate/campaigns/{campaign.slug}"))
     opened = client.post(f"/operate/campaigns/{campaign.slug}/open",
                          data={"csrf_token": csrf_token(client, f"/operate/campaigns/{campaign.slug}")})
@@ -684,13 +699,13 @@ def test_operators_add_a_campaign_specific_optional_use_that_contributors_see_on
     assert custom.kind is MatterKind.CUSTOM and not custom.required
     index = [m.id for m in draft.matters].index("follow-up")
     page = text(client.get(url))
-    assert 'id="matter-follow-up"' in page and 'form="remove-follow-up"' in page
+    assert 'id="matter-follow-up"' in page and f'formaction="{url}/matters/follow-up/remove"' in page
     data = draft_form(client, url) | {
         f"m{index}__full_text__ko": "연구가 끝난 뒤 후속 연구 참여를 묻기 위해 연락할 수 있습니다.",
         f"m{index}__full_text__en": "We may contact you afterwards to ask about a follow-up study.",
         f"m{index}__data_categories": "email",
     }
-    published = client.post(url, data=data | {"publish": "1"})
+    published = save_and_publish(client, url, data)
     assert published.status_code == 302, text(published)[:3000]
 
     remove_required = client.post(f"{url}/matters/collection/remove", data={"csrf_token": csrf_token(client, url)})
@@ -729,7 +744,9 @@ def test_the_pages_say_how_many_contributors_must_reconsent(
     login(operator)
     url = f"/operate/campaigns/{campaign.slug}/consent/draft"
     assert "re-consent when this draft is published: 1" in text(client.get(url))
-    client.post(url, data=draft_form(client, url) | {"purpose__en": "Changed.", "publish": "1"})
+    asked = client.post(url, data=draft_form(client, url) | {"purpose__en": "Changed.", "publish": "1"})
+    assert "asked to consent again before uploading: 1" in text(client.get(asked.headers["Location"]))
+    confirm_publish(client, asked.headers["Location"])
     assert "who have not yet done so (they cannot upload until they do): 1" in text(
         client.get(f"/operate/campaigns/{campaign.slug}/consent/v2")
     )

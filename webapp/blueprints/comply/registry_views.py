@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -27,6 +26,7 @@ from collection.compliance import (
 from collection.contributions.models import Photo
 from webapp.access import allow
 from webapp.blueprints.comply.compliance_forms import ButtonForm, SignOffForm, VerifyForm
+from webapp.blueprints.comply.consent_views import subject_page
 from webapp.blueprints.comply.views import bp
 from webapp.compliance_services import access_reviews, consent_registry, retention
 from webapp.db import get_session
@@ -68,26 +68,7 @@ RECENT_CONSENTS = 50  # shown when nothing is searched for, so the registry can 
 @bp.get("/consents/subjects/<subject_id>")
 @allow(*OFFICERS)
 def consent_subject(subject_id: str) -> str:
-    history = consent_registry().history(subject_id[:40])
-    if not history:
-        abort(404)
-    return render_template("comply/consent_subject.html", subject_id=subject_id, history=history,
-                           matter_names=_matter_names([c.record for h in history for c in h.events]))
-
-
-def _matter_names(records: list[Any]) -> dict[str, dict[str, str]]:
-    """Receipt id -> matter id -> the matter's name (its kind; a custom matter's summary) in the version signed."""
-    from consent.models import NoticeVersion
-    from webapp.blueprints.operate.consent_forms import matter_name
-
-    lang, names, notices = str(get_locale()), {}, {}
-    for record in records:
-        if record.notice_version_id not in notices:
-            version = get_session().get(NoticeVersion, record.notice_version_id)
-            notices[record.notice_version_id] = version.notice if version else None
-        notice = notices[record.notice_version_id]
-        names[record.id] = {m.id: matter_name(m, lang) for m in notice.matters} if notice else {}
-    return names
+    return subject_page(subject_id)
 
 
 @bp.post("/consents/verify")
@@ -146,24 +127,33 @@ def _month_or_404(month: str) -> str:
 @bp.get("/access-review")
 @allow(*OFFICERS)
 def access_review() -> str:
-    service = access_reviews()
-    unreviewed = service.unreviewed()
+    unreviewed = access_reviews().unreviewed()
     # without a month asked for: the oldest month still waiting for its sign-off, else the month in progress
     month = _month_or_404(request.args.get("month") or (unreviewed[0] if unreviewed else month_of(clock().now())))
+    return _access_review_page(month, None, unreviewed)
+
+
+def _access_review_page(month: str, form: SignOffForm | None, unreviewed: list[str] | None = None) -> str:
+    """The month's report; `form` is a refused sign-off to show again with what was typed (else a fresh one)."""
+    service = access_reviews()
     report = service.report(month)
-    form = SignOffForm(digest=report.digest)
+    form = form or SignOffForm(digest=report.digest)
+    form.digest.data = report.digest  # a refused sign-off is asked again for the report as it is now
     return render_template(
         "comply/access_review.html",
         report=report,
         form=form,
         reviews=service.reviews(),
-        unreviewed=unreviewed,
+        unreviewed=service.unreviewed() if unreviewed is None else unreviewed,
         this_month=month_of(clock().now()),
-        staff=_staff_names([s.actor_id for s in report.staff]),
+        month_over=report.end <= clock().now(),  # only a finished month can be signed off
+        staff=_staff_names([s.actor_id for s in report.staff] + [report.review.signed_off_by if report.review
+                                                                  else None]),
         whose=(whose := _photo_owners([line.object_id for line in report.lines if line.object_type == "photo"])),
         people={s.actor_id: len({whose[line.object_id][0] for line in report.lines
                                  if line.actor_id == s.actor_id and line.object_id in whose}) for s in report.staff},
         actions={"photo.viewed": _("viewed a photo"), "release.downloaded": _("downloaded a release")},
+        sizes={"thumb": _("thumbnail"), "full": _("full size")},
     )
 
 
@@ -183,17 +173,19 @@ def _photo_owners(photo_ids: list[str | None]) -> dict[str, tuple[str, str]]:
 
 @bp.post("/access-review/<month>/sign-off")
 @allow(*OFFICERS)
-def access_review_sign_off(month: str) -> Response:
+def access_review_sign_off(month: str) -> Response | tuple[str, int]:
     month = _month_or_404(month)
     form = SignOffForm()
-    if form.validate_on_submit():
-        try:
-            access_reviews().sign_off(current_user.user, month, form.digest.data, form.note.data or "")
-        except AccessReviewError as exc:
-            flash(_sign_off_refusal(exc.code), "error")
-        else:
-            get_session().commit()
-            flash(_("Signed off."), "success")
+    if not form.validate_on_submit():
+        return _access_review_page(month, form), 400
+    try:
+        access_reviews().sign_off(current_user.user, month, form.digest.data, form.note.data or "")
+    except AccessReviewError as exc:
+        # the page comes back with the refusal and the officer's note as typed
+        form.form_errors.append(_sign_off_refusal(exc.code))
+        return _access_review_page(month, form), 409
+    get_session().commit()
+    flash(_("Signed off."), "success")
     return redirect(url_for("comply.access_review", month=month))
 
 

@@ -11,6 +11,7 @@ from collection.campaigns import Campaign
 from collection.contributions.models import Enrollment, EnrollmentState
 from webapp.access import allow
 from webapp.db import get_session
+from webapp.services import consent
 
 bp = Blueprint("comply", __name__, url_prefix="/comply")
 
@@ -20,7 +21,7 @@ bp = Blueprint("comply", __name__, url_prefix="/comply")
 def dashboard() -> str:
     session = get_session()
     counts = {"campaigns": session.scalar(select(func.count()).select_from(Campaign)), **contributor_counts(session)}
-    return render_template("comply/dashboard.html", counts=counts)
+    return render_template("comply/dashboard.html", counts=counts, open_flags=consent().count_open_flags())
 
 
 def contributor_counts(session: Session) -> dict[str, int]:

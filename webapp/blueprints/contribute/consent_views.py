@@ -446,7 +446,12 @@ def consent_receipt(receipt_id: str) -> str:
 @bp.get("/consent/receipts/<receipt_id>/receipt.json")
 @allow(Role.CONTRIBUTOR)
 def consent_receipt_download(receipt_id: str) -> Response:
-    record = _own_record_or_404(consent(), receipt_id)
-    response = Response(record.receipt_bytes, mimetype="application/json")  # the signed bytes, verbatim
+    return receipt_file(_own_record_or_404(consent(), receipt_id))
+
+
+def receipt_file(record: ConsentRecord) -> Response:
+    """The signed receipt as a file download: its bytes verbatim, so it verifies offline (also the compliance
+    officer's download)."""
+    response = Response(record.receipt_bytes, mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="consent-receipt-{record.id}.json"'
     return response

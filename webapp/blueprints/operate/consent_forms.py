@@ -17,9 +17,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, Form, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import Field, Form, HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from consent.notice import (
@@ -77,6 +78,49 @@ def kind_label(kind: MatterKind | str) -> str:
 def matter_name(matter: Matter, lang: str) -> str:
     """A short name for a matter: its kind, or a campaign-specific use's own summary in `lang`."""
     return matter.summary.get(lang) if matter.kind is MatterKind.CUSTOM else kind_label(matter.kind)
+
+
+def matter_label(matter: Matter, lang: str) -> str:
+    """A matter's name on staff pages: its kind, or "Optional use ‘<its summary>’" for a campaign-specific use."""
+    if matter.kind is MatterKind.CUSTOM:
+        return str(_l("Optional use ‘%(name)s’", name=matter.summary.get(lang).strip() or matter.id))
+    return kind_label(matter.kind)
+
+
+# Labels of the notice paths that name no editor field (the diff lists them too).
+_PATH_LABELS: dict[str, Any] = {
+    "jurisdictions": _l("Jurisdictions the notice is written for"),
+    "collects_voice": _l("Collects voice recordings"),
+    "matters.order": _l("Order of the consent matters"),
+}
+_CONTACT_PARTS: dict[str, Any] = {
+    "name": _l("Name"), "address": _l("Address"), "email": _l("Email"), "phone": _l("Phone"),
+    "contact": _l("Email or phone"),
+}
+_MATTER_PARTS: dict[str, Any] = {
+    "summary": _l("Short summary"), "full_text": _l("Full text"), "data_categories": _l("Data categories"),
+    "kind": _l("Kind"), **{f"third_party.{name}": label for name, label in THIRD_PARTY_TEXTS},
+}
+
+
+def path_label(path: str, matters: Mapping[str, Matter], lang: str) -> str:
+    """A notice field path (``controller.phone``, ``matters.followup.data_categories``) as staff read it, e.g.
+    "Controller — Phone" or "Optional use ‘Follow-up’ — Data categories"; `matters` (by id) name the matters.
+    A path it does not know is returned as it is."""
+    general = dict(GENERAL_TEXTS)
+    if path in _PATH_LABELS or path in general:
+        return str(_PATH_LABELS.get(path) or general[path])
+    head, _dot, rest = path.partition(".")
+    if head in dict(CONTACTS) and rest in _CONTACT_PARTS:
+        return f"{dict(CONTACTS)[head]} — {_CONTACT_PARTS[rest]}"
+    if head == "matters" and rest:
+        matter_id, _dot, part = rest.partition(".")
+        matter = matters.get(matter_id)
+        name = matter_label(matter, lang) if matter else kind_label(matter_id)
+        if not part:
+            return name
+        return f"{name} — {_MATTER_PARTS[part]}" if part in _MATTER_PARTS else f"{name} — {part}"
+    return path
 
 
 # --- layout ------------------------------------------------------------------------------------------------
@@ -254,13 +298,11 @@ def field_for_missing(item: MissingItem, layout: NoticeLayout) -> str | None:
     return None
 
 
-def slot_label(path: str, layout: NoticeLayout) -> Any:
-    """The human label of a notice path, for the list of missing items."""
-    for slot in layout.text_slots():
-        if slot.path == path:
-            return slot.label
-    labels = dict(CONTACTS)
-    return labels.get(path.split(".")[0], path)
+def slot_label(path: str, layout: NoticeLayout) -> str:
+    """The human label of a notice path, for the lists of missing and updated items: which field, and of which
+    contact or matter (never the path itself)."""
+    matters = {slots.matter.id: slots.matter for slots in layout.matters}
+    return path_label(path, matters, str(get_locale() or "ko"))
 
 
 # --- diff and review ---------------------------------------------------------------------------------------
@@ -290,3 +332,10 @@ class ReviewForm(FlaskForm):
     note = TextAreaField(_l("Reason (needed to flag)"), validators=[Optional(), Length(max=500)], render_kw={"rows": 2})
     approve = SubmitField(_l("Approve"))
     flag = SubmitField(_l("Flag"))
+
+
+class PublishForm(FlaskForm):
+    """The confirmation of publishing a draft; `digest` names the draft text that was shown."""
+
+    digest = HiddenField(validators=[InputRequired(), Length(max=64)])
+    submit = SubmitField(_l("Publish and ask for consent again"))

@@ -3,7 +3,9 @@ diff between versions) and the review queue of consents that need a look.
 
 Publishing a new version makes every contributor whose required consent is in force re-consent before any
 further upload (`ConsentService.may_upload` / `needs_reconsent` encode it); the version pages say how many
-people that is.
+people that is, and publishing is confirmed on a page that says it first. A closed campaign's document is final:
+no draft, no new version. Compliance officers read the published versions, the diff and the review queue; they
+never draft, publish or decide reviews.
 
 Privacy decision for the review queue: operators see what the check needs - the event, its time, the notice
 version, the under-14 flag, the legal representative's relationship, each matter's yes/no and whether the
@@ -29,8 +31,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from collection.accounts import Role
-from collection.campaigns import Campaign
-from collection.campaigns.notice_template import default_notice, facts_changed, fit_to_campaign, notice_facts
+from collection.campaigns import Campaign, CampaignStatus
+from collection.campaigns.notice_template import (
+    campaign_as_written,
+    default_notice,
+    facts_changed,
+    fit_to_campaign,
+    notice_facts,
+)
 from consent.errors import ConsentStateError, NoticeFormatError, NoticeIncompleteError
 from consent.models import ConsentRecord, NoticeState, NoticeVersion
 from consent.notice import (
@@ -41,8 +49,10 @@ from consent.notice import (
     MissingItem,
     Notice,
     diff_notices,
+    missing_items,
     notice_sections,
 )
+from consent.redraft import FieldUpdate, carry_over
 from consent.service import ConsentService
 from webapp.access import allow
 from webapp.blueprints.operate.consent_forms import (
@@ -52,12 +62,15 @@ from webapp.blueprints.operate.consent_forms import (
     DiffForm,
     NoticeFormBase,
     NoticeLayout,
+    PublishForm,
     ReviewForm,
     field_for_missing,
     kind_label,
+    matter_label,
     notice_form,
     notice_formdata,
     notice_from_form,
+    path_label,
     slot_label,
 )
 from webapp.blueprints.operate.views import FACT_LABELS, bp, outdated_notice
@@ -65,6 +78,14 @@ from webapp.db import get_session
 from webapp.services import consent, settings
 
 STAFF = (Role.OPERATOR, Role.ADMIN)
+# The compliance officer audits what people were shown: the published versions, their text and the changes between
+# them, and the review queue (read only). Drafting, publishing and review decisions stay with operators.
+READERS = (*STAFF, Role.COMPLIANCE)
+
+
+def _edits() -> bool:
+    """Whether the signed-in user may draft, publish and decide reviews (an operator or admin)."""
+    return bool(current_user.role in STAFF)
 
 
 # --- loading -----------------------------------------------------------------------------------------------
@@ -79,8 +100,8 @@ def _campaign_or_404(slug: str) -> Campaign:
 
 def _version_or_404(service: ConsentService, campaign: Campaign, number: int) -> NoticeVersion:
     version = next((v for v in service.versions(campaign.id) if v.number == number), None)
-    if version is None:
-        abort(404)
+    if version is None or not (version.published or _edits()):
+        abort(404)  # a compliance officer reads published versions only: a draft was never shown to anyone
     return version
 
 
@@ -89,16 +110,39 @@ def _template(campaign: Campaign) -> Notice:
     return default_notice(campaign, s.controller_name, s.controller_contact, s.jurisdictions)
 
 
-def _base_notice(service: ConsentService, campaign: Campaign) -> Notice:
-    """What the editor starts from: the draft, else the latest published version, else the default notice;
-    fitted to the campaign's current matters (voice or not) and the installation's jurisdictions. A version
-    written for other settings (counts, payment, periods...) would carry their old figures into the new one:
-    the editor then starts again from the default notice of the campaign as it is now."""
+@dataclasses.dataclass(frozen=True)
+class Redraft:
+    """Where the editor starts: `notice`, and when the campaign's settings changed since the latest version
+    (`number`) was written, which settings (`changed`) and what that updated in the text (`updates`)."""
+
+    notice: Notice
+    number: int | None = None
+    changed: tuple[str, ...] = ()
+    updates: tuple[FieldUpdate, ...] = ()
+
+
+def _redraft(service: ConsentService, campaign: Campaign) -> Redraft:
+    """The draft, else the latest published version, else the default notice; fitted to the campaign's current
+    matters (voice or not) and the installation's jurisdictions. When the settings the latest version states
+    (counts, payment, periods...) changed since it was written, only the texts stating them are updated: every
+    other edit (contacts, wording, campaign-specific uses) is carried over (`consent.redraft`)."""
     versions = service.versions(campaign.id)
     template = _template(campaign)
-    if not versions or facts_changed(versions[-1].written_for, campaign):
-        return dataclasses.replace(template, version=versions[-1].number if versions else 1)
-    return fit_to_campaign(versions[-1].notice, template)
+    if not versions:
+        return Redraft(template)
+    latest = versions[-1]
+    changed = facts_changed(latest.written_for, campaign)
+    if not changed or latest.written_for is None:
+        return Redraft(fit_to_campaign(latest.notice, template))
+    s = settings()
+    then = default_notice(campaign_as_written(campaign, latest.written_for), s.controller_name,
+                          s.controller_contact, s.jurisdictions)
+    notice, updates = carry_over(latest.notice, then, template)
+    return Redraft(fit_to_campaign(notice, template), latest.number, tuple(changed), updates)
+
+
+def _base_notice(service: ConsentService, campaign: Campaign) -> Notice:
+    return _redraft(service, campaign).notice
 
 
 def _asked_to_reconsent(service: ConsentService, campaign_id: str, version_id: str) -> int:
@@ -120,11 +164,11 @@ def _asked_to_reconsent(service: ConsentService, campaign_id: str, version_id: s
 
 
 @bp.get("/campaigns/<slug>/consent")
-@allow(*STAFF)
+@allow(*READERS)
 def consent_document(slug: str) -> str:
     campaign = _campaign_or_404(slug)
     service = consent()
-    versions = service.versions(campaign.id)
+    versions = [v for v in service.versions(campaign.id) if _edits() or v.published]
     current = service.current_version(campaign.id)
     pending = _asked_to_reconsent(service, campaign.id, current.id) if current else 0
     return render_template(
@@ -134,20 +178,69 @@ def consent_document(slug: str) -> str:
         current=current,
         pending=pending,
         has_draft=any(v.state is NoticeState.DRAFT for v in versions),
+        edits=_edits(),
         notice_outdated=outdated_notice(campaign),
         diff_form=DiffForm(data={"old": max(1, len(versions) - 1), "new": len(versions), "lang": str(get_locale())}),
     )
+
+
+def _closed(campaign: Campaign) -> bool:
+    """A closed campaign collects nothing more: its consent document is final (no new draft, no new version)."""
+    return campaign.status is CampaignStatus.CLOSED
+
+
+def _closed_message() -> str:
+    return _("This campaign is closed, so its consent document can no longer be changed or published. The versions "
+             "published while it was open stay as they are.")
 
 
 @bp.route("/campaigns/<slug>/consent/draft", methods=["GET", "POST"])
 @allow(*STAFF)
 def consent_draft(slug: str) -> Response | tuple[str, int] | str:
     campaign = _campaign_or_404(slug)
+    if not request.method == "POST":
+        if _closed(campaign):
+            flash(_closed_message(), "error")
+            return redirect(url_for("operate.consent_document", slug=slug))
+        base = _base_notice(consent(), campaign)
+        layout = NoticeLayout.of(base)
+        return _draft_page(campaign, notice_form(layout, notice_formdata(base, layout)), layout, [])
+    saved = _save_draft(campaign)
+    if not isinstance(saved, NoticeVersion):
+        return saved
+    if request.form.get("publish"):
+        # publishing asks every contributor whose consent is in force to consent again: it is confirmed first,
+        # on a page that says how many people that is
+        missing = missing_items(saved.notice)
+        get_session().commit()  # keep what was typed: the draft is saved even though it cannot go out yet
+        if missing:
+            layout = NoticeLayout.of(saved.notice)
+            form = notice_form(layout, notice_formdata(saved.notice, layout))
+            return _draft_page(campaign, form, layout, _place_missing(form, layout, tuple(missing))), 400
+        return redirect(url_for("operate.consent_publish", slug=slug))
+    get_session().commit()
+    if any((request.form.get(name) or "").strip() for name in ("matter_id", "summary_ko", "summary_en")):
+        # an optional use was typed but the draft was saved (Enter in a field, say): show it again, not added yet
+        layout = NoticeLayout.of(saved.notice)
+        form = notice_form(layout, notice_formdata(saved.notice, layout))
+        form.form_errors.append(_("Draft saved. The optional use typed below is not added yet: press “Save and add "
+                                  "the optional use” to add it."))
+        return _draft_page(campaign, form, layout, [], CustomMatterForm())
+    flash(_("Draft saved."), "success")
+    return redirect(url_for("operate.consent_draft", slug=slug))
+
+
+def _save_draft(campaign: Campaign, custom: CustomMatterForm | None = None) -> NoticeVersion | tuple[str, int]:
+    """Save the editor's fields as the draft (flushed, not committed), or the editor page to show again with
+    every typed value kept and the reason: a closed campaign, settings changed meanwhile, a field refused."""
     service = consent()
     base = _base_notice(service, campaign)
     layout = NoticeLayout.of(base)
     form = notice_form(layout, notice_formdata(base, layout))
-    if form.is_submitted() and request.form.get("written_for") != _facts_digest(campaign):
+    if _closed(campaign):
+        form.form_errors.append(_closed_message())
+        return _draft_page(campaign, form, layout, [], custom), 409
+    if request.form.get("written_for") != _facts_digest(campaign):
         # the settings changed while the editor was open: its text may state the old figures, and saving would
         # stamp them as written for the new ones
         # the text stays as typed (nothing is lost), and so does the stale fingerprint: every save from this page
@@ -155,65 +248,111 @@ def consent_draft(slug: str) -> Response | tuple[str, int] | str:
         form.form_errors.append(_("The campaign's settings changed while this page was open, so nothing was saved. "
                                   "The text below may state the old figures. Copy anything you want to keep, then "
                                   "reload the page: it is filled in again for the new settings."))
-        return _draft_page(campaign, form, layout, [], written_for=request.form.get("written_for", "")), 409
-    if not form.validate_on_submit() or not _categories_ok(form, layout):
-        return _draft_page(campaign, form, layout, []), 400 if form.is_submitted() else 200
+        return _draft_page(campaign, form, layout, [], custom, written_for=request.form.get("written_for", "")), 409
+    form_ok = form.validate_on_submit() and _categories_ok(form, layout)
+    if not form_ok or (custom is not None and not custom.validate()):
+        return _draft_page(campaign, form, layout, [], custom), 400
     try:
-        version = service.draft(campaign.id, notice_from_form(form, layout, base), notice_facts(campaign))
+        return service.draft(campaign.id, notice_from_form(form, layout, base), notice_facts(campaign))
     except NoticeFormatError as exc:
         form.form_errors.append(_("The notice cannot be saved: %(reason)s", reason=exc.reason))
-        return _draft_page(campaign, form, layout, []), 400
-    if form.publish.data:
+        return _draft_page(campaign, form, layout, [], custom), 400
+
+
+@bp.route("/campaigns/<slug>/consent/draft/publish", methods=["GET", "POST"])
+@allow(*STAFF)
+def consent_publish(slug: str) -> Response | str:
+    """Confirm publishing the saved draft, saying how many contributors will have to consent again."""
+    campaign = _campaign_or_404(slug)
+    service = consent()
+    draft = next((v for v in service.versions(campaign.id) if v.state is NoticeState.DRAFT), None)
+    if _closed(campaign) or draft is None:
+        flash(_closed_message() if _closed(campaign) else _("There is no draft to publish."), "error")
+        return redirect(url_for("operate.consent_document", slug=slug))
+    form = PublishForm(digest=_content_digest(draft))
+    if form.validate_on_submit():
+        if request.form.get("digest") != _content_digest(draft):
+            flash(_("The draft changed since this page was shown: check it again before publishing."), "error")
+            return redirect(url_for("operate.consent_publish", slug=slug))
         try:
-            service.publish(version, by=current_user.user.id)
-        except NoticeIncompleteError as exc:
-            get_session().commit()  # keep what was typed: the draft is saved even though it cannot go out yet
-            return _draft_page(campaign, form, layout, _place_missing(form, layout, exc.missing)), 400
+            service.publish(draft, by=current_user.user.id)
+        except NoticeIncompleteError:
+            flash(_("The draft cannot be published yet: press “Save and publish” to see what is missing."), "error")
+            return redirect(url_for("operate.consent_draft", slug=slug))
         get_session().commit()
-        flash(_("Version %(n)d is published.", n=version.number), "success")
-        return redirect(url_for("operate.consent_version", slug=slug, number=version.number))
-    get_session().commit()
-    flash(_("Draft saved."), "success")
-    return redirect(url_for("operate.consent_draft", slug=slug))
+        flash(_("Version %(n)d is published.", n=draft.number), "success")
+        return redirect(url_for("operate.consent_version", slug=slug, number=draft.number))
+    current = service.current_version(campaign.id)
+    return render_template("operate/consent/publish.html", campaign=campaign, draft=draft, current=current,
+                           asked=_asked_to_reconsent(service, campaign.id, draft.id), form=form)
+
+
+def _content_digest(version: NoticeVersion) -> str:
+    """A fingerprint of a draft's text: the confirmation is for the draft as it was shown."""
+    return hashlib.sha256(json.dumps(version.content, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _editor_posted() -> bool:
+    """Whether the request carries the editor's fields (the add and remove buttons of the editor page do; a bare
+    form with only the token does not, and then only the matter is added or removed)."""
+    return "written_for" in request.form
 
 
 @bp.post("/campaigns/<slug>/consent/draft/matters")
 @allow(*STAFF)
 def consent_draft_add_matter(slug: str) -> Response | tuple[str, int] | str:
     """Add a campaign-specific optional use to the draft (an optional matter of its own, unticked for
-    contributors); its full text is written in the editor like every other matter's."""
+    contributors); its full text is written in the editor like every other matter's. What was typed in the
+    editor is saved first."""
     campaign = _campaign_or_404(slug)
     service = consent()
-    base = _base_notice(service, campaign)
     custom = CustomMatterForm()
-    if custom.validate_on_submit():
-        if (custom.matter_id.data or "") in {m.id for m in base.matters}:
-            custom.matter_id.errors.append(_("Another matter of this document uses this code."))
-        else:
-            matter = Matter(
-                id=custom.matter_id.data or "",
-                kind=MatterKind.CUSTOM,
-                summary=LocalizedText(ko=custom.summary_ko.data or "", en=custom.summary_en.data or ""),
-            )
-            added = dataclasses.replace(base, matters=(*base.matters, matter))
-            service.draft(campaign.id, added, notice_facts(campaign))
-            get_session().commit()
-            flash(_("Optional use added. Write its full text below, then save."), "success")
-            return redirect(url_for("operate.consent_draft", slug=slug, _anchor=f"matter-{matter.id}"))
+    if _editor_posted() or _closed(campaign):
+        saved = _save_draft(campaign, custom)
+        if not isinstance(saved, NoticeVersion):
+            return saved
+        base = saved.notice
+    else:
+        base = _base_notice(service, campaign)
+        if not custom.validate_on_submit():
+            return _custom_refused(campaign, base, custom)
+    if (custom.matter_id.data or "") in {m.id for m in base.matters}:
+        custom.matter_id.errors = [*custom.matter_id.errors, _("Another matter of this document uses this code.")]
+        return _custom_refused(campaign, base, custom)
+    matter = Matter(
+        id=custom.matter_id.data or "",
+        kind=MatterKind.CUSTOM,
+        summary=LocalizedText(ko=custom.summary_ko.data or "", en=custom.summary_en.data or ""),
+    )
+    service.draft(campaign.id, dataclasses.replace(base, matters=(*base.matters, matter)), notice_facts(campaign))
+    get_session().commit()
+    flash(_("Optional use added. Write its full text below, then save."), "success")
+    return redirect(url_for("operate.consent_draft", slug=slug, _anchor=f"matter-{matter.id}"))
+
+
+def _custom_refused(campaign: Campaign, base: Notice, custom: CustomMatterForm) -> tuple[str, int]:
+    """The editor again with the refused optional use next to its fields; what the editor holds is kept: the
+    submitted fields when they were posted (the draft is then saved already), else the draft as stored."""
     layout = NoticeLayout.of(base)
     form = notice_form(layout, notice_formdata(base, layout))
+    get_session().commit()
     return _draft_page(campaign, form, layout, [], custom), 400
 
 
 @bp.post("/campaigns/<slug>/consent/draft/matters/<matter_id>/remove")
 @allow(*STAFF)
-def consent_draft_remove_matter(slug: str, matter_id: str) -> Response:
+def consent_draft_remove_matter(slug: str, matter_id: str) -> Response | tuple[str, int] | str:
     campaign = _campaign_or_404(slug)
     service = consent()
     base = _base_notice(service, campaign)
     matter = next((m for m in base.matters if m.id == matter_id), None)
     if matter is None or matter.kind is not MatterKind.CUSTOM or not FlaskForm().validate_on_submit():
         abort(404)
+    if _editor_posted() or _closed(campaign):
+        saved = _save_draft(campaign)  # what was typed in the editor is kept
+        if not isinstance(saved, NoticeVersion):
+            return saved
+        base = saved.notice
     remaining = dataclasses.replace(base, matters=tuple(m for m in base.matters if m.id != matter_id))
     service.draft(campaign.id, remaining, notice_facts(campaign))
     get_session().commit()
@@ -226,13 +365,15 @@ def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, 
     service = consent()
     versions = service.versions(campaign.id)
     draft = next((v for v in versions if v.state is NoticeState.DRAFT), None)
-    latest = versions[-1] if versions else None
-    changed = facts_changed(latest.written_for, campaign) if latest else []
+    redraft = _redraft(service, campaign)
     return render_template(
         "operate/consent/draft.html",
         campaign=campaign,
         form=form,
-        restarted=(latest.number, [str(FACT_LABELS.get(n, n)) for n in changed]) if latest and changed else None,
+        closed=_closed(campaign),
+        redraft=redraft,
+        changed_settings=[str(FACT_LABELS.get(n, n)) for n in redraft.changed],
+        updates=_update_rows(redraft, layout),
         facts_digest=_facts_digest(campaign) if written_for is None else written_for,
         layout=layout,
         missing=missing,
@@ -242,8 +383,19 @@ def _draft_page(campaign: Campaign, form: NoticeFormBase, layout: NoticeLayout, 
         kind_labels=KIND_LABELS,
         asked=_asked_to_reconsent(service, campaign.id, draft.id if draft else ""),
         custom=custom or CustomMatterForm(formdata=None),
-        remove_form=FlaskForm(),
+        matter_label=matter_label,
     )
+
+
+def _update_rows(redraft: Redraft, layout: NoticeLayout) -> list[dict[str, Any]]:
+    """What the settings change updated in the draft, one row per field and language, for the editor page."""
+    rows = []
+    for update in redraft.updates:
+        field = field_for_missing(MissingItem(update.path, update.language, ""), layout)
+        language = LANGUAGE_LABELS.get(update.language or "", "")
+        rows.append({"label": slot_label(update.path, layout), "language": language, "kind": update.kind.value,
+                     "suggestion": update.suggestion, "field": field})
+    return rows
 
 
 def _facts_digest(campaign: Campaign) -> str:
@@ -295,7 +447,7 @@ def _missing_message(item: MissingItem) -> str:
 
 
 @bp.get("/campaigns/<slug>/consent/v<int:number>")
-@allow(*STAFF)
+@allow(*READERS)
 def consent_version(slug: str, number: int) -> str:
     campaign = _campaign_or_404(slug)
     service = consent()
@@ -310,11 +462,13 @@ def consent_version(slug: str, number: int) -> str:
         asked=_asked_to_reconsent(service, campaign.id, version.id),
         sections={lang: notice_sections(notice, lang) for lang in LANGUAGES},
         language_labels=LANGUAGE_LABELS,
+        edits=_edits(),
+        shown_in=request.args.get("lang") if request.args.get("lang") in LANGUAGES else None,
     )
 
 
 @bp.get("/campaigns/<slug>/consent/diff")
-@allow(*STAFF)
+@allow(*READERS)
 def consent_diff(slug: str) -> tuple[str, int] | str:
     campaign = _campaign_or_404(slug)
     service = consent()
@@ -324,14 +478,18 @@ def consent_diff(slug: str) -> tuple[str, int] | str:
     old = _version_or_404(service, campaign, form.old.data)
     new = _version_or_404(service, campaign, form.new.data)
     diff = diff_notices(old.notice, new.notice, form.lang.data)
-    return render_template("operate/consent/diff.html", campaign=campaign, form=form, diff=diff, old=old, new=new)
+    lang = str(get_locale())
+    matters = {m.id: m for m in (*old.notice.matters, *new.notice.matters)}
+    labels = {c.path: path_label(c.path, matters, lang) for c in diff.changes}
+    return render_template("operate/consent/diff.html", campaign=campaign, form=form, diff=diff, old=old, new=new,
+                           labels=labels)
 
 
 # --- the review queue --------------------------------------------------------------------------------------
 
 
 @bp.get("/consent/review")
-@allow(*STAFF)
+@allow(*READERS)
 def consent_review() -> str:
     return _review_page(None, None)
 
@@ -361,7 +519,8 @@ def _review_page(failed_id: str | None, failed_form: ReviewForm | None) -> str:
     records = service.review_queue()
     rows = [_review_row(service, r) for r in records]
     forms = {r.id: failed_form if r.id == failed_id and failed_form else ReviewForm(formdata=None) for r in records}
-    return render_template("operate/consent/review.html", rows=rows, forms=forms, kind_labels=KIND_LABELS)
+    return render_template("operate/consent/review.html", rows=rows, forms=forms, matter_label=matter_label,
+                           edits=_edits())
 
 
 def _review_row(service: ConsentService, record: ConsentRecord) -> dict[str, Any]:
