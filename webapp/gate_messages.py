@@ -453,6 +453,10 @@ def _not_eligible(detail: Mapping[str, Any]) -> Advice:
                       _("Please come back later."))
     if reason == "not_enrolled":
         return Advice(_("You have not joined this campaign yet."), _("Open the campaign page and choose “Join”."))
+    if reason == "closed_set":
+        return Advice(_("This campaign has closed: a set that was not sent for review before the close can no longer "
+                        "be added to or sent."),
+                      _("You can still delete the photos you uploaded. Have a look at the other open campaigns."))
     return Advice(_("This campaign is not open for contributions."), _("Have a look at the other open campaigns."))
 
 

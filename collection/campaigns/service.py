@@ -75,17 +75,19 @@ class Dashboard:
 @dataclass(frozen=True)
 class ClosePreview:
     """What closing the campaign now would leave behind: the sets reviewers still have to decide, the accepted sets
-    still to be paid, the sets contributors are still filling in, and when the retention rule destroys the data."""
+    still to be paid, the sets never sent for review (closing freezes them: `ContributionService.refuse_if_closed`),
+    the sets a reviewer sent back (their contributors may still rework and send them), and when the retention rule
+    destroys the data."""
 
     under_review: int
     unpaid: int
-    in_progress: int
+    unsent: int
+    reworking: int
     destroy_on: dt.date
 
 
-# Sets a reviewer still has to decide, and sets the contributor is still filling in.
+# Sets a reviewer still has to decide.
 REVIEW_STATES = (SetState.SUBMITTED, SetState.IN_REVIEW, SetState.AWAITING_SECOND_REVIEW)
-IN_PROGRESS_STATES = (SetState.DRAFT, SetState.CHANGES_REQUESTED)
 MAX_BRACKET_PHOTOS = 500
 
 
@@ -240,7 +242,8 @@ class CampaignService:
         return ClosePreview(
             under_review=sum(states[s] for s in REVIEW_STATES),
             unpaid=states[SetState.ACCEPTED],
-            in_progress=sum(states[s] for s in IN_PROGRESS_STATES),
+            unsent=states[SetState.DRAFT],
+            reworking=states[SetState.CHANGES_REQUESTED],
             destroy_on=(self.clock.now() + dt.timedelta(days=campaign.retention_days)).date(),
         )
 

@@ -19,6 +19,7 @@ from collection.contributions.models import (
     EnrollmentState,
     Photo,
     PhotoSet,
+    SetState,
     TransitionError,
     current_enrollment,
 )
@@ -160,6 +161,7 @@ class ContributionService:
         if not self.consent.may_upload(user.subject_id, campaign.id):
             raise ConsentRequired("renew your consent before submitting")
         self.refuse_if_suspended(photo_set)
+        self.refuse_if_closed(campaign, photo_set)
         missing = self.missing(campaign, photo_set)
         if missing:
             raise SetNotReady("the set is not complete", missing=missing)
@@ -175,6 +177,15 @@ class ContributionService:
         )
         self.session.flush()
         return photo_set
+
+    @staticmethod
+    def refuse_if_closed(campaign: Campaign, photo_set: PhotoSet) -> None:
+        """A closed campaign collects no new set: a set never sent for review stays as it is (nothing is uploaded to
+        it or sent any more). Rework of a set a reviewer sent back before the close goes on, so that contributor
+        can still be accepted and paid. Deleting what was uploaded stays possible. Raises NotEligible (reason
+        "closed_set")."""
+        if campaign.status is CampaignStatus.CLOSED and photo_set.state is SetState.DRAFT:
+            raise NotEligible("the campaign is closed: it takes no new sets", reason="closed_set")
 
     def suspended(self, photo_set: PhotoSet) -> bool:
         """Whether processing of the set is suspended at the contributor's request (PIPA Art. 37)."""

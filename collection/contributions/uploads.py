@@ -176,6 +176,7 @@ class UploadService:
             raise ConsentRequired("your consent must be in force (and renewed for the current notice) to upload")
         photo_set = self.contributions.photo_set(user, campaign)
         self.contributions.refuse_if_suspended(photo_set)
+        self.contributions.refuse_if_closed(campaign, photo_set)
         if not photo_set.editable:
             raise InvalidTransition("the set is in review: wait for the result before changing it")
         return photo_set

@@ -163,3 +163,37 @@ def test_withdrawn_consent_stops_processing_and_review(env: Any, ready: Any, mak
     env.session.commit()
     with pytest.raises(ConsentRequired):
         env.review.claim(make_user("operator"), photo_set)
+
+
+def test_a_closed_campaign_takes_no_new_set_but_lets_rework_finish(env: Any, ready: Any, make_user: Any) -> None:
+    """Closing stops collection: a set never sent for review takes no upload and cannot be sent (what was uploaded
+    can still be deleted); a set a reviewer sent back before the close can still be reworked."""
+    from collection.campaigns.models import CampaignStatus
+    from collection.errors import NotEligible
+
+    user, campaign, version = ready
+    bracket = campaign.brackets[0]["key"]
+    first = env.uploads.add_photo(user, campaign, bracket, face_photo(1), age_years=AGES[bracket])
+    env.session.commit()
+    campaign.status = CampaignStatus.CLOSED
+    env.session.commit()
+    with pytest.raises(NotEligible) as refused:
+        env.uploads.add_photo(user, campaign, bracket, face_photo(2), age_years=AGES[bracket])
+    assert refused.value.detail["reason"] == "closed_set"
+    with pytest.raises(NotEligible):
+        env.contributions.submit(user, campaign)
+    env.session.rollback()
+    env.uploads.delete_photo(user, env.session.merge(first))
+    env.session.commit()
+
+    other = make_user("contributor")
+    campaign.status = CampaignStatus.OPEN
+    consent_and_enroll(env, other, campaign, version)
+    env.session.commit()
+    campaign.status = CampaignStatus.CLOSED
+    photo_set = env.contributions.photo_set(other, campaign)
+    photo_set.state = SetState.CHANGES_REQUESTED  # sent back by a reviewer before the close
+    env.session.commit()
+    kept = env.uploads.add_photo(other, campaign, bracket, face_photo(3), age_years=AGES[bracket])
+    env.session.commit()
+    assert kept.id

@@ -15,8 +15,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from collection.campaigns import Campaign
-from collection.contributions.models import Photo, PhotoSet, PhotoState, VoiceClip
+from collection.campaigns import Campaign, CampaignStatus
+from collection.contributions.models import Photo, PhotoSet, PhotoState, SetState, VoiceClip
 from collection.errors import ConsentRequired, ContributionError, NotFound
 from collection.review.models import APPEAL_WINDOW, Appeal, PhotoDecision
 from consent.notice import MatterKind
@@ -109,9 +109,11 @@ def _state_label(state: str, suspended: bool, label: Any = photo_state_label) ->
 
 
 def photo_json(
-    photo: Photo, editable: bool, facts: ReviewFacts | None = None, suspended: bool = False
+    photo: Photo, editable: bool, facts: ReviewFacts | None = None, suspended: bool = False, frozen: bool = False
 ) -> dict[str, Any]:
-    """What the set page and the API show of one photo (gate results already in the contributor's words)."""
+    """What the set page and the API show of one photo (gate results already in the contributor's words).
+    `frozen`: nothing new may be uploaded to the set (processing suspended, or the campaign closed before it was
+    sent); deleting stays possible."""
     state = photo.state.value
     appeal = facts.appeal_of(photo) if facts else None
     to_replace = photo.state is PhotoState.FAILED and not photo.contributor_note
@@ -133,7 +135,7 @@ def photo_json(
         "appeal": None if appeal is None else {"state": appeal.state.value, "answer": appeal.answer},
         "actions": {
             "delete": editable,
-            "replace": editable and not suspended,  # a new upload is refused while processing is suspended
+            "replace": editable and not (suspended or frozen),  # a new upload would be refused
             "request_review": editable and photo.state is PhotoState.FAILED,
             "appeal": bool(facts and facts.may_appeal(photo, clock().now())),
         },
@@ -175,12 +177,14 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
     """The whole set as the page and GET /api/v1/campaigns/<slug>/set show it."""
     service, lang, editable = contributions(), _lang(), photo_set.editable
     suspended = service.suspended(photo_set)
+    closed = campaign.status is CampaignStatus.CLOSED and photo_set.state is SetState.DRAFT  # refuse_if_closed
+    frozen = suspended or closed
     facts = ReviewFacts(photo_set)
     prompts = prompt_texts(campaign, lang)
     missing = service.missing(campaign, photo_set) if editable else []
     by_bracket: dict[str, list[dict[str, Any]]] = {}
     for photo in photo_set.current_photos:
-        by_bracket.setdefault(photo.bracket, []).append(photo_json(photo, editable, facts, suspended))
+        by_bracket.setdefault(photo.bracket, []).append(photo_json(photo, editable, facts, suspended, frozen))
     held = {key: BracketHold.of(photos) for key, photos in by_bracket.items()}
     clips = {c.prompt_key: c for c in photo_set.voice_clips}
     checking = any(p.state is PhotoState.CHECKING for p in photo_set.current_photos) or any(
@@ -192,10 +196,12 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
         "state_label": set_state_label(photo_set.state.value),
         "editable": editable,
         "round": photo_set.round,
-        "ready": editable and not missing and not suspended,
+        "ready": editable and not missing and not frozen,
         # nothing is checked while processing is suspended: the page need not wait for results
         "checking": checking and not suspended,
         "suspended": suspended,
+        "closed": closed,  # the campaign closed before this set was sent: nothing more goes into it
+        "frozen": frozen,  # no upload, recording or sending now (suspended or closed)
         # photos a reviewer rejected that are still in the set (none left after an upheld appeal or replacements)
         "rejected_left": sum(h.rejected for h in held.values()),
         "missing": [{"code": code, "text": _missing_text(code, prompts, held)} for code in missing],
