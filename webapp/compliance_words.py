@@ -135,3 +135,72 @@ def correction_refusal(form: Any, exc: Any) -> None:
         form.form_errors.append(_("This correction is not possible: the request is closed or the account erased."))
         return
     target.errors = [*target.errors, text]
+
+
+# The audit log's actions, as the officer reads them; an action not listed shows its code.
+AUDIT_ACTIONS: dict[str, Any] = {
+    "access.denied": _l("access refused"),
+    "access_review.signed_off": _l("access-log review signed off"),
+    "audit.checkpoint_downloaded": _l("audit checkpoint downloaded"),
+    "auth.signed_in": _l("signed in"),
+    "auth.sign_in_failed": _l("sign-in failed"),
+    "blobs.orphans_swept": _l("orphan files removed"),
+    "campaign.created": _l("campaign created"),
+    "campaign.updated": _l("campaign settings changed"),
+    "campaign.opened": _l("campaign opened"),
+    "campaign.closed": _l("campaign closed"),
+    "campaign.enrolled": _l("joined a campaign"),
+    "consent.bulk_verified": _l("consent signatures checked"),
+    "consent.flag_resolved": _l("consent flag resolved"),
+    "consent.withdrawn": _l("consent withdrawn"),
+    "erasure.completed": _l("data erased"),
+    "export.generated": _l("data export made"),
+    "payout.batch_created": _l("payout batch made"),
+    "payout.exported": _l("bank file exported"),
+    "payout.marked_paid": _l("payout marked paid"),
+    "payout_account.created": _l("payout account saved"),
+    "payout_account.changed": _l("payout account changed"),
+    "photo.uploaded": _l("photo uploaded"),
+    "photo.removed": _l("photo removed"),
+    "photo.viewed": _l("photo viewed"),
+    "processing.suspended": _l("processing suspended"),
+    "processing.resumed": _l("processing resumed"),
+    "release.drafted": _l("release drafted"),
+    "release.built": _l("release built"),
+    "release.verified": _l("release verified"),
+    "release.approved": _l("release approved"),
+    "release.downloaded": _l("release downloaded"),
+    "release.package_erased": _l("release package erased"),
+    "release.withdrawal_list_issued": _l("withdrawal list issued"),
+    "retention.run": _l("retention run"),
+    "review.claimed": _l("set claimed for review"),
+    "review.decided": _l("review decided"),
+    "review.appealed": _l("decision appealed"),
+    "review.appeal_decided": _l("appeal decided"),
+    "rights.requested": _l("rights request received"),
+    "rights.started": _l("rights request started"),
+    "rights.completed": _l("rights request completed"),
+    "rights.refused": _l("rights request refused"),
+    "rights.corrected": _l("data corrected"),
+    "set.submitted": _l("set sent for review"),
+    "voice.uploaded": _l("recording uploaded"),
+}
+
+
+def action_label(action: str) -> str:
+    """The officer's words for an audit action, or its code when it has none."""
+    label = AUDIT_ACTIONS.get(action)
+    return str(label) if label is not None else action
+
+
+def event_choices(actions: Iterable[str]) -> list[tuple[str, str]]:
+    """Filter choices: each family recorded ("release: every action"), then each action in it."""
+    choices: list[tuple[str, str]] = []
+    family = None
+    for action in sorted(actions):
+        head = action.split(".", 1)[0]
+        if head != family:
+            family = head
+            choices.append((head, _("%(family)s: every action", family=head)))
+        choices.append((action, f"  {action_label(action)} ({action})"))
+    return choices

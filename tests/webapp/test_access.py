@@ -113,6 +113,7 @@ EXPECTED: dict[str, set[str]] = {
             "conformance_report",
             "processing_records",
             "audit_checkpoints",
+            "audit_events",
             "audit_checkpoint_file",
         )
     },

@@ -6,7 +6,16 @@ import datetime as dt
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 
@@ -74,3 +83,17 @@ class CorrectionForm(FlaskForm):
 
     def birth(self) -> dt.date | None:
         return dt.date.fromisoformat(self.birth_date.data) if self.birth_date.data else None
+
+
+class AuditEventsForm(FlaskForm):
+    """The audit-log filter (a GET form: reading the log changes nothing). Dates are KST calendar days."""
+
+    action = SelectField(_l("Action"), choices=[], validate_choice=False)
+    actor = StringField(_l("Who acted (id)"), validators=[Optional(), Length(max=40)])
+    object = StringField(_l("Object (id)"), validators=[Optional(), Length(max=64)])
+    since = DateField(_l("From (KST)"), validators=[Optional()])
+    until = DateField(_l("To (KST, inclusive)"), validators=[Optional()])
+
+    def validate_until(self, field: DateField) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("The end date is before the start date."))
