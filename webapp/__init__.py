@@ -78,6 +78,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     # Legal deadlines run on the Korean calendar: their dates and times are shown in KST.
     app.jinja_env.filters["kst"] = lambda when, fmt="%Y-%m-%d %H:%M": when.astimezone(KOREA).strftime(fmt)
+    # Money as people read it in their language ("30,000원" / "KRW 30,000"); see `i18n.krw`.
+    app.jinja_env.filters["krw"] = i18n.krw
     app.jinja_env.globals["basis_text"] = basis_text
     from webapp.release_words import build_error_text, excluded_label, failure_text, field_labels
 

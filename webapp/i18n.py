@@ -27,3 +27,14 @@ def init_app(app: Flask, default_locale: str) -> None:
     app.config["DATADAM_DEFAULT_LOCALE"] = default_locale
     app.config["BABEL_DEFAULT_LOCALE"] = default_locale
     babel.init_app(app, locale_selector=select_locale)
+
+
+def krw(amount: int) -> str:
+    """A won amount as the reader writes money: "30,000원" in Korean, "KRW 30,000" in English (the wording the
+    consent documents use). Only for what people read: stored data, bank files and the API keep plain integers."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    if locale is not None and locale.language == "en":
+        return f"KRW {amount:,}"
+    return f"{amount:,}원"

@@ -94,13 +94,13 @@ def sign_up(page: Page, live: LiveApp, shots: Shots) -> None:
     page.get_by_role("button", name="Create account").click()
     expect_flash(page, "Welcome! Your account is ready.")
     # sign-up honours `next`: the person is taken back to the campaign they came from
-    expect(page.get_by_text("30,000 KRW per accepted set")).to_be_visible()
+    expect(page.get_by_text("KRW 30,000 per accepted set")).to_be_visible()
 
 
 def sign_consent(page: Page, shots: Shots) -> None:
-    if not page.get_by_text("30,000 KRW per accepted set").is_visible():
+    if not page.get_by_text("KRW 30,000 per accepted set").is_visible():
         page.get_by_role("link", name=CAMPAIGN_TITLE).click()
-    expect(page.get_by_text("30,000 KRW per accepted set")).to_be_visible()
+    expect(page.get_by_text("KRW 30,000 per accepted set")).to_be_visible()
     shots.take(page, "phone-campaign")
     page.get_by_role("button", name="Join: read the consent document").click()
     expect_flash(page, "Signing it also joins you to this campaign")
@@ -237,8 +237,8 @@ def replace_rejected(page: Page, live: LiveApp, shots: Shots, photos: dict[str, 
 
 def see_payment(page: Page, shots: Shots) -> None:
     page.get_by_role("link", name="My contributions", exact=True).click()
-    expect(fact(page, "Paid")).to_have_text("30,000 KRW")
-    expect(fact(page, "To be paid")).to_have_text("0 KRW")
+    expect(fact(page, "Paid")).to_have_text("KRW 30,000")
+    expect(fact(page, "To be paid")).to_have_text("KRW 0")
     expect(page.locator(".my-sets .badge")).to_have_text("Paid")
     shots.take(page, "phone-paid")
 
@@ -316,7 +316,7 @@ def export_payout(page: Page, shots: Shots, folder: Path) -> list[dict[str, str]
     """Create a batch, download its bank-transfer CSV, mark it paid; the CSV's rows."""
     page.get_by_role("link", name="Payments").first.click()
     waiting = page.locator("table.payments tbody tr").filter(has_text=NAME)
-    expect(waiting).to_contain_text("30,000 KRW")
+    expect(waiting).to_contain_text("KRW 30,000")
     page.get_by_role("button", name="Create a payout batch").click()
     expect_flash(page, "Download its file for the bank transfer.")
     with page.expect_download() as download:

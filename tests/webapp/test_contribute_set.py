@@ -358,7 +358,7 @@ def test_dashboard_lists_my_campaigns_earnings_and_rights(client: Any, campaign:
     switch_language(client, "en")
     body = text(client.get("/me/"))
     assert campaign.title_en in body and "Not sent yet" in body and "Continue my photo set" in body
-    assert "To be paid" in body and "0 KRW" in body
+    assert "To be paid" in body and "KRW 0" in body
     assert "/me/consent/" in body and "/me/data" in body
 
 

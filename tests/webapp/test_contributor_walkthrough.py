@@ -256,7 +256,7 @@ def test_after_withdrawing_a_paid_set_the_page_shows_the_erasure_and_the_payment
     assert resp.status_code == 302
     page = text(client.get(set_url(photo_campaign)))
     assert "이 캠페인의 내 자료가 삭제되었습니다" in page and "제공했던 자료는 삭제되었고" in page
-    assert "400,000원이 지급되었습니다(지급일: 2026-11-22)" in page  # what stays true
+    assert "보상이 지급되었습니다(지급액: 400,000원, 지급일: 2026-11-22)" in page  # what stays true
     assert "상태:" not in page and "지급 완료" not in page and "검수" not in page
     assert "사진 1장 중" not in page and 'class="bracket' not in page  # no empty brackets
     assert "다시 참여하기" in page
@@ -299,7 +299,7 @@ def test_earnings_name_the_campaign_and_label_the_dates(
     page = text(client.get("/me/"))
     earnings = page[page.index('<ul class="cards earnings">'):]
     earnings = earnings[: earnings.index("</ul>")]
-    assert photo_campaign.title_ko in earnings and "30,000 KRW" in earnings
+    assert photo_campaign.title_ko in earnings and "30,000원" in earnings
     assert "<dt>승인일</dt><dd>2026-11-21</dd>" in earnings
     assert "<dt>지급일</dt>" in earnings and "지급 대기" in earnings
 

@@ -23,7 +23,7 @@ from tests.webapp.test_review_pages import accept_set, count, flashes, page, pub
 
 @pytest.fixture()
 def accepted(app: Any, clock: Any, make_user: Any, make_campaign: Any) -> dict[str, Any]:
-    """Two contributors' sets, accepted by an operator: two ledger entries of 400,000 KRW each."""
+    """Two contributors' sets, accepted by an operator: two ledger entries of 400,000 won each."""
     campaign = make_campaign(payment_krw=400_000)
     version = publish(app, campaign)
     operator = make_user("operator", locale="en")
@@ -60,7 +60,7 @@ def test_entries_waiting_for_payment_show_with_their_total(accepted: dict[str, A
     body = page(accepted["client"].get("/operate/payments"))
     assert "홍길동0" in body and "홍길동20" in body
     assert body.count(accepted["campaign"].title_en) >= 2  # each entry names its campaign by title
-    assert "Total (2 entries)" in body and "800,000 KRW" in body
+    assert "Total (2 entries)" in body and "KRW 800,000" in body
     assert "Create a payout batch" in body
 
 
@@ -68,7 +68,7 @@ def test_a_batch_takes_every_waiting_entry_once(accepted: dict[str, Any], db_ses
     client = accepted["client"]
     batch_id = new_batch(client)
     body = page(client.get(f"/operate/payments/batches/{batch_id}"))
-    assert "800,000 KRW" in body and "홍길동0" in body and "홍길동20" in body
+    assert "KRW 800,000" in body and "홍길동0" in body and "홍길동20" in body
     resp = post(client, "/operate/payments/batches")
     assert "Nothing to pay: every accepted set is already in a batch." in flashes(client.get(resp.headers["Location"]))
     assert count(db_session, PayoutBatch) == 1
@@ -170,7 +170,7 @@ def test_csv_cells_that_start_like_a_formula_are_escaped(typed: str, written: st
 def test_the_contributor_sees_the_accepted_set_in_their_earnings(app: Any, accepted: dict[str, Any]) -> None:
     contributor, _ = accepted["people"][0]
     body = page(signed_in(app, contributor).get("/me/"))
-    assert "400,000 KRW" in body
+    assert "400,000원" in body
     # one card per payment: the campaign it is for, and every value with its (translated) label in the page text
     cards = body[body.index('<ul class="cards earnings">'):]
     cards = cards[: cards.index("</ul>")]
@@ -191,7 +191,7 @@ def test_entries_without_a_payout_account_wait_outside_the_batches(
         accept_set(app, operator, campaign, set_id, photo_ids)
     client = signed_in(app, operator)
     body = page(client.get("/operate/payments"))
-    assert "1 entries (250,000 KRW) wait for the contributor's account details" in body
+    assert "1 entries (KRW 250,000) wait for the contributor's account details" in body
     assert "Total (1 entries)" in body and "홍길동0" in body and "홍길동20" not in body
 
     first = new_batch(client)
@@ -238,6 +238,46 @@ def test_a_payee_owed_twice_in_one_campaign_is_pointed_out(accepted: dict[str, A
     assert body.count("1 other payment(s) in this campaign") == 2  # both of that person's entries, not the other's
     assert "joined anew can be owed for a new set" in body
     review_page = page(accepted["client"].get(f"/operate/review/sets/{again.id}"))
-    assert "This contributor also has 1 other payment(s) in this campaign (400,000 KRW)" in review_page  # accepted
+    assert "This contributor also has 1 other payment(s) in this campaign (KRW 400,000)" in review_page  # accepted
     batch = page(accepted["client"].get(f"/operate/payments/batches/{new_batch(accepted['client'])}"))
     assert batch.count("1 other payment(s) in this campaign") == 2
+
+
+# --- money as people read it: one rule, "30,000원" in Korean and "KRW 30,000" in English ------------------------
+
+
+@pytest.mark.parametrize(("lang", "shown"), [("ko", "1,234,567원"), ("en", "KRW 1,234,567")])
+def test_the_krw_filter_writes_money_the_readers_way(app: Any, lang: str, shown: str) -> None:
+    from webapp.i18n import krw
+
+    with app.test_request_context("/", headers={"Accept-Language": lang}):
+        assert app.jinja_env.from_string("{{ amount | krw }}").render(amount=1_234_567) == shown
+        assert krw(1_234_567) == shown  # the same rule for flash messages built in Python
+
+
+def test_operators_reading_korean_see_won_on_the_payment_pages(
+    app: Any, accepted: dict[str, Any], make_user: Any
+) -> None:
+    client = signed_in(app, make_user("operator", locale="ko"))
+    body = page(client.get("/operate/payments"))
+    assert "800,000원" in body and "400,000원" in body and "KRW" not in body
+    batch = page(client.get(f"/operate/payments/batches/{new_batch(client)}"))
+    assert "800,000원" in batch and "400,000원" in batch and "KRW" not in batch
+
+
+def test_the_contributor_is_told_the_payment_in_won(app: Any, accepted: dict[str, Any]) -> None:
+    contributor, _ = accepted["people"][0]
+    body = page(signed_in(app, contributor).get(f"/me/campaigns/{accepted['campaign'].slug}/set"))
+    assert "세트가 승인되었습니다. 다음 지급 때 보상이 지급됩니다(지급액: 400,000원)." in body and "KRW" not in body
+
+
+def test_a_korean_warning_states_the_waiting_total_in_won(
+    app: Any, clock: Any, make_user: Any, make_campaign: Any
+) -> None:
+    campaign = make_campaign(payment_krw=250_000)
+    version = publish(app, campaign)
+    operator = make_user("operator", locale="ko")
+    _person, set_id, photo_ids = submitted_set(app, clock, make_user, campaign, version)
+    accept_set(app, operator, campaign, set_id, photo_ids)  # no payout account: the entry waits
+    body = page(signed_in(app, operator).get("/operate/payments"))
+    assert "1건(합계 250,000원)이 참여자의 계좌 정보를 기다리고 있습니다" in body and "KRW" not in body

@@ -647,12 +647,12 @@ def test_the_whole_loop_rejection_replacement_reinspection_payment(
     assert [(d.photo_id, d.reviewer_id) for d in db_session.scalars(round_two)] == [(replacement, second.id)]
 
     payments = page(two.get("/operate/payments"))
-    assert "김민지" not in payments and "1 entries (400,000 KRW) wait for the contributor's account" in payments
+    assert "김민지" not in payments and "1 entries (KRW 400,000) wait for the contributor's account" in payments
     me = signed_in(app, contributor)
     fields = {"bank": "011", "holder_name": "김민지", "account_number": "302-1234-5678-91"}
     assert me.post("/me/payout", data={"csrf_token": csrf_token(me, "/me/payout"), **fields}).status_code == 302
     payments = page(two.get("/operate/payments"))
-    assert "김민지" in payments and "400,000 KRW" in payments
+    assert "김민지" in payments and "KRW 400,000" in payments
     token = csrf_token(two, "/operate/payments")
     batch_id = two.post("/operate/payments/batches", data={"csrf_token": token}).headers["Location"].rsplit("/", 1)[1]
     csv_text = two.post(f"/operate/payments/batches/{batch_id}/export", data={"csrf_token": token}).data

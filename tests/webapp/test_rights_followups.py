@@ -276,7 +276,7 @@ def test_an_account_deletion_shows_the_unpaid_payment_needs_a_tick_and_the_payme
     officer = signed_in(app, make_user("compliance", locale="en"))
     path = f"/comply/rights/{request_id}"
     before = page(officer.get(path))
-    assert "What this deletion affects" in before and "Payments earned and not paid yet: 30,000 KRW" in before
+    assert "What this deletion affects" in before and "Payments earned and not paid yet: KRW 30,000" in before
     reference = db_session.get(PayoutBatch, batch_id).reference
     assert f"in payout batch {reference}" in before and "can no longer be transferred" in before
 
@@ -295,7 +295,7 @@ def test_an_account_deletion_shows_the_unpaid_payment_needs_a_tick_and_the_payme
 
     batch_page = page(cashier.get(f"/operate/payments/batches/{batch_id}"))
     assert "account erased: not in the file, not paid" in batch_page
-    assert "1 entries (30,000 KRW) are left out of the file and cannot be marked paid" in batch_page
+    assert "1 entries (KRW 30,000) are left out of the file and cannot be marked paid" in batch_page
     exported = post(cashier, f"/operate/payments/batches/{batch_id}/export").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
     assert [r["account_id"] for r in rows] == [staying.id]  # no row without a bank account
@@ -303,8 +303,8 @@ def test_an_account_deletion_shows_the_unpaid_payment_needs_a_tick_and_the_payme
     marked = post(cashier, f"/operate/payments/batches/{batch_id}/paid", confirm="y")
     told = page(cashier.get(marked.headers["Location"]))
     assert "Marked paid: 1 entries." in told
-    assert "Not marked paid: 1 entries (30,000 KRW) have no payee" in told
+    assert "Not marked paid: 1 entries (KRW 30,000) have no payee" in told
     db_session.expire_all()
     paid = {e.user_id: e.paid_at for e in db_session.scalars(select(LedgerEntry))}
     assert paid[leaving.id] is None and paid[staying.id] is not None
-    assert "1 entries (30,000 KRW) are owed to accounts that were erased" in page(cashier.get("/operate/payments"))
+    assert "1 entries (KRW 30,000) are owed to accounts that were erased" in page(cashier.get("/operate/payments"))

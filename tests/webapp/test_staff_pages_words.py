@@ -185,7 +185,7 @@ def test_an_erased_set_says_so_and_shows_what_is_kept(
     body = visible(page(signed_in(app, make_user("operator")).get(f"/operate/review/sets/{set_id}", headers=KO)))
     assert "참여자의 요청으로 파기됨" in body and "참여자가 동의를 철회했습니다." in body
     assert "파기 시각: 2026-11-24" in body
-    assert "400,000 KRW" in body and "지급일 2026-11-21" in body and "지급 묶음" in body
+    assert "400,000원" in body and "지급일 2026-11-21" in body and "지급 묶음" in body
     assert "검수한 사람 첫검수, 둘째검수" in body
     assert "아직 판정이 없습니다" not in body and "사진 (0)" not in body
     assert "사진별 판정은 사진과 함께 파기되었습니다. 감사 로그에 남은 회차별 결과:" in body

@@ -22,6 +22,7 @@ from webapp.access import allow
 from webapp.blueprints.operate.payment_forms import MarkPaidForm
 from webapp.blueprints.operate.views import bp
 from webapp.db import get_session
+from webapp.i18n import krw
 from webapp.services import payments
 
 OPERATORS = (Role.OPERATOR, Role.ADMIN)
@@ -95,8 +96,8 @@ def payments_mark_paid(batch_id: str) -> Response | tuple[str, int]:
     elif not left.entries:
         flash(_("This batch was already paid: nothing changed."), "warning")
     if left.entries:
-        flash(_("Not marked paid: %(n)d entries (%(total)s KRW) have no payee, because the account was erased. "
-                "They stay unpaid.", n=left.entries, total=f"{left.total_krw:,}"), "warning")
+        flash(_("Not marked paid: %(n)d entries (%(total)s) have no payee, because the account was erased. "
+                "They stay unpaid.", n=left.entries, total=krw(left.total_krw)), "warning")
     return redirect(url_for("operate.payments_batch", batch_id=batch.id))
 
 
