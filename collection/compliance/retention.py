@@ -38,6 +38,32 @@ class RetentionDue:
     ended_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class RetentionSchedule:
+    """A closed campaign whose retention has not ended yet: when its data is destroyed, and how many people's data
+    it still holds."""
+
+    campaign: Campaign
+    closed_at: dt.datetime
+    ends_at: dt.datetime
+    people: int
+
+
+def retention_schedule(session: Session, now: dt.datetime) -> list[RetentionSchedule]:
+    """Closed campaigns still within their retention period, soonest destruction first."""
+    from sqlalchemy import func
+
+    closed = session.scalars(select(Campaign).where(Campaign.closed_at.is_not(None)))
+    waiting = [c for c in closed if (c.retention_ends() or now) > now]
+    counts = select(Enrollment.campaign_id, func.count()).where(
+        Enrollment.campaign_id.in_([c.id for c in waiting]), Enrollment.state != EnrollmentState.ERASED
+    ).group_by(Enrollment.campaign_id)
+    held = {campaign_id: n for campaign_id, n in session.execute(counts)} if waiting else {}
+    rows = [RetentionSchedule(c, c.closed_at, c.retention_ends(), held.get(c.id, 0))  # type: ignore[arg-type]
+            for c in waiting]
+    return sorted(rows, key=lambda r: r.ends_at)
+
+
 def expired_campaigns(session: Session, now: dt.datetime) -> list[Campaign]:
     closed = session.scalars(select(Campaign).where(Campaign.closed_at.is_not(None)).order_by(Campaign.closed_at))
     return [c for c in closed if (c.retention_ends() or now) <= now]
@@ -87,6 +113,10 @@ class RetentionService:
         self.audit.record(actor or Actor.system(), "retention.run", "retention_run", run.id, erased=len(records))
         self.session.flush()
         return RetentionResult(run, tuple(records))
+
+    def schedule(self) -> list[RetentionSchedule]:
+        """Closed campaigns whose data is still within retention, with the day it is destroyed."""
+        return retention_schedule(self.session, self.clock.now())
 
     def destroyed(self, since: dt.datetime | None = None) -> list[ErasureRecord]:
         """The report: what retention destroyed and when (newest first)."""

@@ -227,3 +227,18 @@ def test_officers_see_the_checkpoints_verify_the_log_and_download_each_file(
     assert [(e.actor_id, e.object_id) for e in downloads] == [(officer.id, name), (officer.id, "audit-keys.json")]
     login(make_user("operator"))
     assert client.get("/comply/audit").status_code == 403
+
+
+def test_the_retention_page_schedules_each_closed_campaigns_destruction(
+    client: Any, login: Any, make_user: Any, campaign: Any, enrolled: Any, clock: Any, db_session: Any
+) -> None:
+    login(make_user("compliance", locale="en"))
+    assert "No closed campaign is waiting" in text(client.get("/comply/retention", headers=EN))
+    campaign.close(clock.now())
+    db_session.commit()
+    page = text(client.get("/comply/retention", headers=EN))
+    ends = campaign.retention_ends()
+    assert campaign.title_en in page and f"{campaign.retention_days} days" in page
+    assert ends.astimezone(dt.timezone(dt.timedelta(hours=9))).date().isoformat() in page  # the KST day
+    schedule = page[page.index("Destruction scheduled"):page.index("Held past retention")]
+    assert "held\">1</td>" in schedule  # one person's data still held

@@ -96,10 +96,15 @@ def erasure_ledger() -> str:
 @allow(*OFFICERS)
 def retention_report() -> str:
     service = retention()
+    destroyed = service.destroyed()
+    campaigns = {c.id: c for c in get_session().scalars(
+        select(Campaign).where(Campaign.id.in_({r.campaign_id for r in destroyed if r.campaign_id})))}
     return render_template(
         "comply/retention.html",
         due=service.due(),
-        destroyed=service.destroyed(),
+        schedule=service.schedule(),
+        destroyed=destroyed,
+        campaigns=campaigns,
         runs=service.runs(),
         form=ButtonForm(),
     )
