@@ -17,7 +17,6 @@ from collection.contributions.models import Photo, PhotoState, SetState
 from collection.review.models import RejectReason
 from collection.review.service import PhotoVerdict
 from tests.webapp.contribute_support import (
-    ADULT,
     CHILD,
     EN,
     PROMPTS,
@@ -31,30 +30,6 @@ from tests.webapp.contribute_support import (
     text,
 )
 from webapp.demo_media import blank_photo, face_photo
-
-
-@pytest.fixture()
-def campaign(make_campaign: Any, app: Any) -> Any:
-    c = small_campaign(make_campaign)
-    publish(app, c)
-    return c
-
-
-@pytest.fixture()
-def contributor(make_user: Any, login: Any) -> Any:
-    user = make_user("contributor", birth=ADULT)
-    login(user)
-    return user
-
-
-@pytest.fixture()
-def joined(app: Any, client: Any, campaign: Any, contributor: Any) -> Any:
-    give_consent(app, contributor, campaign)
-    resp = client.post(
-        f"/me/campaigns/{campaign.slug}/join", data={"csrf_token": csrf(client, f"/campaigns/{campaign.slug}")}
-    )
-    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/me/campaigns/{campaign.slug}/set")
-    return contributor
 
 
 def set_url(campaign: Any) -> str:

@@ -9,7 +9,6 @@ import datetime as dt
 import io
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from collection.compliance import RightsRequest, RightsState
@@ -28,22 +27,6 @@ from tests.webapp.contribute_support import (
     text,
 )
 from webapp.demo_media import face_photo
-
-
-@pytest.fixture()
-def campaign(make_campaign: Any, app: Any) -> Any:
-    c = small_campaign(make_campaign)
-    publish(app, c)
-    return c
-
-
-@pytest.fixture()
-def joined(app: Any, client: Any, campaign: Any, make_user: Any, login: Any) -> Any:
-    user = make_user("contributor", birth=ADULT)
-    login(user)
-    give_consent(app, user, campaign)
-    client.post(f"/me/campaigns/{campaign.slug}/join", data={"csrf_token": csrf(client, f"/campaigns/{campaign.slug}")})
-    return user
 
 
 def set_url(campaign: Any) -> str:
