@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from collection.contributions.models import Photo, PhotoSet, PhotoState, SetState, VoiceClip
 from tests.webapp.contribute_support import (
-    ADULT,
     ALL_YES,
     PROMPTS,
     csrf,
@@ -61,17 +60,8 @@ def voice_campaign(app: Any, make_campaign: Any) -> Any:
 
 
 @pytest.fixture()
-def photo_campaign(app: Any, make_campaign: Any) -> Any:
-    campaign = small_campaign(make_campaign)
-    publish(app, campaign)
-    return campaign
-
-
-@pytest.fixture()
-def contributor(make_user: Any, login: Any) -> Any:
-    user = make_user("contributor", birth=ADULT)
-    login(user)
-    return user
+def photo_campaign(campaign: Any) -> Any:
+    return campaign  # tests/webapp/conftest.py: a small published photo campaign
 
 
 @pytest.fixture()
