@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
+# Korea Standard Time, the controller's calendar (no daylight saving): days the law counts and dates people read.
+KOREA = dt.timezone(dt.timedelta(hours=9), "KST")
+
 
 class Clock(Protocol):
     def now(self) -> dt.datetime: ...

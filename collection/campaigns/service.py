@@ -18,7 +18,7 @@ from collection.campaigns.models import Campaign, CampaignStateError, CampaignSt
 from collection.campaigns.notice_template import facts_changed
 from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet, SetState, VoiceClip
 from collection.errors import InvalidTransition, NotFound
-from consent.clock import Clock
+from consent.clock import KOREA, Clock
 from consent.models import NoticeVersion
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
@@ -244,7 +244,8 @@ class CampaignService:
             unpaid=states[SetState.ACCEPTED],
             unsent=states[SetState.DRAFT],
             reworking=states[SetState.CHANGES_REQUESTED],
-            destroy_on=(self.clock.now() + dt.timedelta(days=campaign.retention_days)).date(),
+            # the day as the retention page shows it: on the Korean calendar
+            destroy_on=(self.clock.now() + dt.timedelta(days=campaign.retention_days)).astimezone(KOREA).date(),
         )
 
     def close(self, operator: User, campaign: Campaign) -> None:

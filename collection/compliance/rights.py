@@ -44,12 +44,11 @@ from collection.contributions.uploads import SET_IDENTITY_JOB
 from collection.erasure.service import ErasureService
 from collection.errors import NotFound
 from collection.jobs import JobQueue
-from consent.clock import Clock
+from consent.clock import KOREA, Clock
 
 MAX_DETAILS = 2000
 
 
-KOREA = dt.timezone(dt.timedelta(hours=9), "KST")  # the controller's calendar (no daylight saving)
 
 
 @dataclass(frozen=True)

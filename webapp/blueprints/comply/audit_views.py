@@ -19,7 +19,7 @@ from collection.audit.browse import EventFilter, action_families, events
 from collection.audit.checkpoints import KEYS_FILE, verify
 from collection.audit.log import Actor
 from collection.audit.models import AuditEvent
-from collection.compliance.rights import KOREA
+from consent.clock import KOREA
 from webapp.access import allow
 from webapp.blueprints.comply.compliance_forms import AuditEventsForm
 from webapp.blueprints.comply.registry_views import OFFICERS

@@ -26,9 +26,10 @@ from collection.compliance import (
     RightsRequestError,
     RightsService,
 )
-from collection.compliance.rights import KOREA, timer
+from collection.compliance.rights import timer
 from collection.contributions.models import Photo
 from collection.payments.models import PayoutBatch
+from consent.clock import KOREA
 from webapp.access import allow
 from webapp.blueprints.comply.compliance_forms import (
     ButtonForm,
