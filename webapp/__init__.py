@@ -74,10 +74,11 @@ def _register_template_helpers(app: Flask) -> None:
     from webapp.conformance_words import basis_text, evidence_text
 
     app.jinja_env.globals["evidence_text"] = evidence_text
-    from collection.compliance.rights import KOREA
-
-    # Legal deadlines run on the Korean calendar: their dates and times are shown in KST.
-    app.jinja_env.filters["kst"] = lambda when, fmt="%Y-%m-%d %H:%M": when.astimezone(KOREA).strftime(fmt)
+    # Every date and time people read is shown in KST (legal deadlines run on the Korean calendar, and a date must
+    # not differ between pages); machine values (receipts, exports, the API) stay ISO UTC. See `i18n.kst`.
+    app.jinja_env.filters["kst"] = i18n.kst
+    app.jinja_env.filters["kst_date"] = i18n.kst_date
+    app.jinja_env.filters["kst_time"] = i18n.kst_time
     # Money as people read it in their language ("30,000원" / "KRW 30,000"); see `i18n.krw`.
     app.jinja_env.filters["krw"] = i18n.krw
     app.jinja_env.globals["basis_text"] = basis_text

@@ -3,6 +3,8 @@ session, then the browser's Accept-Language, then the installation default."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask, request, session
 from flask_login import current_user
 
@@ -38,3 +40,33 @@ def krw(amount: int) -> str:
     if locale is not None and locale.language == "en":
         return f"KRW {amount:,}"
     return f"{amount:,}원"
+
+
+KST_MINUTE = "%Y-%m-%d %H:%M"
+
+
+def kst(when: dt.datetime | dt.date | None, fmt: str = KST_MINUTE) -> str:
+    """A moment as people read it: on the Korean calendar and clock, whatever the language (the product is for
+    Korea, and a date must not differ between pages). Naive datetimes are UTC (that is how the models store time);
+    a calendar date (`dt.date`, such as a birth date) has no zone and is shown as it is; None shows "—".
+    Only for what people read: receipts, exports, the API and `<time datetime>` keep ISO UTC."""
+    if when is None:
+        return "—"
+    if not isinstance(when, dt.datetime):
+        return when.isoformat()
+    from consent.clock import KOREA
+
+    moment = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+    return moment.astimezone(KOREA).strftime(fmt)
+
+
+def kst_date(when: dt.datetime | dt.date | None) -> str:
+    """The Korean calendar date of a moment ("2026-11-23" for 2026-11-22 15:00 UTC)."""
+    return kst(when, "%Y-%m-%d")
+
+
+def kst_time(when: dt.datetime | None, seconds: bool = False) -> str:
+    """A moment with its time of day, labelled: "2026-11-23 00:30 KST" ("—" for None)."""
+    if when is None:
+        return "—"
+    return kst(when, KST_MINUTE + (":%S" if seconds else "")) + " KST"

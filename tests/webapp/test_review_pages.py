@@ -469,7 +469,7 @@ def test_an_appeal_is_decided_by_another_operator(
     mine = page(one.get("/operate/review/appeals"))
     assert "어릴 때 제 모습이 맞습니다" in mine and "A different person" in mine and "다른 사람으로 보입니다" in mine
     assert "You made the decision under appeal" in mine and f"/review/appeals/{appeal_id}/decide" not in mine
-    assert "2026-11-30 09:" in mine and "9 days left" in mine  # decided within 9 days of filing
+    assert "2026-11-30 18:" in mine and "KST" in mine and "9 days left" in mine  # decided within 9 days of filing
     clock.advance(hours=1)  # later the same day it is still 9 calendar days (it said 8 an instant after filing)
     assert "9 days left" in page(one.get("/operate/review/appeals"))
     clock.advance(hours=-1)

@@ -8,6 +8,7 @@ uploaded receipt teaches nothing about the person beyond what the holder of the 
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass
 
@@ -62,7 +63,7 @@ class CheckResult:
     reason: str | None
     standing: Standing | None = None
     campaign_title: str | None = None
-    signed_at: str | None = None
+    signed_at: dt.datetime | None = None  # shown in KST by the template
 
 
 def check_receipt(service: ConsentService, data: bytes, locale: str) -> CheckResult:
@@ -77,7 +78,7 @@ def check_receipt(service: ConsentService, data: bytes, locale: str) -> CheckRes
         None,
         standing=receipt_standing(service, service.record(facts.receipt_id)),
         campaign_title=campaign.title(locale) if campaign else facts.campaign,
-        signed_at=facts.timestamp.strftime("%Y-%m-%d %H:%M UTC"),
+        signed_at=facts.timestamp,
     )
 
 
