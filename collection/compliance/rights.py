@@ -145,10 +145,14 @@ class RightsService:
         self._transition(request.start, officer.id, self.clock.now())
         self._audit(_staff(officer), "rights.started", request)
 
-    def complete(self, officer: User, request: RightsRequest, note: str) -> dict[str, Any]:
-        """Carry out the request (see the module docstring), close it with `note` and return what was done.
-        Raises RightsRequestError when the request is closed or the note is empty."""
+    def complete(self, officer: User, request: RightsRequest, note: str, confirmed: bool = False) -> dict[str, Any]:
+        """Carry out the request (see the module docstring), close it with `note` and return what was done. An
+        account-wide deletion erases everything the person gave, so it needs `confirmed` (the officer read
+        `deletion_impact`). Raises RightsRequestError when the request is closed, the note is empty or an
+        account-wide deletion is not confirmed."""
         self._transition(request.require_closable, note)
+        if request.kind is RightsKind.DELETION and request.campaign_id is None and not confirmed:
+            raise RightsRequestError("unconfirmed", "confirm what the account-wide deletion affects first")
         outcome = getattr(self, f"_do_{request.kind.value}")(officer, request)
         self._transition(request.close, officer.id, self.clock.now(), note)
         request.outcome = outcome

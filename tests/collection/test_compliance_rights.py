@@ -85,7 +85,10 @@ def test_account_wide_deletion_erases_every_enrollment_and_the_identity(
     other = make_campaign()
     consent_and_enroll(world.env, user, other, publish_notice(world.env, other))
     request = world.rights.submit(user, RightsKind.DELETION, None)
-    outcome = world.rights.complete(officer, request, "Your account and all your data are deleted.")
+    with pytest.raises(RightsRequestError) as refused:  # the service itself asks for the officer's confirmation
+        world.rights.complete(officer, request, "Your account and all your data are deleted.")
+    assert refused.value.code == "unconfirmed" and user.erased_at is None
+    outcome = world.rights.complete(officer, request, "Your account and all your data are deleted.", confirmed=True)
     world.session.commit()
     assert len(outcome["erasure_ids"]) == 2
     assert user.erased_at is not None and user.email is None

@@ -159,13 +159,15 @@ def rights_start(request_id: str) -> Response:
 @allow(*OFFICERS)
 def rights_complete(request_id: str) -> Response | tuple[str, int]:
     req = rights().get(request_id)
+    confirmed = False
     if _account_wide_deletion(req):  # erases everything: only once the officer ticked that they read the effects
         form = ConfirmDeletionForm()
         if not form.validate_on_submit():
             return render_template("comply/rights_request.html", **_request_page(req, close_form=form)), 400
+        confirmed = True
     return _act(
         request_id,
-        lambda service, req, form: service.complete(current_user.user, req, form.note.data),
+        lambda service, req, form: service.complete(current_user.user, req, form.note.data, confirmed=confirmed),
         CloseRequestForm,
         "complete",
     )
