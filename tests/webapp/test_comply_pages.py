@@ -88,6 +88,7 @@ def test_registers_and_reports_render(
     assert enrolled.subject_id in found and "consent given" in found
     browse = text(client.get("/comply/consents", headers=EN))  # no id needed to see what is there
     assert "Latest 50 consent events" in browse and enrolled.subject_id in browse and "not needed" in browse
+    assert f"<td>{campaign.title_en}</td>" in browse  # each event names its campaign
     history = text(client.get(f"/comply/consents/subjects/{enrolled.subject_id}", headers=EN))
     assert "Required consents in force" in history and "valid" in history
     assert "Collection and use of personal information" in history and "collection_and_use" not in history

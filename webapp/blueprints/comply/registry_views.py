@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -48,7 +49,9 @@ def _alerts() -> dict[str, Any]:
 def _verify_form() -> VerifyForm:
     form = VerifyForm()
     campaigns = get_session().scalars(select(Campaign).order_by(Campaign.slug))
-    form.campaign.choices = [SelectChoice("", _("Every campaign"))] + [SelectChoice(c.id, c.slug) for c in campaigns]
+    locale = str(get_locale())
+    form.campaign.choices = [SelectChoice("", _("Every campaign"))] + [
+        SelectChoice(c.id, c.title(locale)) for c in campaigns]
     return form
 
 
@@ -58,8 +61,10 @@ def consent_registry_page() -> str:
     query = request.args.get("q", "").strip()[:64]
     registry = consent_registry()
     records = registry.search(query) if query else registry.recent(RECENT_CONSENTS)
+    campaigns = {c.id: c for c in get_session().scalars(
+        select(Campaign).where(Campaign.id.in_({r.campaign_id for r in records})))}
     return render_template("comply/consents.html", query=query, records=records, form=_verify_form(),
-                           recent=RECENT_CONSENTS)
+                           recent=RECENT_CONSENTS, campaigns=campaigns)
 
 
 RECENT_CONSENTS = 50  # shown when nothing is searched for, so the registry can be browsed without an id
