@@ -65,8 +65,9 @@ def kst_date(when: dt.datetime | dt.date | None) -> str:
     return kst(when, "%Y-%m-%d")
 
 
-def kst_time(when: dt.datetime | None, seconds: bool = False) -> str:
-    """A moment with its time of day, labelled: "2026-11-23 00:30 KST" ("—" for None)."""
-    if when is None:
-        return "—"
+def kst_time(when: dt.datetime | dt.date | None, seconds: bool = False) -> str:
+    """A moment with its time of day, labelled: "2026-11-23 00:30 KST" ("—" for None; a calendar date has no time
+    of day and no zone, so it is shown as it is, unlabelled)."""
+    if when is None or not isinstance(when, dt.datetime):
+        return kst(when)
     return kst(when, KST_MINUTE + (":%S" if seconds else "")) + " KST"

@@ -30,7 +30,7 @@ class EventFilter:
     def apply(self, query: Select[Any]) -> Select[Any]:
         if self.action:
             family = "." not in self.action
-            query = query.where(AuditEvent.action.startswith(self.action + ".") if family
+            query = query.where(AuditEvent.action.startswith(self.action + ".", autoescape=True) if family
                                 else AuditEvent.action == self.action)
         if self.actor_id:
             query = query.where(AuditEvent.actor_id == self.actor_id)

@@ -74,16 +74,18 @@ def audit_events() -> str:
     form = AuditEventsForm(request.args, meta={"csrf": False})
     session = get_session()
     form.action.choices = [("", _("All actions"))] + event_choices(action_families(session))
-    valid = form.validate()
+    form.validate()
+    good = {name: field.data for name, field in form._fields.items() if not field.errors}  # a bad value is ignored
     wanted = EventFilter(
-        action=form.action.data or None, actor_id=(form.actor.data or "").strip() or None,
-        object_id=(form.object.data or "").strip() or None,
-        since=kst_day_start(form.since.data) if valid else None,
-        until=kst_day_start(form.until.data, next_day=True) if valid else None,
+        action=good.get("action") or None, actor_id=(good.get("actor") or "").strip() or None,
+        object_id=(good.get("object") or "").strip() or None,
+        since=kst_day_start(good.get("since")), until=kst_day_start(good.get("until"), next_day=True),
     )
     page = events(session, wanted, request.args.get("page", 1, type=int))
+    # the pages' links carry the filter's own fields only (never arbitrary query keys into url_for)
+    args = {name: value for name in form._fields if (value := request.args.get(name))}
     return render_template("comply/audit_events.html", form=form, page=page, actors=actor_names(page.events),
-                           action_label=action_label, args={k: v for k, v in request.args.items() if k != "page"})
+                           action_label=action_label, args=args)
 
 
 def kst_day_start(day: dt.date | None, next_day: bool = False) -> dt.datetime | None:

@@ -94,6 +94,17 @@ class AuditEventsForm(FlaskForm):
     since = DateField(_l("From (KST)"), validators=[Optional()])
     until = DateField(_l("To (KST, inclusive)"), validators=[Optional()])
 
+    def validate_since(self, field: DateField) -> None:
+        _plausible(field)
+
     def validate_until(self, field: DateField) -> None:
+        _plausible(field)
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError(_l("The end date is before the start date."))
+
+
+def _plausible(field: DateField) -> None:
+    """The audit log starts with datadam: a date outside 2020-2100 is a typing slip (and beyond the calendar's
+    ends it cannot become a moment at all)."""
+    if field.data and not dt.date(2020, 1, 1) <= field.data <= dt.date(2100, 12, 31):
+        raise ValidationError(_l("Give a date between 2020 and 2100."))
