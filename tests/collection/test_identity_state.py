@@ -129,6 +129,7 @@ def test_accepting_a_face_that_may_be_covered_reruns_the_identity_check(  # noqa
     queue = _Recorder()
     review = ReviewService(db_session, clock, env.consent, env.review.audit, queue)  # type: ignore[arg-type]
     operator = make_user("operator")
+    assert review.queue() == [photo_set]  # the job queue does not hide the review queue (it once did)
     review.claim(operator, photo_set)
     review.decide(operator, photo_set, [PhotoVerdict(r.id, True) for r in rows], campaign)
     expected = [(SET_IDENTITY_JOB, {"set_id": photo_set.id}, f"identity:{photo_set.id}")] if covered else []
