@@ -21,6 +21,7 @@ never an HTTP status: `webapp` maps them to responses in one place.
     │   ├── ReceiptBuildError       inputs cannot make a lawful receipt (required matter declined, ...)
     │   └── ReceiptFormatError      a receipt read back does not follow the receipt schema
     ├── ConsentStateError           the operation does not fit the consent's current state
+    │   └── ReviewClosedError       a consent no longer waiting for review is approved or flagged
     └── SealedFieldError
         ├── FieldKeyMissingError    no field key on the engine: sealed columns are neither written nor read
         └── FieldDecryptionError    a sealed column value does not open (wrong master key, column or tampering)
@@ -150,6 +151,12 @@ class ReceiptFormatError(ReceiptError):
 class ConsentStateError(ConsentError):
     """A consent operation that the current state does not allow (e.g. consenting to a superseded notice
     version, withdrawing what is not in force). The message says why."""
+
+
+class ReviewClosedError(ConsentStateError):
+    """An operator approves or flags a consent that is not waiting for review (`ReviewState.PENDING`): already
+    approved, flagged (only the compliance officer closes a flag: `ConsentService.resolve_flag`), resolved, or one
+    that never needed a look."""
 
 
 class SealedFieldError(ConsentError):

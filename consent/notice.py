@@ -461,15 +461,31 @@ def _label(labels: Mapping[str, str], key: str, wording: int) -> str:
     return labels[key]
 
 
-def _custom_name(matter: Matter, lang: str) -> str:
-    """A campaign-specific use's name: the first line of its summary (its kind's label when that is blank)."""
-    first = _clean(matter.summary.get(lang)).split("\n")[0].strip()
-    return first or _LABELS[lang][matter.kind.value]
+# The longest name of a campaign-specific use (`custom_matter_name`), "…" included.
+CUSTOM_NAME_MAX = 40
+# What a name does not end with: sentence and list punctuation (Latin, CJK full-width) and dashes.
+_NAME_END = " \t.,;:!?·…-–—。、，．：；！？"
+
+
+def custom_matter_name(matter: Matter, lang: str) -> str:
+    """The short name of a campaign-specific use (`MatterKind.CUSTOM`) in `lang`, the one name every page and the
+    notice (from wording edition 3: its heading and the right to refuse) give it: the first line of its summary
+    without closing punctuation, at most CUSTOM_NAME_MAX characters (a longer one is cut at a word boundary and
+    ends with "…"). Its kind's label when the summary is blank."""
+    first = _clean(matter.summary.get(lang)).split("\n")[0].strip().rstrip(_NAME_END)
+    if not first:
+        return _LABELS[lang][matter.kind.value]
+    if len(first) <= CUSTOM_NAME_MAX:
+        return first
+    room = first[: CUSTOM_NAME_MAX - 1]
+    space = room.rfind(" ")
+    head = room[:space] if space >= CUSTOM_NAME_MAX // 2 else room  # no usable word boundary: cut mid-word
+    return head.rstrip(_NAME_END) + "…"
 
 
 def _custom_refusal(notice: Notice, lang: str) -> str:
     """From edition 3: the sentence added to the right to refuse that names each campaign-specific use."""
-    uses = [_custom_name(m, lang) for m in notice.matters if m.kind is MatterKind.CUSTOM]
+    uses = [custom_matter_name(m, lang) for m in notice.matters if m.kind is MatterKind.CUSTOM]
     if notice.wording < 3 or not uses:
         return ""
     sentence = _label(_LABELS[lang], "custom_refusal", notice.wording).format(uses=", ".join(uses))
@@ -481,7 +497,7 @@ def _matter_section(matter: Matter, number: int, lang: str, wording: int) -> Not
     required = labels["required" if matter.required else "optional"]
     kind = _label(labels, matter.kind.value, wording)
     if matter.kind is MatterKind.CUSTOM and wording >= 3:
-        kind = _custom_name(matter, lang)
+        kind = custom_matter_name(matter, lang)
     heading = labels["matter"].format(number=number, kind=kind, required=required)
     lines = [f"{labels['summary']}: {matter.summary.get(lang)}", "", matter.full_text.get(lang)]
     if matter.third_party is not None:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent.clock import Clock
-from consent.errors import ConsentStateError, NoActiveKeyError, NoticeIncompleteError
+from consent.errors import ConsentStateError, NoActiveKeyError, NoticeIncompleteError, ReviewClosedError
 from consent.keys import PURPOSE_CONSENT, KeyRing, PublicKeyDocument, SigningKey
 from consent.models import (
     ConsentRecord,
@@ -375,12 +375,17 @@ class ConsentService:
         ]
 
     def review(self, record: ConsentRecord, reviewer_id: str, approve: bool, note: str | None = None) -> None:
-        if record.review_state is ReviewState.NOT_NEEDED and approve:
-            return
+        """Approve a consent waiting for a look, or flag it with the reason `note` for the compliance officer.
+        Only a PENDING consent is decided here: a flag, its reason, author and time stay until the officer closes
+        it (`resolve_flag`), and an approved or resolved consent is not reopened. Raises ReviewClosedError for a
+        consent not waiting for review, ConsentStateError for a flag without a reason."""
+        if record.review_state is not ReviewState.PENDING:
+            raise ReviewClosedError(f"only a consent waiting for review can be approved or flagged "
+                                    f"(this one is {record.review_state.value})")
         if not approve and not (note or "").strip():
             raise ConsentStateError("flagging a consent needs a reason")
         record.review_state = ReviewState.APPROVED if approve else ReviewState.FLAGGED
-        record.review_note = note
+        record.review_note = (note or "").strip() or None
         record.reviewed_by = reviewer_id
         record.reviewed_at = self.clock.now()
         self.session.flush()

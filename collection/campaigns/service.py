@@ -15,17 +15,20 @@ from sqlalchemy.orm import Session
 from collection.accounts.models import User
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign, CampaignStateError, CampaignStatus
-from collection.campaigns.notice_template import facts_changed
-from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet, SetState, VoiceClip
+from collection.campaigns.notice_template import facts_changed, notice_facts
+from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet, SetState
 from collection.errors import InvalidTransition, NotFound
 from consent.clock import KOREA, Clock
 from consent.models import NoticeVersion
+from consent.notice import Notice
+from consent.service import ConsentService
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
-# Fields that may change while a campaign is open: texts and quota (and the retention period, only shorter; the
-# wording of voice prompts nobody has recorded yet, `CampaignService._reword_prompts`). Rules that decide what a
-# contributor must deliver or is promised (brackets, counts, photo rules, eligibility, payment) are fixed once
-# contributors have started.
+# Fields that may change while a campaign is open: texts and quota (and the retention period, only shorter). Rules
+# that decide what a contributor must deliver or is promised (brackets, counts, photo rules, voice prompts and their
+# wording, eligibility, payment) are fixed once contributors have started: the consent notice records the prompts it
+# was written for (`notice_facts`), so a reworded prompt would stop anyone joining until a new version is published,
+# and a recording is stored against its prompt's key, so it would claim a sentence nobody read.
 OPEN_EDITABLE = {"title_ko", "title_en", "description_ko", "description_en", "quota", "retention_days"}
 
 
@@ -45,14 +48,6 @@ def same_setting(name: str, stored: Any, new: Any) -> bool:
 
         return meaning(stored) == meaning(new)
     return bool(stored == new)
-
-
-def wording_only(stored: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
-    """Whether `new` voice prompts differ from `stored` in their wording alone: as many prompts, each as long."""
-    def lengths(prompts: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
-        return [(p.get("min_seconds"), p.get("max_seconds")) for p in prompts or []]
-
-    return len(stored or []) == len(new or []) and lengths(stored) == lengths(new)
 
 
 @dataclass(frozen=True)
@@ -175,15 +170,9 @@ class CampaignService:
             # (the same rules written another way, or prompts renumbered, keep what is stored).
             fixed = {k for k in values if k not in OPEN_EDITABLE}
             locked = {k for k in fixed if not same_setting(k, getattr(campaign, k), values[k])}
-            reworded = None
-            if "voice_prompts" in locked and wording_only(campaign.voice_prompts, values["voice_prompts"]):
-                locked.discard("voice_prompts")
-                reworded = self._reword_prompts(campaign, values["voice_prompts"])
             if locked:
                 raise InvalidTransition("these settings are fixed while the campaign is open", fields=sorted(locked))
             values = {k: v for k, v in values.items() if k not in fixed}
-            if reworded is not None:
-                values["voice_prompts"] = reworded
             if int(values.get("retention_days", campaign.retention_days)) > campaign.retention_days:
                 # people consented to the period their document states: keeping their data longer needs their new
                 # consent, which a running campaign cannot collect from those who already gave
@@ -203,22 +192,32 @@ class CampaignService:
         self.session.flush()
         return campaign
 
-    def _reword_prompts(self, campaign: Campaign, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The stored prompts with the wording of `new` (same number, same lengths: `wording_only`). A recording is
-        stored against its prompt's key, not the sentence read: rewording a prompt that has recordings would make
-        them claim a sentence nobody read, so only prompts nobody has recorded yet may be reworded. Raises
-        InvalidTransition (detail "prompts": the 1-based numbers of the recorded prompts asked to change)."""
-        stored = campaign.voice_prompts
-        changed = {i: p["key"] for i, (p, q) in enumerate(zip(stored, new, strict=True))
-                   if (p.get("text_ko"), p.get("text_en")) != (q.get("text_ko"), q.get("text_en"))}
-        recorded = set(self.session.scalars(
-            select(VoiceClip.prompt_key).join(PhotoSet, PhotoSet.id == VoiceClip.set_id)
-            .where(PhotoSet.campaign_id == campaign.id, VoiceClip.prompt_key.in_(changed.values())).distinct()
-        )) if changed else set()
-        if recorded:
-            raise InvalidTransition("voice prompts that have recordings keep their wording", fields=["voice_prompts"],
-                                    prompts=[i + 1 for i, key in changed.items() if key in recorded])
-        return [{**p, "text_ko": q["text_ko"], "text_en": q["text_en"]} for p, q in zip(stored, new, strict=True)]
+    # -- the campaign's consent document: written for its settings, final once it is closed ----------------------
+    def draft_notice(self, campaign: Campaign, consent: ConsentService, notice: Notice) -> NoticeVersion:
+        """Save `notice` as `campaign`'s consent document draft, noting the settings it is written for now
+        (`notice_facts`). Raises InvalidTransition for a closed campaign: its document is final."""
+        self._refuse_notice_if_closed(campaign)
+        return consent.draft(campaign.id, notice, notice_facts(campaign))
+
+    def publish_notice(self, operator: User, campaign: Campaign, consent: ConsentService,
+                       draft: NoticeVersion) -> NoticeVersion:
+        """Publish `campaign`'s draft `draft`. Raises InvalidTransition for a closed campaign, or (reason
+        "notice_outdated", `settings`: what changed) when the campaign's settings changed since the draft was
+        written: it would state other figures than the campaign asks for, and be recorded as written for them.
+        Raises NoticeIncompleteError (what is missing) from the consent service."""
+        self._refuse_notice_if_closed(campaign)
+        if draft.campaign_id != campaign.id:
+            raise InvalidTransition("this draft belongs to another campaign")
+        changed = facts_changed(draft.written_for, campaign)
+        if changed:
+            raise InvalidTransition("the campaign's settings changed since this draft was written: redraft it",
+                                    reason="notice_outdated", settings=changed)
+        return consent.publish(draft, by=operator.id)
+
+    @staticmethod
+    def _refuse_notice_if_closed(campaign: Campaign) -> None:
+        if campaign.status is CampaignStatus.CLOSED:
+            raise InvalidTransition("a closed campaign's consent document is final", reason="closed")
 
     def open(self, operator: User, campaign: Campaign, notice: NoticeVersion | None) -> None:
         """Open a draft campaign whose current published consent notice is `notice`: it must exist and describe

@@ -44,7 +44,9 @@ def test_an_open_campaign_takes_a_new_title_when_the_form_rewrites_unchanged_rul
     "change",
     [
         {"photo_rules": {"min_face_side_px": 200}},
-        {"voice_prompts": [{**PROMPTS[0], "max_seconds": 30, "key": "p1"}]},  # wording alone may change
+        {"voice_prompts": [{**PROMPTS[0], "max_seconds": 30, "key": "p1"}]},
+        # the wording too: the consent notice records the prompts it was written for (`notice_facts`)
+        {"voice_prompts": [{**PROMPTS[0], "text_ko": "반갑습니다", "text_en": "Nice to meet you", "key": "p1"}]},
         {"voice_prompts": [*PROMPTS, {**PROMPTS[0], "key": "p2"}]},
         {"max_age": 70},
     ],
@@ -56,6 +58,7 @@ def test_a_setting_contributors_rely_on_stays_fixed_while_open(
     with pytest.raises(InvalidTransition) as info:
         service.update(make_user("operator"), campaign, form_values(campaign, **change))
     assert info.value.detail["fields"] == sorted(change)
+    assert campaign.voice_prompts == PROMPTS and campaign.photo_rules == {}
 
 
 def test_same_setting_compares_meaning() -> None:

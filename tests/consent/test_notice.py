@@ -369,6 +369,37 @@ def test_edition_3_names_a_campaign_specific_use_while_an_edition_2_version_keep
     assert "다음 선택 이용" not in render_text(notice, "ko")  # nothing added without a campaign-specific use
 
 
+def test_a_campaign_specific_use_is_named_by_a_short_clean_name_not_its_whole_summary(notice: Notice) -> None:
+    """Edition 3 heads a campaign-specific use and lists it in the right to refuse by one short name
+    (`custom_matter_name`): the summary's first line without its closing full stop, cut at a word boundary."""
+    from consent.notice import CUSTOM_NAME_MAX, custom_matter_name
+
+    mail = Matter(id="mail", kind=MatterKind.CUSTOM,
+                  summary=text("캠페인 소식을 이메일로 보내 드립니다.", "We send campaign news by email."))
+    photos = Matter(id="promo", kind=MatterKind.CUSTOM, summary=text("홍보 자료에 사진 사용", "Photos in promotion"))
+    long = Matter(id="long", kind=MatterKind.CUSTOM, summary=text(
+        "참여자의 사진 일부를 캠페인 홍보용 포스터와 누리집, 소셜 미디어 게시물에 사용합니다。\n자세한 내용",
+        "We use some of your photos on campaign posters, on our website and in social media posts."))
+    blank = Matter(id="blank", kind=MatterKind.CUSTOM, summary=text(" ", " "))
+    current = dataclasses.replace(notice, matters=(*notice.matters, mail, photos))
+    ko, en = render_text(current, "ko"), render_text(current, "en")
+    assert "동의 사항 5: 캠페인 소식을 이메일로 보내 드립니다 (선택)" in ko
+    assert "거부할 수 있습니다: 캠페인 소식을 이메일로 보내 드립니다, 홍보 자료에 사진 사용.\n" in ko
+    assert "Consent 5: We send campaign news by email (optional)" in en
+    assert "separately: We send campaign news by email, Photos in promotion.\n" in en
+    assert custom_matter_name(long, "en") == "We use some of your photos on campaign…"
+    assert custom_matter_name(long, "ko") == "참여자의 사진 일부를 캠페인 홍보용 포스터와 누리집, 소셜 미디어…"
+    for lang in ("ko", "en"):
+        name = custom_matter_name(long, lang)
+        assert len(name) <= CUSTOM_NAME_MAX and name.endswith("…") and "\n" not in name
+    assert custom_matter_name(blank, "ko") == "기타 선택 이용"
+    assert custom_matter_name(blank, "en") == "Other optional use"
+    # editions 1 and 2 keep their exact text: the name is not used there
+    for edition in (1, 2):
+        old = render_text(dataclasses.replace(current, wording=edition), "ko")
+        assert "동의 사항 5: 기타 선택 이용 (선택)" in old and "다음 선택 이용" not in old
+
+
 def test_a_removed_matter_is_one_change(notice: Notice) -> None:
     matters = tuple(m for m in notice.matters if m.id != "release")
     diff = diff_notices(notice, dataclasses.replace(notice, version=2, matters=matters), "ko")

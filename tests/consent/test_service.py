@@ -167,8 +167,35 @@ def test_operator_review_needs_a_reason_to_flag(service: ConsentService, publish
         service.review(record, "reviewer1", approve=False, note=" ")
     service.review(record, "reviewer1", approve=False, note="relationship unclear")
     assert record.review_state is ReviewState.FLAGGED
-    service.review(record, "reviewer1", approve=True)
-    assert record not in service.review_queue()
+
+
+def test_only_a_pending_consent_is_approved_or_flagged_and_a_flag_is_closed_by_the_officer_alone(
+    service: ConsentService, published: Any
+) -> None:
+    from consent.errors import ReviewClosedError
+
+    guardian = Guardian("박보호", GuardianRelationship.LEGAL_GUARDIAN, "박보호")
+    record = service.give("sub_child0009", published, _sign(under_14=True, guardian=guardian))
+    service.review(record, "reviewer1", approve=False, note="relationship unclear")
+    flagged_at = record.reviewed_at
+    for approve, note in ((True, None), (False, "another reason")):
+        with pytest.raises(ReviewClosedError):
+            service.review(record, "reviewer2", approve=approve, note=note)
+    assert (record.review_state, record.review_note, record.reviewed_by, record.reviewed_at) == (
+        ReviewState.FLAGGED, "relationship unclear", "reviewer1", flagged_at)
+    service.resolve_flag(record, "officer1", "called the parent")
+    with pytest.raises(ReviewClosedError):
+        service.review(record, "reviewer2", approve=True)
+    assert record.review_state is ReviewState.RESOLVED and record.review_note == "relationship unclear"
+    plain = service.give("sub_adult0009", published, _sign())
+    assert plain.review_state is ReviewState.NOT_NEEDED
+    with pytest.raises(ReviewClosedError):
+        service.review(plain, "reviewer1", approve=False, note="x")
+    other = service.give("sub_child0010", published, _sign(under_14=True, guardian=guardian))
+    service.review(other, "reviewer1", approve=True)
+    assert other.review_state is ReviewState.APPROVED and other not in service.review_queue()
+    with pytest.raises(ReviewClosedError):
+        service.review(other, "reviewer1", approve=False, note="second thoughts")
 
 
 def test_a_consent_replaced_or_withdrawn_leaves_the_review_queue(service: ConsentService, published: Any) -> None:

@@ -124,6 +124,9 @@ def test_a_flag_raised_by_an_operator_is_listed_for_compliance_and_resolved_with
     login(make_user("operator", name="운영자 박"))
     token = csrf_token(client, "/operate/consent/review")
     client.post(f"/operate/consent/review/{rid}", data={"csrf_token": token, "flag": "1", "note": "관계 확인 필요"})
+    with app.test_request_context():
+        flagged = get_session().query(AuditEvent).filter_by(action="consent.flagged", object_id=rid).all()
+        assert len(flagged) == 1 and "관계" not in str(flagged[0].details)  # ids only, never the reason
 
     login(make_user("compliance"))
     dashboard = text(client.get("/comply/"))
@@ -148,7 +151,14 @@ def test_a_flag_raised_by_an_operator_is_listed_for_compliance_and_resolved_with
         events = get_session().query(AuditEvent).filter_by(action="consent.flag_resolved", object_id=rid).all()
         assert len(events) == 1 and "보호자" not in str(events[0].details)  # no free text in the audit log
     assert "보호자에게 전화로 관계를 확인함" in text(client.get(subject))
-    assert "처리를 기다리는 보류가 없습니다" in text(client.get("/comply/consents/flags"))
+    login(make_user("operator"))  # a resolved flag is not reopened or approved by a direct POST
+    token = csrf_token(client, "/operate/consent/review")
+    refused = client.post(f"/operate/consent/review/{rid}", data={"csrf_token": token, "approve": "1"},
+                          follow_redirects=True)
+    assert "아무것도 바꾸지 않았습니다" in text(refused)
+    assert in_app(app, lambda s: s.record(rid)).review_state.value == "resolved"
+    login(make_user("compliance"))
+    assert "처리를 기다리는 확인 요청이 없습니다" in text(client.get("/comply/consents/flags"))
     assert "/comply/consents/flags" in text(client.get("/comply/"))  # the count stays, at 0
     assert "후속 조치를 기다리는 동의" not in text(client.get("/comply/"))
 
@@ -269,6 +279,27 @@ def test_contributors_see_a_campaign_specific_use_by_its_purpose_and_may_refuse_
     assert "다음 선택 이용에 대한 동의도 각각 거부할 수 있습니다: 추후 연락." in page
 
 
+def test_a_campaign_specific_use_has_one_short_name_on_the_document_and_on_staff_pages(
+    app: Any, client: Any, make_campaign: Any, make_user: Any, login: Any
+) -> None:
+    campaign = make_campaign()
+    template = default_notice(campaign, "데이터댐", "privacy@datadam.example")
+    mail = dataclasses.replace(FOLLOWUP, id="mail", summary=LocalizedText(
+        ko="캠페인 소식을 이메일로 보내 드립니다.\n원하지 않으면 언제든 그만 받을 수 있습니다.",
+        en="We send campaign news by email.\nYou may stop them at any time."))
+    publish(app, campaign, matters=(*template.matters, mail))
+    contributor = make_user("contributor")
+    login(contributor)
+    page = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
+    assert "동의 사항 4: 캠페인 소식을 이메일로 보내 드립니다 (선택)" in page
+    assert "거부할 수 있습니다: 캠페인 소식을 이메일로 보내 드립니다." in page
+    data = sign_data(client, campaign.slug, collection="yes", sensitive="yes", mail="yes")
+    assert client.post(f"/me/campaigns/{campaign.slug}/consent", data=data).status_code == 302
+    login(make_user("compliance"))
+    subject = text(client.get(f"/comply/consents/subjects/{contributor.subject_id}"))
+    assert "캠페인 소식을 이메일로 보내 드립니다" in subject and "원하지 않으면" not in subject
+
+
 # --- 7. publishing is confirmed; a closed campaign's document is final ----------------------------------------
 
 
@@ -294,6 +325,62 @@ def test_publishing_asks_for_confirmation_saying_how_many_must_consent_again(
                                                        "digest": digest.group(1)})
     assert done.status_code == 302 and done.headers["Location"].endswith("/consent/v2")
     assert in_app(app, lambda s: s.current_version(campaign.id)).number == 2
+
+
+def test_confirming_a_publication_after_the_settings_changed_sends_the_operator_back_to_the_editor(
+    app: Any, client: Any, make_campaign: Any, make_user: Any, login: Any, db_session: Any
+) -> None:
+    """The confirmation page was shown for a draft written for other settings: confirming it would publish a notice
+    stating the old figures, recorded as written for them. Nothing is published; the editor redrafts it."""
+    from collection.campaigns.notice_template import notice_facts
+
+    campaign = make_campaign(open_it=False, payment_krw=400_000)
+    login(make_user("operator"))
+    url = _draft_url(campaign)
+    asked = client.post(url, data=draft_form(client, url) | {"publish": "1"})
+    assert asked.status_code == 302 and asked.headers["Location"].endswith("/consent/draft/publish")
+    confirm = text(client.get(asked.headers["Location"]))
+    digest = re.search(r'name="digest"[^>]*value="([0-9a-f]+)"', confirm)
+    assert digest
+    campaign.payment_krw = 500_000  # changed in another tab while the confirmation page was open
+    db_session.commit()
+    done = client.post(asked.headers["Location"], data={"csrf_token": csrf_token(client, url),
+                                                       "digest": digest.group(1)})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/consent/draft")
+    assert in_app(app, lambda s: s.current_version(campaign.id)) is None
+    editor = text(client.get(done.headers["Location"]))
+    assert "게시하지 않았습니다" in editor and "바뀐 설정: 참여 대가" in editor and "500,000원" in editor
+    saved = client.post(url, data=draft_form(client, url) | {"publish": "1"})
+    assert saved.status_code == 302
+    confirm = text(client.get(saved.headers["Location"]))
+    digest = re.search(r'name="digest"[^>]*value="([0-9a-f]+)"', confirm)
+    assert digest
+    client.post(saved.headers["Location"], data={"csrf_token": csrf_token(client, url), "digest": digest.group(1)})
+    published = in_app(app, lambda s: s.current_version(campaign.id))
+    assert published is not None and published.written_for == notice_facts(campaign)
+
+
+def test_the_campaign_service_refuses_drafting_or_publishing_a_closed_campaigns_document(
+    app: Any, make_campaign: Any, make_user: Any, db_session: Any, clock: Any
+) -> None:
+    import pytest
+
+    from collection.errors import InvalidTransition
+    from webapp.services import campaigns, consent
+
+    campaign = make_campaign()
+    publish(app, campaign)
+    operator = make_user("operator")
+    with app.test_request_context():
+        service = consent()
+        draft = campaigns().draft_notice(campaign, service, service.current_version(campaign.id).notice)
+        campaign.close(clock.now())
+        with pytest.raises(InvalidTransition) as refused:
+            campaigns().draft_notice(campaign, service, draft.notice)
+        assert refused.value.detail["reason"] == "closed"
+        with pytest.raises(InvalidTransition) as refused:
+            campaigns().publish_notice(operator, campaign, service, draft)
+        assert refused.value.detail["reason"] == "closed" and not draft.published
 
 
 def test_a_closed_campaigns_consent_document_can_no_longer_be_drafted_or_published(
@@ -323,3 +410,28 @@ def test_a_closed_campaigns_consent_document_can_no_longer_be_drafted_or_publish
     assert added.status_code == 409
     versions = in_app(app, lambda s: s.versions(campaign.id))
     assert [v.state.value for v in versions] == ["published", "draft"] and len(versions[1].notice.matters) == 3
+
+
+def test_approving_a_pending_consent_is_audited_by_ids(
+    app: Any, client: Any, make_campaign: Any, make_user: Any, login: Any
+) -> None:
+    from collection.audit.models import AuditEvent
+    from webapp.db import get_session
+
+    campaign = make_campaign(min_age=10)
+    publish(app, campaign)
+    child = make_user("contributor", birth=CHILD)
+    login(child)
+    guardian = {"guardian_name": "김보호", "guardian_relationship": "parent", "guardian_signature": "김보호"}
+    data = sign_data(client, campaign.slug, collection="yes", sensitive="yes") | guardian | {"signature": "이아이"}
+    rid = receipt_id(client.post(f"/me/campaigns/{campaign.slug}/consent", data=data))
+    operator = make_user("operator")
+    login(operator)
+    token = csrf_token(client, "/operate/consent/review")
+    done = client.post(f"/operate/consent/review/{rid}", data={"csrf_token": token, "approve": "1"})
+    assert done.status_code == 302
+    assert in_app(app, lambda s: s.record(rid)).review_state.value == "approved"
+    with app.test_request_context():
+        events = get_session().query(AuditEvent).filter_by(action="consent.approved", object_id=rid).all()
+        assert len(events) == 1 and events[0].actor_id == operator.id
+        assert events[0].details == {"campaign_id": campaign.id}

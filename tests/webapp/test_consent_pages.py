@@ -788,10 +788,15 @@ def test_review_queue_shows_what_the_check_needs_and_no_names(
         f"/operate/consent/review/{rid}", data={"csrf_token": token, "flag": "1", "note": "관계 확인 필요"}
     )
     assert flagged.status_code == 302
-    assert "관계 확인 필요" in text(client.get("/operate/consent/review"))
-    assert client.post(f"/operate/consent/review/{rid}", data={"csrf_token": token, "approve": "1"}).status_code == 302
-    assert f"r-{rid}" not in text(client.get("/operate/consent/review"))
-    assert in_app(app, lambda s: s.record(rid)).review_state.value == "approved"
+    queue = text(client.get("/operate/consent/review"))
+    assert "관계 확인 필요" in queue and f'action="/operate/consent/review/{rid}"' not in queue  # no Approve/Flag
+    # a direct POST cannot wipe the flag: only the compliance officer closes it
+    for data in ({"approve": "1"}, {"flag": "1", "note": "다른 이유"}):
+        refused = client.post(f"/operate/consent/review/{rid}", data={"csrf_token": token} | data,
+                              follow_redirects=True)
+        assert "아무것도 바꾸지 않았습니다" in text(refused)
+    record = in_app(app, lambda s: s.record(rid))
+    assert (record.review_state.value, record.review_note) == ("flagged", "관계 확인 필요")
 
 
 # --- public: keys and the verify page ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Findings of the operator walk-through: closing a campaign asks first and says what it does; an open campaign's
-form shows what is fixed, lets prompt wording change while nobody has recorded it, and names refused settings in
-Korean; a closed campaign offers no form; the thresholds box lists every key with its default and suggests a key
-for a misspelt one; the dashboard speaks to operators."""
+form shows what is fixed (voice prompts too, wording included), saves without the disabled fields (a fixed 0 as
+well), and names refused settings in Korean; a closed campaign offers no form; the thresholds box lists every key
+with its default and suggests a key for a misspelt one; the dashboard speaks to operators."""
 
 from __future__ import annotations
 
@@ -46,48 +46,61 @@ def test_an_open_campaigns_form_shows_fixed_fields_disabled_and_saves_without_th
     campaign = make_campaign(voice_prompts=PROMPTS)
     login(make_user("operator"))
     url = f"/operate/campaigns/{campaign.slug}/edit"
-    page = client.get(url).get_data(as_text=True)
+    page = html.unescape(client.get(url).get_data(as_text=True))
     assert re.search(r'<textarea[^>]*disabled[^>]*name="brackets"|<textarea[^>]*name="brackets"[^>]*disabled', page)
     assert re.search(r'<input[^>]*disabled[^>]*name="payment_krw"|<input[^>]*name="payment_krw"[^>]*disabled', page)
+    assert re.search(r'<textarea[^>]*disabled[^>]*name="voice_prompts"|<textarea[^>]*name="voice_prompts"[^>]*'
+                     r'disabled', page)
     assert "캠페인이 열려 있는 동안에는 바꿀 수 없습니다" in page
+    assert "문구" not in page.split('<form', 1)[0]  # the banner promises no prompt rewording
     assert not re.search(r'name="title_ko"[^>]*disabled', page)
     # a browser sends no disabled field: the save still goes through
-    sent = {k: v for k, v in form_fields(page).items()
-            if k not in ("brackets", "payment_krw", "min_age", "max_age", "advanced_rules", "min_face_px",
-                         "k_anonymity", "voice_min_seconds", "voice_max_seconds", "max_file_mb", "min_inter_eye_px")}
-    resp = client.post(url, data=sent | {"title_ko": "새 제목", "voice_prompts": "반갑습니다 || Nice to meet you"})
+    sent = {k: v for k, v in form_fields(page).items() if k not in LOCKED}
+    resp = client.post(url, data=sent | {"title_ko": "새 제목"})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
     db_session.refresh(campaign)
     assert campaign.title_ko == "새 제목" and campaign.payment_krw == 400_000 and campaign.max_age == 60
-    assert campaign.voice_prompts == [PROMPTS[0] | {"text_ko": "반갑습니다", "text_en": "Nice to meet you"}]
+    assert campaign.voice_prompts == PROMPTS
 
 
-def test_a_recorded_prompt_keeps_its_wording_and_refusals_name_settings_in_korean(
-    client: Any, login: Any, make_user: Any, make_campaign: Any, db_session: Any, clock: Any
+LOCKED = ("brackets", "voice_prompts", "payment_krw", "min_age", "max_age", "advanced_rules", "min_face_px",
+          "k_anonymity", "voice_min_seconds", "voice_max_seconds", "max_file_mb", "min_inter_eye_px", "second_review")
+
+
+def test_a_reworded_voice_prompt_is_refused_while_open_so_the_notice_still_describes_the_campaign(
+    client: Any, login: Any, make_user: Any, make_campaign: Any, db_session: Any
 ) -> None:
-    from collection.contributions.models import Enrollment, PhotoSet, VoiceClip
+    """A prompt's wording is one of the facts the consent notice was written for: changing it would stop anyone
+    joining until a new version is published, which sends every contributor back to re-consent."""
+    from collection.campaigns.notice_template import facts_changed, notice_facts
 
     campaign = make_campaign(voice_prompts=PROMPTS)
-    contributor = make_user("contributor")
-    enrollment = Enrollment(user_id=contributor.id, campaign_id=campaign.id, joined_at=clock.now())
-    db_session.add(enrollment)
-    db_session.flush()
-    photo_set = PhotoSet(enrollment_id=enrollment.id, campaign_id=campaign.id, user_id=contributor.id,
-                         created_at=clock.now())
-    db_session.add(photo_set)
-    db_session.flush()
-    db_session.add(VoiceClip(set_id=photo_set.id, user_id=contributor.id, prompt_key="greeting", blob_key="x",
-                             created_at=clock.now()))
-    db_session.commit()
+    written_for = notice_facts(campaign)
     login(make_user("operator"))
     url = f"/operate/campaigns/{campaign.slug}/edit"
     data = form_fields(client.get(url).get_data(as_text=True))
-    page = html.unescape(client.post(url, data=data | {"voice_prompts": "반갑습니다 || Hi"}).get_data(as_text=True))
-    assert "이미 녹음한 음성 문장이라 문구를 바꿀 수 없습니다" in page and "반갑습니다 || Hi" in page
+    resp = client.post(url, data=data | {"voice_prompts": "반갑습니다 || Hi"})  # a direct POST: the field is disabled
+    page = html.unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 200
+    assert "캠페인이 열려 있는 동안에는 바꿀 수 없는 설정입니다: 음성 문장" in page and "반갑습니다 || Hi" in page
     db_session.refresh(campaign)
-    assert campaign.voice_prompts == PROMPTS
+    assert campaign.voice_prompts == PROMPTS and facts_changed(written_for, campaign) == []
     page = html.unescape(client.post(url, data=data | {"max_file_mb": "5"}).get_data(as_text=True))
     assert "사진 기준(얼굴 크기" in page and "photo_rules" not in page
+
+
+def test_an_open_campaign_with_a_fixed_zero_saves_without_the_disabled_fields(
+    client: Any, login: Any, make_user: Any, make_campaign: Any, db_session: Any
+) -> None:
+    """0 == False in Python: a locked payment or minimum age of 0 must still be filled back in."""
+    campaign = make_campaign(payment_krw=0, min_age=0)
+    login(make_user("operator"))
+    url = f"/operate/campaigns/{campaign.slug}/edit"
+    sent = {k: v for k, v in form_fields(client.get(url).get_data(as_text=True)).items() if k not in LOCKED}
+    resp = client.post(url, data=sent | {"title_ko": "영 원 캠페인"})
+    assert resp.status_code == 302, html.unescape(resp.get_data(as_text=True))[:3000]
+    db_session.refresh(campaign)
+    assert (campaign.title_ko, campaign.payment_krw, campaign.min_age) == ("영 원 캠페인", 0, 0)
 
 
 def test_the_thresholds_box_lists_every_key_and_suggests_the_one_meant(

@@ -32,6 +32,7 @@ from consent.notice import (
     MissingItem,
     Notice,
     ThirdPartyProvision,
+    custom_matter_name,
 )
 from webapp.forms_common import LANGUAGE_CHOICES
 
@@ -76,14 +77,17 @@ def kind_label(kind: MatterKind | str) -> str:
 
 
 def matter_name(matter: Matter, lang: str) -> str:
-    """A short name for a matter: its kind, or a campaign-specific use's own summary in `lang`."""
-    return matter.summary.get(lang) if matter.kind is MatterKind.CUSTOM else kind_label(matter.kind)
+    """A short name for a matter: its kind, or a campaign-specific use's name in `lang` as its consent document
+    gives it (`consent.notice.custom_matter_name`)."""
+    return custom_matter_name(matter, lang) if matter.kind is MatterKind.CUSTOM else kind_label(matter.kind)
 
 
 def matter_label(matter: Matter, lang: str) -> str:
-    """A matter's name on staff pages: its kind, or "Optional use ‘<its summary>’" for a campaign-specific use."""
+    """A matter's name on staff pages: its kind, or "Optional use ‘<its name>’" for a campaign-specific use (its id
+    while its summary is blank)."""
     if matter.kind is MatterKind.CUSTOM:
-        return str(_l("Optional use ‘%(name)s’", name=matter.summary.get(lang).strip() or matter.id))
+        name = custom_matter_name(matter, lang) if matter.summary.get(lang).strip() else matter.id
+        return str(_l("Optional use ‘%(name)s’", name=name))
     return kind_label(matter.kind)
 
 

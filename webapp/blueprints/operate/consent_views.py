@@ -31,6 +31,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from collection.accounts import Role
+from collection.audit.log import Actor
 from collection.campaigns import Campaign, CampaignStatus
 from collection.campaigns.notice_template import (
     campaign_as_written,
@@ -39,7 +40,8 @@ from collection.campaigns.notice_template import (
     fit_to_campaign,
     notice_facts,
 )
-from consent.errors import ConsentStateError, NoticeFormatError, NoticeIncompleteError
+from collection.errors import InvalidTransition
+from consent.errors import ConsentStateError, NoticeFormatError, NoticeIncompleteError, ReviewClosedError
 from consent.models import ConsentRecord, NoticeState, NoticeVersion
 from consent.notice import (
     LANGUAGES,
@@ -75,7 +77,7 @@ from webapp.blueprints.operate.consent_forms import (
 )
 from webapp.blueprints.operate.views import FACT_LABELS, bp, outdated_notice
 from webapp.db import get_session
-from webapp.services import consent, settings
+from webapp.services import audit, campaigns, consent, settings
 
 STAFF = (Role.OPERATOR, Role.ADMIN)
 # The compliance officer audits what people were shown: the published versions, their text and the changes between
@@ -253,7 +255,7 @@ def _save_draft(campaign: Campaign, custom: CustomMatterForm | None = None) -> N
     if not form_ok or (custom is not None and not custom.validate()):
         return _draft_page(campaign, form, layout, [], custom), 400
     try:
-        return service.draft(campaign.id, notice_from_form(form, layout, base), notice_facts(campaign))
+        return campaigns().draft_notice(campaign, service, notice_from_form(form, layout, base))
     except NoticeFormatError as exc:
         form.form_errors.append(_("The notice cannot be saved: %(reason)s", reason=exc.reason))
         return _draft_page(campaign, form, layout, [], custom), 400
@@ -275,7 +277,18 @@ def consent_publish(slug: str) -> Response | str:
             flash(_("The draft changed since this page was shown: check it again before publishing."), "error")
             return redirect(url_for("operate.consent_publish", slug=slug))
         try:
-            service.publish(draft, by=current_user.user.id)
+            campaigns().publish_notice(current_user.user, campaign, service, draft)
+        except InvalidTransition as exc:
+            if exc.detail.get("reason") != "notice_outdated":  # closed meanwhile, or a draft of another campaign
+                flash(_closed_message() if exc.detail.get("reason") == "closed" else
+                      _("There is no draft to publish."), "error")
+                return redirect(url_for("operate.consent_document", slug=slug))
+            # the confirmation was for a draft written for other settings: the editor redrafts it for these
+            flash(_("Nothing was published: the campaign's settings changed while this page was open, so the draft "
+                    "may state the old figures. The editor below has updated it for the current settings: check "
+                    "it, then publish again. Changed since:") + " "
+                  + ", ".join(str(FACT_LABELS.get(name, name)) for name in changed_settings(exc)), "error")
+            return redirect(url_for("operate.consent_draft", slug=slug))
         except NoticeIncompleteError:
             flash(_("The draft cannot be published yet: press “Save and publish” to see what is missing."), "error")
             return redirect(url_for("operate.consent_draft", slug=slug))
@@ -285,6 +298,12 @@ def consent_publish(slug: str) -> Response | str:
     current = service.current_version(campaign.id)
     return render_template("operate/consent/publish.html", campaign=campaign, draft=draft, current=current,
                            asked=_asked_to_reconsent(service, campaign.id, draft.id), form=form)
+
+
+def changed_settings(exc: InvalidTransition) -> list[str]:
+    """The names of the campaign settings a "notice_outdated" refusal says changed."""
+    names = exc.detail.get("settings")
+    return [str(name) for name in names] if isinstance(names, list | tuple) else []
 
 
 def _content_digest(version: NoticeVersion) -> str:
@@ -324,7 +343,7 @@ def consent_draft_add_matter(slug: str) -> Response | tuple[str, int] | str:
         kind=MatterKind.CUSTOM,
         summary=LocalizedText(ko=custom.summary_ko.data or "", en=custom.summary_en.data or ""),
     )
-    service.draft(campaign.id, dataclasses.replace(base, matters=(*base.matters, matter)), notice_facts(campaign))
+    campaigns().draft_notice(campaign, service, dataclasses.replace(base, matters=(*base.matters, matter)))
     get_session().commit()
     flash(_("Optional use added. Write its full text below, then save."), "success")
     return redirect(url_for("operate.consent_draft", slug=slug, _anchor=f"matter-{matter.id}"))
@@ -354,7 +373,7 @@ def consent_draft_remove_matter(slug: str, matter_id: str) -> Response | tuple[s
             return saved
         base = saved.notice
     remaining = dataclasses.replace(base, matters=tuple(m for m in base.matters if m.id != matter_id))
-    service.draft(campaign.id, remaining, notice_facts(campaign))
+    campaigns().draft_notice(campaign, service, remaining)
     get_session().commit()
     flash(_("Optional use removed from the draft."), "success")
     return redirect(url_for("operate.consent_draft", slug=slug))
@@ -503,13 +522,21 @@ def consent_review_decide(record_id: str) -> Response | tuple[str, int]:
         abort(404)
     form = ReviewForm()
     if form.validate_on_submit():
+        approve = bool(form.approve.data)
         try:
-            service.review(record, current_user.user.id, approve=bool(form.approve.data), note=form.note.data or None)
+            service.review(record, current_user.user.id, approve=approve, note=form.note.data or None)
+        except ReviewClosedError:
+            flash(_("Nothing was changed: this consent is no longer waiting for review. It was already approved, or "
+                    "it is flagged and only the compliance officer closes the flag."), "error")
+            return redirect(url_for("operate.consent_review"))
         except ConsentStateError:
             form.note.errors = [_("Give a reason to flag a consent.")]
         else:
+            user = current_user.user  # ids only: the flag's reason stays on the record, never in the audit log
+            audit().record(Actor(user.id, user.role.value), "consent.approved" if approve else "consent.flagged",
+                           "consent_record", record.id, campaign_id=record.campaign_id)
             get_session().commit()
-            flash(_("Consent approved.") if form.approve.data else _("Consent flagged."), "success")
+            flash(_("Consent approved.") if approve else _("Consent flagged."), "success")
             return redirect(url_for("operate.consent_review"))
     return _review_page(record.id, form), 400
 

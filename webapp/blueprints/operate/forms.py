@@ -76,9 +76,9 @@ def format_prompts(prompts: list[dict[str, Any]]) -> str:
 # The form fields of the settings fixed while a campaign is open (`collection.campaigns.service.OPEN_EDITABLE`): the
 # edit form shows them disabled, and a browser does not send disabled fields back, so the page fills them in from
 # the stored settings before checking the form.
-LOCKED_WHILE_OPEN = ("brackets", "voice_min_seconds", "voice_max_seconds", "min_face_px", "min_inter_eye_px",
-                     "max_file_mb", "advanced_rules", "payment_krw", "min_age", "max_age", "k_anonymity",
-                     "second_review")
+LOCKED_WHILE_OPEN = ("brackets", "voice_prompts", "voice_min_seconds", "voice_max_seconds", "min_face_px",
+                     "min_inter_eye_px", "max_file_mb", "advanced_rules", "payment_krw", "min_age", "max_age",
+                     "k_anonymity", "second_review")
 
 
 def with_locked_settings(formdata: Any, campaign: Any) -> Any:
@@ -88,7 +88,7 @@ def with_locked_settings(formdata: Any, campaign: Any) -> Any:
     data = formdata.copy()
     for name in LOCKED_WHILE_OPEN:
         value = stored[name].data
-        if name not in data and value not in (None, False):
+        if name not in data and value is not None and value is not False:  # 0 (== False) is a value to keep
             data.setlist(name, ["y" if value is True else str(value)])
     return data
 

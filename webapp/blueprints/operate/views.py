@@ -41,9 +41,6 @@ CAMPAIGN_REFUSALS = {
     "a campaign needs at least one age bracket with photos before opening":
         _l("A campaign needs at least one age bracket with photos before opening."),
     "only an open campaign can be closed": _l("Only an open campaign can be closed."),
-    "voice prompts that have recordings keep their wording":
-        _l("Contributors have already recorded these voice prompts, so their wording cannot change: each recording "
-           "is kept as a reading of the sentence it was made for. Prompts (by line):"),
     "the retention period can only be shortened while the campaign is open":
         _l("While the campaign is open its retention period can only be shortened: contributors agreed to the period "
            "their document states."),
@@ -78,7 +75,7 @@ OPERATOR_PHOTO_STATES = {
 # The campaign settings a refusal may name that are no single form field, or whose form label is an instruction.
 SETTING_LABELS = {
     "photo_rules": _l("photo rules (face size, eye distance, file size, other thresholds)"),
-    "voice_prompts": _l("number and length of the voice prompts"),
+    "voice_prompts": _l("voice prompts"),
     "brackets": _l("age brackets and photo counts"),
     "retention_days": _l("retention period"),
 }
@@ -99,9 +96,7 @@ def refusal_text(exc: Exception, form: CampaignForm | None = None) -> str:
     message = str(exc)
     words = next((str(text) for english, text in CAMPAIGN_REFUSALS.items() if message.startswith(english)), message)
     detail = getattr(exc, "detail", {})
-    settings, prompts = detail.get("settings") or [], detail.get("prompts") or []
-    if prompts:  # the voice prompts that keep their wording: the refusal is about them, not about the whole setting
-        return f"{words} {', '.join(str(n) for n in prompts)}"
+    settings = detail.get("settings") or []
     if settings:
         words = f"{words} {', '.join(str(FACT_LABELS.get(name, name)) for name in settings)}"
     if detail.get("fields"):
