@@ -488,7 +488,9 @@ def _custom_refusal(notice: Notice, lang: str) -> str:
     uses = [custom_matter_name(m, lang) for m in notice.matters if m.kind is MatterKind.CUSTOM]
     if notice.wording < 3 or not uses:
         return ""
-    sentence = _label(_LABELS[lang], "custom_refusal", notice.wording).format(uses=", ".join(uses))
+    # each name quoted: a name cut short ends in "…", which the sentence's full stop must not follow bare
+    quoted = ", ".join(f"‘{use}’" if lang == "ko" else f"“{use}”" for use in uses)
+    sentence = _label(_LABELS[lang], "custom_refusal", notice.wording).format(uses=quoted)
     return "\n" + sentence
 
 

@@ -345,7 +345,7 @@ def test_an_added_matter_is_one_change_plus_the_new_order(notice: Notice) -> Non
     ]
     assert diff.changes[1].new == "Newsletter"
     assert "+Consent 5: Newsletter (optional)" in diff.unified  # headed by what it is for (edition 3)
-    assert "+You may also refuse each of these optional uses separately: Newsletter." in diff.unified
+    assert "+You may also refuse each of these optional uses separately: “Newsletter”." in diff.unified
 
 
 def test_edition_3_names_a_campaign_specific_use_while_an_edition_2_version_keeps_its_text(notice: Notice) -> None:
@@ -357,11 +357,11 @@ def test_edition_3_names_a_campaign_specific_use_while_an_edition_2_version_keep
     published = dataclasses.replace(current, wording=2)
     ko, en = render_text(current, "ko"), render_text(current, "en")
     assert "동의 사항 5: 추후 연락 (선택)" in ko and "기타 선택 이용" not in ko
-    assert "다음 선택 이용에 대한 동의도 각각 거부할 수 있습니다: 추후 연락." in ko
+    assert "다음 선택 이용에 대한 동의도 각각 거부할 수 있습니다: ‘추후 연락’." in ko
     assert "Consent 5: Follow-up contact (optional)" in en
     sections = {s.key: s.body for s in notice_sections(current, "en")}
     assert sections["right_to_refuse"].endswith("You may also refuse each of these optional uses separately: "
-                                                 "Follow-up contact.")
+                                                 "“Follow-up contact”.")
     old = render_text(published, "ko")
     assert "동의 사항 5: 기타 선택 이용 (선택)" in old and "다음 선택 이용" not in old
     stored = notice_from_dict(json.loads(json.dumps(notice_to_dict(published))))
@@ -384,9 +384,9 @@ def test_a_campaign_specific_use_is_named_by_a_short_clean_name_not_its_whole_su
     current = dataclasses.replace(notice, matters=(*notice.matters, mail, photos))
     ko, en = render_text(current, "ko"), render_text(current, "en")
     assert "동의 사항 5: 캠페인 소식을 이메일로 보내 드립니다 (선택)" in ko
-    assert "거부할 수 있습니다: 캠페인 소식을 이메일로 보내 드립니다, 홍보 자료에 사진 사용.\n" in ko
+    assert "거부할 수 있습니다: ‘캠페인 소식을 이메일로 보내 드립니다’, ‘홍보 자료에 사진 사용’.\n" in ko
     assert "Consent 5: We send campaign news by email (optional)" in en
-    assert "separately: We send campaign news by email, Photos in promotion.\n" in en
+    assert "separately: “We send campaign news by email”, “Photos in promotion”.\n" in en
     assert custom_matter_name(long, "en") == "We use some of your photos on campaign…"
     assert custom_matter_name(long, "ko") == "참여자의 사진 일부를 캠페인 홍보용 포스터와 누리집, 소셜 미디어…"
     for lang in ("ko", "en"):

@@ -276,7 +276,7 @@ def test_contributors_see_a_campaign_specific_use_by_its_purpose_and_may_refuse_
     login(make_user("contributor"))
     page = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
     assert "동의 사항 4: 추후 연락 (선택)" in page and "기타 선택 이용" not in page
-    assert "다음 선택 이용에 대한 동의도 각각 거부할 수 있습니다: 추후 연락." in page
+    assert "다음 선택 이용에 대한 동의도 각각 거부할 수 있습니다: ‘추후 연락’." in page
 
 
 def test_a_campaign_specific_use_has_one_short_name_on_the_document_and_on_staff_pages(
@@ -292,7 +292,7 @@ def test_a_campaign_specific_use_has_one_short_name_on_the_document_and_on_staff
     login(contributor)
     page = text(client.get(f"/me/campaigns/{campaign.slug}/consent"))
     assert "동의 사항 4: 캠페인 소식을 이메일로 보내 드립니다 (선택)" in page
-    assert "거부할 수 있습니다: 캠페인 소식을 이메일로 보내 드립니다." in page
+    assert "거부할 수 있습니다: ‘캠페인 소식을 이메일로 보내 드립니다’." in page
     data = sign_data(client, campaign.slug, collection="yes", sensitive="yes", mail="yes")
     assert client.post(f"/me/campaigns/{campaign.slug}/consent", data=data).status_code == 302
     login(make_user("compliance"))
