@@ -109,18 +109,29 @@ def delete_prefix(store: BlobStore, prefix: str) -> int:
     return len(keys)
 
 
+def list_unreferenced(store: BlobStore, prefix: str, referenced: Callable[[str], bool],
+                      written_before: dt.datetime | None) -> tuple[int, list[str]]:
+    """List the blobs under `prefix`: returns how many there are and the keys of those for which `referenced(key)`
+    is false and that were written before `written_before` (None: whatever their age). Deletes nothing, so the
+    orphan sweep can weigh the candidates (and re-check them) before any goes. Raises StorageError."""
+    listed, candidates = 0, []
+    for info in store.iter_blobs(prefix):
+        listed += 1
+        if referenced(info.key) or (written_before is not None and info.modified_at >= written_before):
+            continue
+        candidates.append(info.key)
+    return listed, candidates
+
+
 def delete_unreferenced(store: BlobStore, prefix: str, referenced: Callable[[str], bool],
                         written_before: dt.datetime | None) -> int:
     """Delete the blobs under `prefix` for which `referenced(key)` is false and that were written before
     `written_before` (None: whatever their age); returns how many. The caller reads its references before calling,
     so a blob whose row commits meanwhile is younger than the cut-off."""
-    removed = 0
-    for info in list(store.iter_blobs(prefix)):
-        if referenced(info.key) or (written_before is not None and info.modified_at >= written_before):
-            continue
-        store.delete(info.key)
-        removed += 1
-    return removed
+    _, candidates = list_unreferenced(store, prefix, referenced, written_before)
+    for key in candidates:
+        store.delete(key)
+    return len(candidates)
 
 
 # --- memory ---------------------------------------------------------------------------------------

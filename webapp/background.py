@@ -18,15 +18,21 @@ from collection.audit.checkpoints import CheckpointWriter
 from collection.audit.log import AuditLog
 from collection.compliance import RetentionService, enqueue_daily, register_retention_job
 from collection.contributions.gates import GateContext, reconcile_failed_checks, register_handlers
-from collection.contributions.uploads import sweep_orphan_blobs
 from collection.crypto import KeyVault, MasterKey
 from collection.erasure.service import ErasureService
 from collection.job_queues import InProcessQueue, SynchronousQueue
 from collection.job_runner import JobRunner
 from collection.jobs import HandlerRegistry, Job, JobQueue
-from collection.orphans import enqueue_daily_sweep, register_orphan_sweep_job, sweep_dedupe_key
+from collection.orphans import (
+    STARTUP_SAFE_AGE,
+    enqueue_daily_sweep,
+    register_orphan_sweep_job,
+    sweep_dedupe_key,
+    sweep_orphans,
+)
 from collection.releases import ReleaseService, ReleaseSettings
 from collection.releases.jobs import register_build_job
+from collection.releases.package_access import remove_plaintext_leftovers
 from collection.storage import BlobStore, LocalBlobStore, S3BlobStore, make_s3_client
 from consent.clock import Clock, SystemClock
 from consent.service import ConsentService, KeyStore
@@ -46,9 +52,10 @@ class Background:
         self._app = app
         self._clock: Clock = SystemClock()
         self.runner = JobRunner(self.sessions, self.registry, clock=self._clock)
-        self.queue: JobQueue = self._make_queue()
         self._started = False
+        self._leftovers_removed = False
         self._lock = threading.Lock()
+        self.queue: JobQueue = self._make_queue()
         register_handlers(
             self.registry,
             GateContext(
@@ -97,11 +104,14 @@ class Background:
         self._checkpoints(session).write()
 
     def _sweep_orphans(self) -> None:
+        """Start-up sweep of the embedded server: upload blobs with no row, at least `STARTUP_SAFE_AGE` old (with
+        `gunicorn -w 4` another process of this host may be mid-upload), behind the sweep's safety valve."""
         if isinstance(self.blobs, LocalBlobStore):
             self.blobs.remove_temp_files()
         session = self.sessions()
         try:
-            sweep_orphan_blobs(session, self.blobs)
+            sweep_orphans(session, self.blobs, self.clock(), safe_age=STARTUP_SAFE_AGE, kinds=("uploads",))
+            session.commit()
         finally:
             session.close()
 
@@ -158,17 +168,35 @@ class Background:
         from collection.celery_app import CeleryConfig, create_celery_app
 
         if not hasattr(self, "_celery"):
+            self.remove_plaintext_leftovers()  # a Celery worker's process starts here (`datadam worker`)
             self._celery = create_celery_app(
                 CeleryConfig(broker_url=self.settings.broker_url), lambda: self.sessions, self.registry
             )
         return self._celery
 
+    def remove_plaintext_leftovers(self) -> None:
+        """Remove the fetched copies and staged builds that killed processes left in this host's package folder
+        (plaintext faces no erasure reaches), once per process; those of live processes are younger."""
+        with self._lock:
+            if self._leftovers_removed:
+                return
+            self._leftovers_removed = True
+        try:
+            removed = remove_plaintext_leftovers(self.settings.data_dir / "releases")
+        except OSError:
+            logger.exception("could not remove package leftovers")
+            return
+        if removed:
+            logger.info("removed %d package leftovers of interrupted fetches or builds", removed)
+
     def start(self) -> None:
-        """Start in-process workers once (they first re-queue unfinished jobs from the database)."""
+        """Start in-process workers once (they first re-queue unfinished jobs from the database), after removing
+        package leftovers (every backend: web processes reach here on their first request)."""
         with self._lock:
             if self._started:
                 return
             self._started = True
+        self.remove_plaintext_leftovers()
         if isinstance(self.queue, InProcessQueue):
             self._sweep_orphans()  # single process: no upload can be half-way through right now
             self.queue.start()

@@ -53,6 +53,7 @@ REFUSED: dict[str, Any] = {
     "package_missing": _l("the package is no longer stored: build the release again"),
     "package_changed": _l("the stored package is not the one that was built and verified"),
     "package_unavailable": _l("the stored package cannot be read right now: try again later"),
+    "not_a_file": _l("the package is a folder, not a single file: build it as a .zip to download it here"),
 }
 
 
@@ -96,6 +97,7 @@ FAILURE: dict[str, Any] = {
     "not_a_package": _l("not a zip, tar or directory package: %(error)s"),
     "stored_copy_missing": _l("the stored copy of the package is gone"),
     "stored_copy_altered": _l("the stored copy of the package does not open: it was altered or replaced"),
+    "package_changed": _l("the package does not carry the statement recorded at the build: it is not the one built"),
 }
 
 

@@ -2,8 +2,8 @@
 with an allow-list, bomb-capped and orientation-corrected (quality_gates.decode_image), then the stored working
 copy is re-encoded from pixels (no metadata survives), sealed under the contributor's data key and written to the
 blob store before the row. A crash between the two leaves a blob without a row, which the orphan sweep removes
-(`sweep_orphan_blobs`: at start-up of the embedded server, and daily, once it is a day old, from `datadam jobs
-tick`); never a row without its blob.
+(`collection.orphans.sweep_orphans`: at start-up of the embedded server once it is an hour old, and daily, once it
+is a day old, from `datadam jobs tick`); never a row without its blob.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import hashlib
 import hmac
 import io
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, select, union_all
 from sqlalchemy.orm import Session
 
 from collection._after_commit import on_commit
@@ -351,17 +352,44 @@ class UploadService:
         return sweep_orphan_blobs(self.session, self.b.blobs)
 
 
-def sweep_orphan_blobs(session: Session, blobs: BlobStore, written_before: dt.datetime | None = None) -> int:
-    """Delete contribution blobs that no row references (an upload that crashed before its commit); returns how
-    many. An upload writes its blob before its row commits, so while uploads may be in flight (several processes
-    at scale) only blobs written before `written_before` are candidates: the daily sweep passes a day ago, far
-    longer than any upload takes. None makes every blob a candidate, for when no upload can be in flight (the
-    start-up of the embedded single-process server). Raises StorageError."""
+UPLOAD_PREFIX = "e/"
+
+
+def upload_references(session: Session) -> set[str]:
+    """Every contribution blob key a row refers to (photos, thumbnails, face encodings, voice clips)."""
     referenced: set[str] = set()
     for row in session.execute(select(Photo.blob_key, Photo.thumb_key, Photo.encoding_key)):
         referenced.update(k for k in row if k)
     referenced.update(session.scalars(select(VoiceClip.blob_key)))
-    removed = delete_unreferenced(blobs, "e/", referenced.__contains__, written_before)
+    return referenced
+
+
+def referenced_uploads(session: Session, keys: Collection[str]) -> set[str]:
+    """Those of `keys` that a row refers to now, one IN query per 500 keys: the orphan sweep re-checks its
+    candidates just before deleting them, since a blob under a fixed key (a face encoding a re-run check writes
+    again) may have been referred to again since the listing."""
+    found: set[str] = set()
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        query: CompoundSelect[tuple[str | None]] = union_all(
+            select(Photo.blob_key.label("key")).where(Photo.blob_key.in_(chunk)),
+            select(Photo.thumb_key).where(Photo.thumb_key.in_(chunk)),
+            select(Photo.encoding_key).where(Photo.encoding_key.in_(chunk)),
+            select(VoiceClip.blob_key).where(VoiceClip.blob_key.in_(chunk)),
+        )
+        found.update(k for k in session.scalars(select(query.subquery().c.key)) if k)
+    return found
+
+
+def sweep_orphan_blobs(session: Session, blobs: BlobStore, written_before: dt.datetime | None = None) -> int:
+    """Delete contribution blobs that no row references (an upload that crashed before its commit); returns how
+    many. An upload writes its blob before its row commits, so while uploads may be in flight (several processes
+    at scale) only blobs written before `written_before` are candidates. None makes every blob a candidate. This
+    has no safety valve and holds the session's transaction: the jobs and the start-up use
+    `collection.orphans.sweep_orphans` instead. Raises StorageError."""
+    referenced = upload_references(session)
+    removed = delete_unreferenced(blobs, UPLOAD_PREFIX, referenced.__contains__, written_before)
     if removed:
         logger.info("orphan sweep removed %d blobs", removed)
     return removed

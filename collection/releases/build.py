@@ -47,7 +47,7 @@ from collection.storage import BlobStore
 
 _BATCH = 500
 _SUBJECT = "subject_id"  # never an attribute: ReleaseInfo refuses attributes named like manifest columns
-_STAGING = ".building-"
+STAGING = ".building-"  # a package being written; never a release's own name
 
 
 @dataclass
@@ -95,7 +95,7 @@ class StagedPackage:
     @classmethod
     def beside(cls, target: Path, token: str) -> StagedPackage:
         # The staging name ends with the target's name, so it keeps the suffix that picks the archive format.
-        return cls(target.with_name(f"{_STAGING}{token}-{target.name}"), target)
+        return cls(target.with_name(f"{STAGING}{token}-{target.name}"), target)
 
     def place(self, replace_leftover: bool) -> None:
         """Move the package to `target`. A file already there is replaced only when `replace_leftover` (the
@@ -103,25 +103,25 @@ class StagedPackage:
         if self.target.exists() or self.target.is_symlink():
             if not replace_leftover:
                 raise FileExistsError(f"{self.target} already exists")
-            _remove(self.target)
+            remove_path(self.target)
         os.replace(self.path, self.target)
 
     def discard(self) -> None:
-        _remove(self.path)
+        remove_path(self.path)
 
     def leftovers(self) -> list[Path]:
         """Staging files of interrupted attempts at the same target (not this one)."""
-        found = self.target.parent.glob(f"{_STAGING}*-{self.target.name}")
+        found = self.target.parent.glob(f"{STAGING}*-{self.target.name}")
         return [path for path in found if path != self.path]
 
 
 def remove_leftovers(staged: StagedPackage) -> None:
     """Remove what interrupted attempts at `staged.target` left; run once a build of it is recorded."""
     for path in staged.leftovers():
-        _remove(path)
+        remove_path(path)
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
@@ -153,6 +153,12 @@ class BuiltPackage:
     report: dict[str, Any]
     release_key: bytes = field(repr=False)
     stored: StoredPackage | None = None  # its sealed copy in the blob store, when packages are shared
+
+    @property
+    def kept_locally(self) -> bool:
+        """Whether the staged file is moved to the target when recorded: not when the sealed copy stands for a
+        package of the release's own path (the staged file is gone already); a path asked for is honoured."""
+        return self.stored is None or not self.plan.own_path
 
 
 @dataclass(frozen=True)

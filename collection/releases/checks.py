@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from anonymize import verify_package
+from anonymize import package_statement_sha256, verify_package
 from anonymize.errors import ReleaseFormatError
 from collection.accounts.models import Role, User
 from collection.errors import BlobNotFound, CryptoError, StorageError
@@ -54,11 +54,15 @@ class ReleaseChecks(ReleaseReader):
 
     def check_package(self, check: PackageCheck) -> dict[str, Any]:
         """Step 2, the slow one (every photo is searched for faces), with no database access: the report. A
-        stored copy that is gone or does not open fails the verification. Raises ReleaseStateError when the blob
-        store cannot be read now (nothing is recorded: verify again later)."""
+        stored copy that is gone or does not open fails the verification, and so does a package that does not carry
+        the statement recorded at the build (`package_changed`: however sound, it is not the package that was
+        built). Raises ReleaseStateError when the blob store cannot be read now (nothing is recorded: verify again
+        later)."""
         try:
             with package_here(self.packages, self.settings.package_dir, check.package, check.stored) as path:
                 report = self._report(path, check.public_keys, check.k)
+                if _carries_another_statement(path, check.statement_sha256):
+                    report = _not_the_built_package(report)
         except BlobNotFound:
             report = _unusable_copy(check.package, "stored_copy_missing", "the stored copy of the package is gone")
         except CryptoError:
@@ -170,6 +174,22 @@ class ReleaseChecks(ReleaseReader):
             package.file.close()
             raise
         return package
+
+
+def _carries_another_statement(path: Path, statement_sha256: str | None) -> bool:
+    """Whether the package at `path` opens but its signed statement is not the one recorded at the build (one that
+    does not open at all fails the report already, with the reason)."""
+    try:
+        return package_statement_sha256(path) != statement_sha256
+    except ReleaseFormatError:
+        return False
+
+
+def _not_the_built_package(report: dict[str, Any]) -> dict[str, Any]:
+    """`report` failed with `package_changed`: the package read is not the one recorded at the build."""
+    failure: dict[str, Any] = {"check": "structure", "file": None, "code": "package_changed", "params": {},
+               "detail": "the package does not carry the statement recorded at the build: it is not the one built"}
+    return {**report, "ok": False, "failures": [*report.get("failures", []), failure]}
 
 
 def _unusable_copy(package: Path, code: str, detail: str) -> dict[str, Any]:

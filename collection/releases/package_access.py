@@ -1,9 +1,10 @@
-"""Reaching a release's package for one use (a verification, an approval, a download): the local file when it is
-on this host, else its sealed copy (`collection.releases.stored`) fetched into the package folder for that use
-and removed after it, so no host keeps faces at rest that an erasure running elsewhere could not reach. Either is
-checked against the statement hash recorded at the build before it counts as the package that was built; what
-keeps it from going out is named by a refusal code, worded in English in `PACKAGE_PROBLEMS`.
-"""
+"""Reaching a release's package for one use (a verification, an approval, a download): the local file when the
+release has no stored copy, else its sealed copy (`collection.releases.stored`) fetched into the package folder for
+that use and removed after it, so no host keeps faces at rest that an erasure running elsewhere could not reach. A
+file at the recorded path is never used instead of a stored copy: it may be a stale leftover of an attempt that was
+rolled back on this host. Either is checked against the statement hash recorded at the build before it counts as
+the package that was built; what keeps it from going out is named by a refusal code, worded in English in
+`PACKAGE_PROBLEMS`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import BinaryIO
 from anonymize import package_statement_sha256
 from anonymize.errors import ReleaseFormatError
 from collection.errors import BlobNotFound, CryptoError, StorageError
+from collection.releases.build import STAGING, remove_path
 from collection.releases.errors import DeliveryRefused
 from collection.releases.models import Release
 from collection.releases.stored import PackageStore, StoredPackage
@@ -27,13 +29,16 @@ from consent.db import new_id
 
 FETCHED = ".fetched-"  # a copy fetched from the blob store for one use; never a release's own name
 STALE_FETCH = dt.timedelta(days=1)
+# Plaintext left by a fetch or a build that a dead process never finished. Any still in use is younger: a fetch
+# lasts as long as one verification or download, and a build keeps writing its file.
+LEFTOVER_AGE = dt.timedelta(hours=6)
 
 # English wording of what keeps a package from being approved or delivered, by refusal code.
 PACKAGE_PROBLEMS = {
     "package_missing": "the package is no longer stored: build the release again",
     "package_changed": "the stored package is not the one that was built and verified",
     "package_unavailable": "the stored package cannot be read right now: try again later",
-    "not_a_file": "the package is not a single file on this server",
+    "not_a_file": "the package is a folder, not a single file: build it as a .zip to download it here",
 }
 
 
@@ -71,10 +76,11 @@ def is_built_package(path: Path, statement_sha256: str | None) -> bool:
 
 @contextlib.contextmanager
 def package_here(packages: PackageStore, folder: Path, path: Path, stored: StoredPackage | None) -> Iterator[Path]:
-    """The package as a local path: the recorded one when it is on this host (or nothing is stored), else its
-    stored copy fetched into the package `folder` for this one use and removed after it. Raises BlobNotFound,
-    CryptoError, StorageError (the stored copy is gone, does not open, cannot be read now)."""
-    if stored is None or path.exists():
+    """The package as a local path: the recorded one when nothing is stored, else its stored copy fetched into the
+    package `folder` for this one use and removed after it (even when a file is at `path`: only the sealed copy is
+    the recorded package). Raises BlobNotFound, CryptoError, StorageError (the stored copy is gone, does not open,
+    cannot be read now)."""
+    if stored is None:
         yield path
         return
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -119,7 +125,8 @@ def open_package(packages: PackageStore, folder: Path, release: Release) -> Pack
     try:
         with package_here(packages, folder, Path(release.package_path), stored_copy(release)) as path:
             if not path.is_file():
-                raise DeliveryRefused(release.id, PACKAGE_PROBLEMS["not_a_file"], code="package_missing")
+                code = "not_a_file" if path.exists() else "package_missing"
+                raise DeliveryRefused(release.id, PACKAGE_PROBLEMS[code], code=code)
             if not is_built_package(path, release.statement_sha256):
                 raise DeliveryRefused(release.id, PACKAGE_PROBLEMS["package_changed"], code="package_changed")
             handle = path.open("rb")  # opened before a fetched copy's name is removed: the file outlives it
@@ -142,3 +149,21 @@ def remove_stale_fetches(folder: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             if path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
+
+
+def remove_plaintext_leftovers(folder: Path, older_than: dt.timedelta = LEFTOVER_AGE) -> int:
+    """Remove fetched copies (`.fetched-*`) and staged builds (`.building-*`) in the package `folder` written more
+    than `older_than` ago: what a process killed mid-use or mid-build left, plaintext faces an erasure cannot reach.
+    Run as a process starts; a fetch or a build of another process on the host is younger. Returns how many went.
+    (File times are the machine's, so the machine's clock judges them.)"""
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - older_than.total_seconds()
+    removed = 0
+    for pattern in (f"{FETCHED}*", f"{STAGING}*"):
+        for path in folder.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                if path.lstat().st_mtime < cutoff:
+                    remove_path(path)
+                    removed += 1
+    return removed

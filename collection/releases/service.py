@@ -18,7 +18,7 @@ meanwhile. `build` and `verify` run the three steps in the caller's one transact
 
 Where packages live: the embedded default keeps the one local file at the release's path. At scale
 (`ReleaseSettings.store_packages`) the build also stores a sealed copy in the blob store
-(`collection.releases.stored`) and, once the build is recorded, removes its own local file; verification, approval
+(`collection.releases.stored`) and removes its own local file as soon as the copy is stored; verification, approval
 and downloads on any host then fetch the copy into the local package folder for that one use and remove it after,
 so no host keeps faces at rest that an erasure running elsewhere could not reach. A fetched copy is checked as the
 local file is: against the statement hash recorded at the build.
@@ -164,12 +164,19 @@ class ReleaseService(ReleaseChecks):
             outcome = build.run(plan.selection, plan.info, staged.path, plan.signer)
         except (AnonymizeError, CryptoError, StorageError, OSError) as exc:
             raise ReleaseBuildFailed(plan.release_id, f"{type(exc).__name__}: {exc}") from exc
+        stored: StoredPackage | None = None
+        done = False
         try:
             report = self._report(staged.path, plan.public_keys, plan.k)
             stored = self._store(plan.release_id, staged.path)
-        except BaseException:
-            staged.discard()
-            raise
+            done = True
+        finally:
+            # A failed attempt leaves nothing. Once a package for the release's own path is stored, the sealed copy
+            # is the package: the plaintext goes now, not after the commit, so a process that dies before the
+            # commit leaves none in the package folder (only a staged file of a build killed mid-way, which
+            # `remove_plaintext_leftovers` removes as the next process starts).
+            if not done or (stored is not None and plan.own_path):
+                staged.discard()
         return BuiltPackage(plan, staged, outcome, {**report, "package": str(plan.target)}, key, stored)
 
     def _store(self, release_id: str, package: Path) -> StoredPackage | None:
@@ -203,16 +210,17 @@ class ReleaseService(ReleaseChecks):
         try:
             self._require_draft(release)
             withdrew = self._still_releasable(plan)
-            built.staged.place(replace_leftover=plan.own_path)
+            if built.kept_locally:
+                built.staged.place(replace_leftover=plan.own_path)
         except OSError as exc:
             self.discard(built)
             raise ReleaseBuildFailed(release.id, f"{type(exc).__name__}: {exc}") from exc
         except BaseException:
             self.discard(built)
             raise
-        # The package is in place before the row says so, never after: a built release always has its file.
-        # Should this transaction roll back, the file is an unrecorded leftover the next attempt replaces (and
-        # its stored copy one the orphan sweep removes).
+        # The package is in place (its file, or its sealed copy) before the row says so, never after: a built
+        # release always has its package. Should this transaction roll back, a placed file is an unrecorded
+        # leftover the next attempt replaces, and a stored copy one the orphan sweep removes.
         on_commit(self.session, lambda: _after_recorded(built))
         self._record_built(actor, release, built)
         for subject_id in withdrew:  # withdrew while the build ran: listed at once (approval then refuses)

@@ -16,11 +16,12 @@ that was never recorded (a crash, a rollback, a delete that failed) are removed 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -29,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collection.crypto import AssociatedData, DataKey, MasterKey, open_sealed, seal
+from collection.errors import StorageError
 from collection.releases.models import Release
 from collection.storage import BlobStore, delete_prefix, delete_unreferenced, validate_key
 
@@ -76,7 +78,10 @@ class PackageStore:
                     blob = _part_key(prefix, index)
                     self._blobs.put(blob, seal((_LAST if last else _MORE) + chunk, key, _aad(blob)))
         except BaseException:
-            delete_prefix(self._blobs, prefix)
+            # The original error is what the caller needs; parts this cleanup cannot delete now are left to the
+            # orphan sweep (no release records them).
+            with contextlib.suppress(StorageError):
+                delete_prefix(self._blobs, prefix)
             raise
         return StoredPackage(prefix, self._master.wrap(key))
 
@@ -109,18 +114,34 @@ class PackageStore:
             index += 1
 
 
+def package_references(session: Session) -> set[str]:
+    """The upload prefixes of every stored package a release records."""
+    return set(session.scalars(select(Release.package_blob).where(Release.package_blob.is_not(None))))
+
+
+def referenced_packages(session: Session, prefixes: Collection[str]) -> set[str]:
+    """Those of the upload `prefixes` a release records now (one IN query per 500), for the sweep's re-check."""
+    found: set[str] = set()
+    ordered = sorted(prefixes)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        found.update(p for p in session.scalars(select(Release.package_blob).where(Release.package_blob.in_(chunk)))
+                     if p)
+    return found
+
+
 def sweep_orphan_packages(session: Session, blobs: BlobStore, written_before: dt.datetime) -> int:
     """Delete stored package parts that no release records, written before `written_before` (an upload is
-    recorded within minutes of its last part, so the daily sweep's day is safe); returns how many. Raises
-    StorageError."""
-    recorded = set(session.scalars(select(Release.package_blob).where(Release.package_blob.is_not(None))))
-    removed = delete_unreferenced(blobs, PREFIX, lambda key: _upload_prefix(key) in recorded, written_before)
+    recorded within minutes of its last part, so the daily sweep's day is safe); returns how many. No safety
+    valve: the daily job uses `collection.orphans.sweep_orphans`. Raises StorageError."""
+    recorded = package_references(session)
+    removed = delete_unreferenced(blobs, PREFIX, lambda key: upload_prefix(key) in recorded, written_before)
     if removed:
         logger.info("orphan sweep removed %d stored package parts", removed)
     return removed
 
 
-def _upload_prefix(key: str) -> str:
+def upload_prefix(key: str) -> str:
     """The upload prefix (`releases/<release id>/<token>/`) a part's blob key belongs to."""
     return "/".join(key.split("/")[:3]) + "/"
 

@@ -9,6 +9,7 @@ its next list is numbered, so two withdrawals at once cannot both claim the same
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from anonymize import WithdrawalList, sign_withdrawal_list
 from collection.audit.log import Actor, AuditLog
+from collection.errors import StorageError
 from collection.releases.models import Release, ReleaseSubject, WithdrawalListRecord
 from collection.releases.selection import still_consenting
 from collection.releases.signing import release_signer
@@ -25,6 +27,8 @@ from collection.storage import BlobStore, delete_prefix
 from consent.canonical import format_timestamp
 from consent.clock import Clock
 from consent.service import ConsentService, KeyStore
+
+logger = logging.getLogger(__name__)
 
 
 def lock_releases_of(session: Session, campaign_id: str) -> None:
@@ -84,15 +88,34 @@ def record_erasure(consent: ConsentService, subject_id: str, campaign_id: str, r
 
 def delete_packages(packages: list[ErasedPackage], blobs: BlobStore) -> None:
     """Remove erased packages: the local file or folder (on the host that built it; elsewhere there is none) and
-    the stored copy. Missing ones are fine: erasure is idempotent. Raises StorageError when the blob store fails
-    (the keys are forgotten already, so what is left there no longer opens)."""
+    the stored copy. Missing ones are fine: erasure is idempotent. One that cannot be removed now does not stop
+    the others: each failure is logged, and the first is raised once every package was tried. Raises StorageError
+    when the blob store fails (the keys are forgotten already, so what is left there no longer opens; the orphan
+    sweep removes it later), OSError when a local file cannot be removed."""
+    failures: list[StorageError | OSError] = []
     for package in packages:
-        if package.path is not None and package.path.is_dir():
-            shutil.rmtree(package.path, ignore_errors=True)
-        elif package.path is not None:
-            package.path.unlink(missing_ok=True)
+        if package.path is not None:
+            try:
+                _remove_local(package.path)
+            except OSError as exc:
+                logger.error("erased package file %s could not be removed: %s", package.path, type(exc).__name__)
+                failures.append(exc)
         if package.stored_prefix is not None:
-            delete_prefix(blobs, package.stored_prefix)
+            try:
+                delete_prefix(blobs, package.stored_prefix)
+            except StorageError as exc:
+                logger.error("stored copy %s of an erased package could not be deleted: %s", package.stored_prefix,
+                             type(exc).__name__)
+                failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
+def _remove_local(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _list_subject(consent: ConsentService, subject_id: str, campaign_id: str) -> list[WithdrawalListRecord]:

@@ -17,10 +17,12 @@ from anonymize import package_statement_sha256
 from collection.audit.log import AuditLog
 from collection.contributions.models import Enrollment
 from collection.crypto import MasterKey
-from collection.errors import BlobNotFound, DecryptionFailed, KeyUnwrapFailed
+from collection.errors import BlobNotFound, DecryptionFailed, KeyUnwrapFailed, StorageBackendError
 from collection.releases import ApprovalRefused, DeliveryRefused, ReleaseService, ReleaseSettings, ReleaseState
 from collection.releases.jobs import build_now
+from collection.releases.package_access import remove_plaintext_leftovers, stored_copy
 from collection.releases.stored import PackageStore
+from collection.releases.withdrawals import ErasedPackage, delete_packages
 from collection.storage import MemoryBlobStore
 from tests.collection.flow_support import MASTER, build_env, publish_notice
 from tests.collection.test_releases import WITH_RELEASE, ScrubOnly, add_accepted_set, draft, stored
@@ -212,3 +214,117 @@ def test_a_copy_left_by_a_killed_use_is_removed_by_the_next_fetch(
     os.utime(stale, (time.time() - 2 * 86400,) * 2)
     b.approve(officer, release)
     assert not stale.exists() and recent.exists()  # a copy another request may still be verifying stays
+
+
+def test_a_stale_local_file_at_the_recorded_path_is_not_taken_for_the_stored_package(
+    env: Any, campaign: Any, consenting: Any, make_user: Any, tmp_path: Path
+) -> None:
+    """A file left at the recorded path (an attempt rolled back on this host) is neither verified nor delivered
+    in place of the sealed copy: the stored copy is the package."""
+    release, _, officer = built_on_a(env, campaign, make_user, tmp_path)
+    other, _, _ = built_on_a(env, campaign, make_user, tmp_path)
+    a = host(env, tmp_path, "a")
+    stale = Path(release.package_path)
+    a.packages.fetch(stored_copy(other), stale)  # a valid signed package, but not this release's
+    assert package_statement_sha256(stale) != release.statement_sha256
+
+    check = a.prepare_verification(release)
+    report = a.record_verification(officer, check, a.check_package(check))
+    assert report["ok"], report["failures"]
+    a.approve(officer, release)
+    with a.download(officer, release) as package:
+        (tmp_path / "got.zip").write_bytes(package.file.read())
+    assert package_statement_sha256(tmp_path / "got.zip") == release.statement_sha256
+
+
+def test_verification_fails_for_a_package_that_is_not_the_one_built(
+    env: Any, campaign: Any, consenting: Any, make_user: Any, tmp_path: Path
+) -> None:
+    """A sound, signed package that does not carry the statement recorded at the build fails `package_changed`."""
+    svc = host(env, tmp_path, "embedded", store_packages=False)
+    release, other = draft(svc, campaign), draft(svc, campaign)
+    svc.build(None, release)
+    svc.build(None, other)
+    env.session.commit()
+    Path(release.package_path).write_bytes(Path(other.package_path).read_bytes())
+    report = svc.verify(make_user("compliance"), release)
+    assert not report["ok"] and [f["code"] for f in report["failures"]] == ["package_changed"]
+    assert release.state is ReleaseState.VERIFY_FAILED
+
+
+def test_a_stored_build_leaves_no_plaintext_even_when_its_commit_never_comes(
+    env: Any, campaign: Any, consenting: Any, tmp_path: Path
+) -> None:
+    """The process dies (or rolls back) after recording the build and before the commit: no package file stays."""
+    worker = host(env, tmp_path, "worker")
+    release = draft(worker, campaign)
+    env.session.commit()
+    built = worker.write_package(worker.plan_build(release))
+    assert built.stored is not None and files_in(tmp_path / "worker") == []
+    worker.record_build(None, built)
+    env.session.rollback()
+    assert files_in(tmp_path / "worker") == []
+
+
+def test_plaintext_leftovers_older_than_six_hours_are_removed(tmp_path: Path) -> None:
+    folder = tmp_path / "packages"
+    folder.mkdir()
+    old = [folder / ".fetched-x-p.zip", folder / ".building-y-p.zip", folder / ".building-z-dir"]
+    young = [folder / ".fetched-a-p.zip", folder / ".building-b-p.zip"]
+    kept = folder / "release-p.zip"  # a release's own file (the embedded default) is never a leftover
+    for path in [*old[:2], *young, kept]:
+        path.write_bytes(b"faces")
+    old[2].mkdir()
+    (old[2] / "manifest.csv").write_bytes(b"faces")
+    for path in [*old, kept]:
+        os.utime(path, (time.time() - 7 * 3600,) * 2)
+    for path in young:
+        os.utime(path, (time.time() - 5 * 3600,) * 2)
+    assert remove_plaintext_leftovers(folder) == 3
+    assert sorted(folder.iterdir()) == sorted([*young, kept])
+    assert remove_plaintext_leftovers(tmp_path / "absent") == 0
+
+
+class _FailingStore(MemoryBlobStore):
+    """A bucket that fails: puts after the first `puts_ok`, and deletes of keys under `bad_prefix`."""
+
+    def __init__(self, puts_ok: int = 10**6, bad_prefix: str = "\0") -> None:
+        super().__init__()
+        self.puts_ok = puts_ok
+        self.bad_prefix = bad_prefix
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.puts_ok <= 0:
+            raise StorageBackendError("put", key, "connection reset")
+        self.puts_ok -= 1
+        super().put(key, data)
+
+    def delete(self, key: str) -> None:
+        if key.startswith(self.bad_prefix):
+            raise StorageBackendError("delete", key, "access denied")
+        super().delete(key)
+
+
+def test_a_failed_cleanup_does_not_hide_why_the_upload_failed(tmp_path: Path) -> None:
+    blobs = _FailingStore(puts_ok=1, bad_prefix="releases/")
+    package = tmp_path / "p.zip"
+    package.write_bytes(b"x" * 2500)
+    with pytest.raises(StorageBackendError) as failed:
+        PackageStore(blobs, MasterKey(MASTER), part_size=1000).upload("r1", package)
+    assert failed.value.operation == "put"  # not the delete of the cleanup: the sweep removes the part later
+    assert len(list(blobs.iter_keys("releases/r1/"))) == 1
+
+
+def test_one_package_that_cannot_be_deleted_does_not_keep_the_others(tmp_path: Path) -> None:
+    blobs = _FailingStore(bad_prefix="releases/r1/")
+    for key in ("releases/r1/aaaa/000000", "releases/r2/bbbb/000000", "releases/r3/cccc/000000"):
+        blobs.put(key, b"sealed")
+    files = [tmp_path / f"p{i}.zip" for i in (1, 2, 3)]
+    for path in files:
+        path.write_bytes(b"faces")
+    erased = [ErasedPackage(files[0], "releases/r1/aaaa/"), ErasedPackage(files[1], "releases/r2/bbbb/"),
+              ErasedPackage(files[2], "releases/r3/cccc/")]
+    with pytest.raises(StorageBackendError):
+        delete_packages(erased, blobs)
+    assert list(blobs.iter_keys("releases/")) == ["releases/r1/aaaa/000000"]
+    assert not any(path.exists() for path in files)

@@ -298,3 +298,24 @@ def test_a_build_error_stored_before_its_reasons_were_kept_is_shown_as_worded(ap
         assert build_error_text(old) == old["message"]
         assert "조건에 맞는 참여자가 없습니다" in build_error_text(old | {"excluded": {"erased": 1}})
         assert "아직 승인된 사진이나 녹음이 없습니다" in build_error_text(old | {"excluded": {}})
+
+
+def test_a_folder_package_is_not_offered_as_a_download_and_the_page_says_why(
+    app: Any, env: Any, world: dict[str, Any], make_user: Any, tmp_path: Path
+) -> None:
+    """A release built from the command line as a folder: the page says it is a folder (not that it is gone and must
+    be built again)."""
+    svc = service(env, tmp_path, blobs=world["blobs"])
+    release = draft(svc, world["campaign"], actor=make_user("operator", locale="en"))
+    svc.build(None, release, tmp_path / "release-folder")
+    env.session.commit()
+    assert (tmp_path / "release-folder").is_dir()
+    officer = signed_in(app, make_user("compliance", locale="en"))
+    assert "Release approved" in post(officer, f"/comply/releases/{release.id}/approve", {"confirm": "y"}).get_data(
+        as_text=True)
+    said = html.unescape(post(officer, f"/comply/releases/{release.id}/download").get_data(as_text=True))
+    assert "the package is a folder, not a single file: build it as a .zip to download it here" in said
+    assert "build the release again" not in said
+    korean = signed_in(app, make_user("compliance"))
+    said = html.unescape(post(korean, f"/comply/releases/{release.id}/download").get_data(as_text=True))
+    assert "폴더" in said and "not a single file" not in said
