@@ -6,6 +6,13 @@ A corrected birth date moves every age that was worked out from it (a photo's da
 the identity check compares photos by age, so the sets whose ages moved are named for their identity check to
 run again. The caller (RightsService.correct) queues those checks and records which fields changed; the old and
 new values go nowhere but the sealed columns.
+
+A corrected birth date must not leave in force what the rest of the system would have refused at joining. It is
+refused when, by the new date, the person was outside the age range of a campaign they are still enrolled in (the
+officer completes a deletion for that campaign instead), or under 14 when they joined while the consent they gave
+was an adult's, without a legal representative (PIPA Art. 22-2: they withdraw and consent again with a guardian).
+An age worked out again from the new date that falls outside its photo's bracket is not refused, but reported
+(`CorrectionResult.outside_bracket`) so the officer can ask for the photo to be replaced.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collection.accounts.models import User
+from collection.campaigns.models import Campaign
 from collection.compliance.errors import CorrectionRefused
 from collection.compliance.models import RightsRequest
 from collection.contributions.models import Enrollment, EnrollmentState, Photo, PhotoSet, PhotoState
@@ -26,6 +34,7 @@ NAME_MAX = 100
 OLDEST_AGE = 120
 CORRECTABLE = ("display_name", "birth_date", "photo_age")  # the fields, in the order pages name them
 CORRECTED = "correction"  # Photo.age_source of an age corrected on a request
+GUARDIAN_BELOW = 14  # PIPA Art. 22-2: under this age a legal representative consents
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,18 @@ class CorrectionResult:
     fields: list[str] = field(default_factory=list)
     photos: list[str] = field(default_factory=list)
     sets: list[str] = field(default_factory=list)
+    outside_bracket: list[OutsideBracket] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OutsideBracket:
+    """A photo whose age, worked out again from the corrected birth date, is outside its bracket."""
+
+    photo_id: str
+    bracket: str
+    age: int
+    min_age: int
+    max_age: int
 
 
 def correctable_photos(session: Session, user_id: str, campaign_id: str | None) -> list[Photo]:
@@ -71,6 +92,8 @@ def apply_correction(
         raise CorrectionRefused("request", "erased")
     name = _checked_name(correction.display_name)
     birth = _checked_birth(correction.birth_date, today)
+    if birth is not None and birth != user.birth_date:
+        _check_enrollments(session, user, birth)
     photo = _checked_photo(session, request, correction, user, birth or user.birth_date, today)
     result = CorrectionResult()
     if name is not None and name != user.display_name:
@@ -109,6 +132,26 @@ def _checked_birth(birth: dt.date | None, today: dt.date) -> dt.date | None:
     return birth
 
 
+def _check_enrollments(session: Session, user: User, birth: dt.date) -> None:
+    """Refuse a birth date by which the person could not have joined a campaign they are still enrolled in: below
+    or above its age range, or under 14 with an adult's consent (no legal representative). Raises
+    CorrectionRefused("birth_date", "outside_campaign_ages" | "needs_guardian")."""
+    live = session.scalars(
+        select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.state != EnrollmentState.ERASED)
+    )
+    for enrollment in live:
+        joined = enrollment.joined_at.date()
+        age = _age(birth, joined)
+        campaign = session.get(Campaign, enrollment.campaign_id)
+        if campaign is not None and not campaign.accepts_age(age):
+            raise CorrectionRefused("birth_date", "outside_campaign_ages", campaign_id=campaign.id,
+                                    min_age=campaign.min_age, max_age=campaign.max_age, age=age)
+        before = _age(user.birth_date, joined)
+        # consent given while the recorded age was under 14 was given with a guardian (consent refuses it without)
+        if age is not None and age < GUARDIAN_BELOW and not (before is not None and before < GUARDIAN_BELOW):
+            raise CorrectionRefused("birth_date", "needs_guardian", campaign_id=enrollment.campaign_id)
+
+
 def _checked_photo(
     session: Session, request: RightsRequest, correction: Correction, user: User, birth: dt.date | None,
     today: dt.date,
@@ -133,8 +176,6 @@ def _checked_photo(
 
 
 def _bracket(session: Session, photo: Photo) -> dict[str, Any] | None:
-    from collection.campaigns.models import Campaign
-
     campaign = session.get(Campaign, photo.campaign_id)
     return next((b for b in (campaign.brackets if campaign else []) if b["key"] == photo.bracket), None)
 
@@ -155,6 +196,11 @@ def _recompute_ages(session: Session, user: User, result: CorrectionResult) -> N
         if age is not None and 0 <= age <= OLDEST_AGE and age != photo.age_years:
             photo.age_years = age
             _touched(result, photo)
+            bracket = _bracket(session, photo)
+            if bracket is not None and not int(bracket["min_age"]) <= age <= int(bracket["max_age"]):
+                result.outside_bracket.append(
+                    OutsideBracket(photo.id, photo.bracket, age, int(bracket["min_age"]), int(bracket["max_age"]))
+                )
 
 
 def _touched(result: CorrectionResult, photo: Photo) -> None:

@@ -7,7 +7,9 @@ person only by the pseudonymous user id, so it stays; the bank account is erased
 personal data and the person asked for everything to go. Once it is gone the entry cannot be transferred: it is
 never marked paid, the bank file leaves it out and the payment pages show it as owed to an erased account
 (collection.payments.service). The officer is told before completing, so that a person who wants to be paid can
-be paid first (their 10-day deadline leaves time for a payout), and then the account erased.
+be paid first (their 10-day deadline leaves time for a payout), and then the account erased. An entry already
+written into a downloaded bank file is different: the transfer may be under way, so it is listed apart
+(`in_transfer`) and the batch is marked paid once the bank confirms, erased payee or not.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ class DeletionImpact:
     @property
     def unpaid_krw(self) -> int:
         return sum(e.amount_krw for e in self.unpaid)
+
+    @property
+    def in_transfer(self) -> list[LedgerEntry]:
+        """Unpaid entries already in a downloaded bank file: the transfer may be under way."""
+        return [e for e in self.unpaid if e.exported_at is not None]
 
     @property
     def empty(self) -> bool:

@@ -38,7 +38,8 @@ class AccessReviewError(ComplianceError):
 
 class CorrectionRefused(ComplianceError):
     """A correction the rules refuse. `field` is display_name | birth_date | photo_age | request; `reason` is
-    empty | too_long | future | too_old | not_found | outside_bracket | above_own_age | erased | invalid_state;
+    empty | too_long | future | too_old | outside_campaign_ages | needs_guardian | not_found | outside_bracket |
+    above_own_age | erased | invalid_state;
     `data` holds the limits to tell the officer (numbers and dates, never the values typed)."""
 
     def __init__(self, field: str, reason: str, **data: object) -> None:

@@ -1,6 +1,11 @@
 """Retention enforcement: when a campaign's retention ends (close + retention_days), every enrollment in it is
 erased through the same path as a withdrawal (ErasureService, reason "retention"), and the run is recorded.
 
+A set never sent for review before its campaign closed can no longer be reviewed, accepted or paid
+(ContributionService.refuse_if_closed): its purpose cannot be met, so PIPA Art. 21 asks for it to be destroyed
+without delay rather than at the end of retention. The same run erases those enrollments (reason
+"campaign_closed_unsent", `closed_unsent_due`) on the first daily run after the close.
+
 PIPA Art. 21 asks for destruction without delay once retention ends; the job (`RETENTION_JOB`, and the
 `datadam retention run` command) does it, the erasure ledger keeps what was destroyed and when (pseudonymous ids
 only), and `retention_due` is what the dashboard and the conformance report show as overdue until it has run.
@@ -19,9 +24,9 @@ from sqlalchemy.orm import Session
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign
 from collection.compliance.models import RetentionRun
-from collection.contributions.models import Enrollment, EnrollmentState
+from collection.contributions.models import Enrollment, EnrollmentState, PhotoSet, SetState
 from collection.erasure.models import ErasureRecord
-from collection.erasure.service import ErasureService
+from collection.erasure.service import CLOSED_UNSENT, ErasureService
 from collection.jobs import HandlerRegistry, JobQueue
 from consent.clock import Clock
 
@@ -36,6 +41,7 @@ class RetentionDue:
     campaign_id: str
     campaign_slug: str
     ended_at: dt.datetime
+    reason: str = "retention"  # or CLOSED_UNSENT: `ended_at` is then the campaign's close
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,25 @@ def retention_due(session: Session, now: dt.datetime) -> list[RetentionDue]:
     return due
 
 
+def closed_unsent_due(session: Session, now: dt.datetime) -> list[RetentionDue]:
+    """Every not-yet-erased enrollment of a closed campaign whose set was never sent for review (still a draft):
+    nothing can be done with it any more, so it is erased without waiting for the end of retention."""
+    q = (
+        select(Enrollment, Campaign)
+        .join(Campaign, Campaign.id == Enrollment.campaign_id)
+        .join(PhotoSet, PhotoSet.enrollment_id == Enrollment.id)
+        .where(
+            Campaign.closed_at.is_not(None),
+            Campaign.closed_at <= now,
+            Enrollment.state != EnrollmentState.ERASED,
+            PhotoSet.state == SetState.DRAFT,
+        )
+        .order_by(Campaign.closed_at, Enrollment.id)
+    )
+    return [RetentionDue(e.id, c.id, c.slug, c.closed_at, CLOSED_UNSENT)  # type: ignore[arg-type]
+            for e, c in session.execute(q)]
+
+
 @dataclass(frozen=True)
 class RetentionResult:
     run: RetentionRun
@@ -98,15 +123,23 @@ class RetentionService:
     def due(self) -> list[RetentionDue]:
         return retention_due(self.session, self.clock.now())
 
+    def closed_unsent(self) -> list[RetentionDue]:
+        return closed_unsent_due(self.session, self.clock.now())
+
     def run(self, trigger: str = "job", actor: Actor | None = None) -> RetentionResult:
-        """Erase everything past retention and record the run (flushed; the caller commits, after which the
-        blobs are deleted). Safe to repeat: erased enrollments are no longer due."""
+        """Erase everything past retention, and the sets of closed campaigns never sent for review, and record the
+        run (flushed; the caller commits, after which the blobs are deleted). Safe to repeat: erased enrollments
+        are no longer due."""
         now = self.clock.now()
         records = []
-        for item in self.due():
+        done: set[str] = set()
+        for item in self.due() + self.closed_unsent():
+            if item.enrollment_id in done:
+                continue
+            done.add(item.enrollment_id)
             enrollment = self.session.get(Enrollment, item.enrollment_id)
             assert enrollment is not None
-            records.append(self.erasure.erase_enrollment(enrollment, "retention", actor))
+            records.append(self.erasure.erase_enrollment(enrollment, item.reason, actor))
         run = RetentionRun(started_at=now, erased=len(records), ledger_ids=[r.id for r in records], trigger=trigger)
         self.session.add(run)
         self.session.flush()
@@ -119,8 +152,9 @@ class RetentionService:
         return retention_schedule(self.session, self.clock.now())
 
     def destroyed(self, since: dt.datetime | None = None) -> list[ErasureRecord]:
-        """The report: what retention destroyed and when (newest first)."""
-        q = select(ErasureRecord).where(ErasureRecord.reason == "retention")
+        """The report: what retention destroyed and when (newest first), the sets of closed campaigns never sent
+        for review included."""
+        q = select(ErasureRecord).where(ErasureRecord.reason.in_(("retention", CLOSED_UNSENT)))
         if since is not None:
             q = q.where(ErasureRecord.completed_at >= since)
         return list(self.session.scalars(q.order_by(ErasureRecord.completed_at.desc())))

@@ -20,7 +20,7 @@ class ErasureRecord(Base):
     campaign_id: Mapped[str | None] = mapped_column(String(32))  # None = the whole account
     # the erased enrollment (a person may join a campaign again after an erasure); None on rows from before 0010
     enrollment_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    reason: Mapped[str] = mapped_column(String(40))  # withdrawal | retention | admin_request | account_deletion
+    reason: Mapped[str] = mapped_column(String(40))  # erasure.service.REASONS (or voice_withdrawal)
     requested_at: Mapped[Timestamp]
     key_destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     blobs_deleted: Mapped[int] = mapped_column(default=0)

@@ -39,7 +39,8 @@ from collection.storage import BlobStore, delete_prefix
 from consent.clock import Clock
 from consent.service import ConsentService
 
-REASONS = ("withdrawal", "retention", "admin_request", "account_deletion")
+CLOSED_UNSENT = "campaign_closed_unsent"  # the campaign closed before the set was sent: it can never be used
+REASONS = ("withdrawal", "retention", "admin_request", "account_deletion", CLOSED_UNSENT)
 VOICE_WITHDRAWAL = "voice_withdrawal"  # only the recordings: the voice matter was withdrawn, the rest stays
 
 

@@ -30,6 +30,9 @@ class LedgerEntry(Base):
     payee_bank_code: Mapped[str | None] = mapped_column(String(3))
     payee_holder: Mapped[str | None] = mapped_column(SealedText("ledger_entries.payee_holder"))
     payee_account_number: Mapped[str | None] = mapped_column(SealedText("ledger_entries.payee_account_number"))
+    # first written into the batch's bank file: from then on the transfer may be under way, so the entry is marked
+    # paid with its batch even if the payee's account (and the copy above) is erased afterwards
+    exported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     def clear_payee(self) -> None:
         self.payee_bank_code = self.payee_holder = self.payee_account_number = None

@@ -10,7 +10,10 @@ current account.
 
 An entry whose payee's account was erased (an account-wide deletion request) keeps only its pseudonymous record
 (collection.compliance.deletion_impact says why): with no bank account it cannot be transferred, so it is left
-out of the bank file, never marked paid, and shown as owed to an erased account."""
+out of the bank file, never marked paid, and shown as owed to an erased account. The exception is an entry that
+was already written into a downloaded bank file (`LedgerEntry.exported_at`) before the erasure: that transfer may
+be under way, so marking the batch paid (once the bank confirms) marks it paid too, and a paid batch's file keeps
+listing it (bank columns blank, marked erased) so the file still matches what the bank paid."""
 
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ CSV_COLUMNS = (
     "account_number",
 )
 HOLDER_NAME_MAX = 100
+ERASED_MARK = "(erased)"  # the payee-name cell of a paid row whose payee's account was erased since
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,17 @@ class EntryLine:
     def payable(self) -> bool:
         """A transfer can be made: the entry has a bank account to go to."""
         return bool(self.bank_code)
+
+    @property
+    def in_bank_file(self) -> bool:
+        """The entry was written into a downloaded bank file: the transfer may have been made, even if the payee's
+        account was erased since."""
+        return self.entry.exported_at is not None
+
+    @property
+    def markable(self) -> bool:
+        """Marking the batch paid marks this entry paid: it has a bank account, or it was in a downloaded file."""
+        return self.payable or self.in_bank_file
 
 
 @dataclass(frozen=True)
@@ -124,8 +139,9 @@ class PaymentService:
         return self._count(LedgerEntry.batch_id.is_(None), ~_has_account(), ~_payee_erased())
 
     def owed_to_erased(self) -> Waiting:
-        """Unpaid entries, batched or not, whose payee's account was erased: owed, but no longer transferable."""
-        return self._count(_payee_erased())
+        """Unpaid entries, batched or not, whose payee's account was erased: owed, but no longer transferable
+        (those already in a downloaded bank file are not counted: their transfer may be under way)."""
+        return self._count(_payee_erased(), LedgerEntry.exported_at.is_(None))
 
     def _count(self, *where: Any) -> Waiting:
         q = select(func.count(LedgerEntry.id), func.coalesce(func.sum(LedgerEntry.amount_krw), 0)).where(
@@ -176,8 +192,11 @@ class PaymentService:
             raise NotFound("payout_batch", batch_id)
         return batch
 
-    def entries(self, batch: PayoutBatch) -> list[LedgerEntry]:
+    def entries(self, batch: PayoutBatch, fresh: bool = False) -> list[LedgerEntry]:
+        """The batch's entries, oldest first; `fresh` reloads rows already in the session (after a lock)."""
         q = select(LedgerEntry).where(LedgerEntry.batch_id == batch.id).order_by(LedgerEntry.created_at)
+        if fresh:
+            q = q.execution_options(populate_existing=True)
         return list(self.session.scalars(q))
 
     def lines(self, entries: list[LedgerEntry]) -> list[EntryLine]:
@@ -229,27 +248,34 @@ class PaymentService:
         return None if account is None else (account.bank_code, account.holder_name, account.account_number)
 
     def unpayable(self, batch: PayoutBatch) -> Unpayable:
-        """The batch's unpaid entries that have no payee: left out of the bank file, never marked paid."""
-        left = [line.entry for line in self.lines(self.entries(batch)) if not line.payable and not line.entry.paid_at]
+        """The batch's unpaid entries that have no payee and were in no downloaded bank file: left out of the file,
+        never marked paid."""
+        lines = self.lines(self.entries(batch))
+        left = [line.entry for line in lines if not line.markable and not line.entry.paid_at]
         return Unpayable(len(left), sum(e.amount_krw for e in left))
 
     def export_csv(self, operator: User, batch: PayoutBatch) -> str:
-        """The bank-transfer file of a batch (the same every time it is exported). Entries without a payee (the
-        account was erased) are left out: a row with no account would send money nowhere; `unpayable` counts
-        them for the page to say so."""
+        """The bank-transfer file of a batch (the same every time it is exported). Unpaid entries without a payee
+        (the account was erased) are left out: a row with no account would send money nowhere; `unpayable` counts
+        them for the page to say so. A paid entry stays in the file even once its payee was erased (bank columns
+        blank, the name cell marked erased), so a paid batch's file still matches what the bank paid. Each entry
+        written records its first export: from then on it is marked paid with the batch."""
+        now = self.clock.now()
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(CSV_COLUMNS)
         for line in self.lines(self.entries(batch)):
-            if not line.payable:
-                continue
             entry = line.entry
+            if not line.payable and entry.paid_at is None:
+                continue
+            if line.payable and entry.exported_at is None:
+                entry.exported_at = now
             writer.writerow(
                 [
                     batch.reference,
                     entry.id,
                     entry.user_id,
-                    csv_cell(line.payee_name),
+                    csv_cell(line.payee_name if line.payable or not line.payee_erased else ERASED_MARK),
                     csv_cell(line.campaign_slug),
                     entry.amount_krw,
                     entry.created_at.date().isoformat(),
@@ -260,23 +286,29 @@ class PaymentService:
                 ]
             )
         if batch.exported_at is None:
-            batch.exported_at = self.clock.now()
+            batch.exported_at = now
         self.audit.record(Actor(operator.id, operator.role.value), "payout.exported", "payout_batch", batch.id)
         self.session.flush()
         return out.getvalue()
 
     def mark_paid(self, operator: User, batch: PayoutBatch) -> int:
         """Mark the batch's entries paid (and their sets PAID). Returns how many changed: 0 on a repeat. An entry
-        with no payee (its account erased) was in no bank file, so no transfer was made: it is skipped and stays
-        unpaid (`unpayable` counts it), and the batch counts as paid only once something in it was paid."""
+        with no payee (its account erased) that was in no downloaded bank file had no transfer made: it is skipped
+        and stays unpaid (`unpayable` counts it); one that was in a downloaded file is marked paid like the rest.
+        The batch counts as paid only once something in it was paid.
+
+        The batch row is locked first and its entries read again, so two operators marking the same batch at once
+        pay each entry once: the second waits, then finds nothing left to change. The audit event is written only
+        when something changed, so a repeat leaves no second record of payments."""
+        self.session.refresh(batch, with_for_update=True)
         now = self.clock.now()
         changed = 0
         skipped: list[LedgerEntry] = []
-        for line in self.lines(self.entries(batch)):
+        for line in self.lines(self.entries(batch, fresh=True)):
             entry = line.entry
             if entry.paid_at is not None:
                 continue
-            if not line.payable:
+            if not line.markable:
                 skipped.append(entry)
                 continue
             entry.paid_at = now
@@ -286,7 +318,7 @@ class PaymentService:
             changed += 1
         if batch.paid_at is None and changed:
             batch.paid_at = now
-        if changed or skipped:
+        if changed:
             self.audit.record(Actor(operator.id, operator.role.value), "payout.marked_paid", "payout_batch", batch.id,
                               entries=changed, skipped_no_payee=len(skipped))
         self.session.flush()

@@ -171,9 +171,11 @@ class ReviewService:
 
     # -- appeals ------------------------------------------------------------------------------------------------
     def appeal(self, contributor: User, photo: Photo, note: str) -> Appeal:
-        """Appeal a rejection within 7 days of it. Raises InvalidTransition."""
+        """Appeal a rejection within 7 days of it. Raises InvalidTransition, ConsentRequired (consent withdrawn
+        or processing suspended: an appeal would ask for the very processing that was stopped)."""
         if photo.user_id != contributor.id or photo.state is not PhotoState.REJECTED:
             raise InvalidTransition("only a rejected photo of yours can be appealed")
+        self._require_consent(photo.photo_set)
         decision = self.session.scalar(
             select(PhotoDecision).where(PhotoDecision.photo_id == photo.id).order_by(PhotoDecision.at.desc()).limit(1)
         )
@@ -212,6 +214,11 @@ class ReviewService:
         return list(self.session.scalars(q))
 
     def decide_appeal(self, reviewer: User, appeal: Appeal, overturn: bool, answer: str) -> None:
+        """Uphold or overturn an open appeal. Raises InvalidTransition, ConsentRequired (the contributor withdrew
+        the required consent or suspended processing: no one may review the photo again, PIPA Art. 37)."""
+        photo = self.session.get(Photo, appeal.photo_id)
+        if photo is not None:
+            self._require_consent(photo.photo_set)
         decision = self.session.get(PhotoDecision, appeal.decision_id)
         if decision is not None and decision.reviewer_id == reviewer.id:
             raise InvalidTransition("an appeal is decided by an operator other than the first reviewer")
@@ -221,7 +228,6 @@ class ReviewService:
         appeal.decided_by = reviewer.id
         appeal.decided_at = self.clock.now()
         appeal.answer = answer.strip()[:500] or None
-        photo = self.session.get(Photo, appeal.photo_id)
         if overturn and photo is not None:
             unsure = cover_unsure(photo)
             photo.state = PhotoState.ACCEPTED

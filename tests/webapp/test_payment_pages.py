@@ -281,3 +281,114 @@ def test_a_korean_warning_states_the_waiting_total_in_won(
     accept_set(app, operator, campaign, set_id, photo_ids)  # no payout account: the entry waits
     body = page(signed_in(app, operator).get("/operate/payments"))
     assert "1건(합계 250,000원)이 참여자의 계좌 정보를 기다리고 있습니다" in body and "KRW" not in body
+
+
+# --- a payee erased after the bank file went out; two operators marking at once -------------------------------
+
+
+def erase_account(app: Any, make_user: Any, person: Any) -> str:
+    """An account-wide deletion request, completed by a compliance officer through the request page (which first
+    shows what it affects). Returns that page as it read before completing."""
+    from collection.compliance import RightsKind
+    from tests.webapp.test_review_pages import in_app
+
+    with in_app(app):
+        from webapp.compliance_services import rights
+
+        request_id = rights().submit(person, RightsKind.DELETION, None, "계정을 지워 주세요").id
+    officer = signed_in(app, make_user("compliance", locale="en"))
+    path = f"/comply/rights/{request_id}"
+    before = page(officer.get(path))
+    token = csrf_token(officer, path)
+    done = officer.post(f"{path}/complete", data={"csrf_token": token, "note": "삭제했습니다.", "confirm": "y"})
+    assert done.status_code == 302, page(done)[:500]
+    return before
+
+
+def bank_rows(client: Any, batch_id: str) -> list[dict[str, str]]:
+    exported = post(client, f"/operate/payments/batches/{batch_id}/export").get_data(as_text=True)
+    return list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
+
+
+def test_a_payment_in_a_downloaded_bank_file_is_marked_paid_after_its_payee_is_erased(
+    app: Any, make_user: Any, accepted: dict[str, Any], db_session: Any
+) -> None:
+    client = accepted["client"]
+    (leaving, _), (staying, _) = accepted["people"]
+    batch_id = new_batch(client)
+    assert len(bank_rows(client, batch_id)) == 2  # the file goes to the bank: both transfers are under way
+
+    before = erase_account(app, make_user, leaving)
+    assert "in a downloaded bank file: the transfer may be under way. Mark the batch paid once the bank confirms." in (
+        before
+    )
+    batch_page = page(client.get(f"/operate/payments/batches/{batch_id}"))
+    assert "account erased after the file was downloaded: mark paid once the bank confirms" in batch_page
+    assert "not in the file, not paid" not in batch_page and "Mark the batch paid" in batch_page
+    assert "owed to accounts that were erased" not in page(client.get("/operate/payments"))
+
+    marked = post(client, f"/operate/payments/batches/{batch_id}/paid", confirm="y")
+    told = flashes(client.get(marked.headers["Location"]))
+    assert "Marked paid: 2 entries." in told and not any("Not marked paid" in f for f in told)
+    db_session.expire_all()
+    assert all(e.paid_at is not None for e in db_session.scalars(select(LedgerEntry)))
+
+    # the paid batch's file still lists what the bank paid; the erased payee's bank details are gone
+    rows = {r["account_id"]: r for r in bank_rows(client, batch_id)}
+    assert set(rows) == {leaving.id, staying.id}
+    assert rows[leaving.id]["payee_name"] == "(erased)" and rows[leaving.id]["amount_krw"] == "400000"
+    assert [rows[leaving.id][c] for c in ("bank_code", "bank_name", "account_holder", "account_number")] == [""] * 4
+    batch_page = page(client.get(f"/operate/payments/batches/{batch_id}"))
+    assert "account erased after payment" in batch_page and "not in the file, not paid" not in batch_page
+
+
+def test_a_paid_entry_whose_payee_is_erased_later_is_not_called_unpaid(
+    app: Any, make_user: Any, accepted: dict[str, Any], db_session: Any
+) -> None:
+    client = accepted["client"]
+    (leaving, _), (staying, _) = accepted["people"]
+    batch_id = new_batch(client)
+    post(client, f"/operate/payments/batches/{batch_id}/paid", confirm="y")  # paid without a file download
+    erase_account(app, make_user, leaving)
+    batch_page = page(client.get(f"/operate/payments/batches/{batch_id}"))
+    assert "account erased after payment" in batch_page
+    assert "not in the file, not paid" not in batch_page and "left out of the file" not in batch_page
+    rows = {r["account_id"]: r for r in bank_rows(client, batch_id)}
+    assert set(rows) == {leaving.id, staying.id} and rows[leaving.id]["account_number"] == ""
+
+
+def test_a_repeated_mark_paid_with_an_erased_payee_records_one_audit_event(
+    app: Any, make_user: Any, accepted: dict[str, Any], db_session: Any
+) -> None:
+    client = accepted["client"]
+    (leaving, _), _ = accepted["people"]
+    batch_id = new_batch(client)
+    erase_account(app, make_user, leaving)  # before any download: that entry can never be paid
+    for _ in range(3):
+        post(client, f"/operate/payments/batches/{batch_id}/paid", confirm="y")
+    marked = select(AuditEvent).where(AuditEvent.action == "payout.marked_paid", AuditEvent.object_id == batch_id)
+    assert [(e.details["entries"], e.details["skipped_no_payee"]) for e in db_session.scalars(marked)] == [(1, 1)]
+
+
+def test_two_operators_marking_a_batch_at_once_pay_it_once(
+    clock: Any, test_sessionmaker: Any, accepted: dict[str, Any], db_session: Any
+) -> None:
+    from collection.audit.log import AuditLog
+    from collection.payments.service import PaymentService
+
+    client = accepted["client"]
+    batch_id = new_batch(client)
+    # the first operator's request (a session of its own) has read the batch and its entries, all unpaid ...
+    first = test_sessionmaker()
+    service = PaymentService(first, clock, AuditLog(first, clock))
+    batch = service.batch(batch_id)
+    read = service.entries(batch)  # held, as a request holds what it read
+    assert all(e.paid_at is None for e in read)
+    # ... when a second operator's request marks the batch paid and commits
+    resp = post(client, f"/operate/payments/batches/{batch_id}/paid", confirm="y")
+    assert "Marked paid: 2 entries." in flashes(client.get(resp.headers["Location"]))
+    assert service.mark_paid(accepted["operator"], batch) == 0
+    first.commit()
+    first.close()
+    marked = select(AuditEvent).where(AuditEvent.action == "payout.marked_paid", AuditEvent.object_id == batch_id)
+    assert [e.details["entries"] for e in db_session.scalars(marked)] == [2]

@@ -705,3 +705,85 @@ def test_a_claim_rereads_the_set_so_a_stale_copy_cannot_take_it_over(
         with pytest.raises(InvalidTransition):
             s.review().claim(second, stale)
         assert stale.claimed_by == first.id
+
+
+def test_no_appeal_is_filed_or_decided_while_processing_is_suspended(
+    app: Any, clock: Any, make_user: Any, ready: Any, db_session: Any
+) -> None:
+    from collection.compliance.models import RightsKind
+    from collection.compliance.rights import RightsService
+
+    campaign, version = ready
+    contributor, set_id, photo_ids = submitted_set(app, clock, make_user, campaign, version)
+    first, second = make_user("operator", locale="en"), make_user("operator", locale="en")
+    one = signed_in(app, first)
+    claim(one, set_id)
+    rejection = {"decision": "reject", "reason": "different_person", "comment": "다른 사람으로 보입니다"}
+    one.post(
+        f"/operate/review/sets/{set_id}/decide", data=decide_data(one, set_id, photo_ids, **{photo_ids[0]: rejection})
+    )
+    with in_app(app) as s:
+        from webapp.db import get_session
+
+        appeal_id = s.review().appeal(contributor, get_session().get(Photo, photo_ids[0]), "제 사진입니다").id
+    officer = make_user("compliance")
+    with in_app(app) as s:
+        from webapp.db import get_session
+
+        rights = RightsService(get_session(), s.clock(), s.audit(), s.erasure())
+        request = rights.submit(contributor, RightsKind.SUSPENSION, campaign.id, "잠시 멈춰 주세요")
+        rights.start(officer, request)
+        rights.complete(officer, request, "정지함")
+
+    two = signed_in(app, second)
+    token = csrf_token(two, "/operate/review/appeals")
+    prefix = f"a_{appeal_id}-"
+    resp = two.post(
+        f"/operate/review/appeals/{appeal_id}/decide",
+        data={prefix + "outcome": "overturn", prefix + "answer": "맞습니다", prefix + "csrf_token": token},
+    )
+    assert resp.status_code == 409
+    assert "suspended at the contributor's request: the appeal cannot be decided" in flashes(resp)[0]
+    db_session.expire_all()
+    assert db_session.get(Appeal, appeal_id).state is AppealState.OPEN
+    assert db_session.get(Photo, photo_ids[0]).state is PhotoState.REJECTED
+
+
+def test_a_suspended_contributor_is_offered_no_appeal(
+    app: Any, clock: Any, make_user: Any, ready: Any, db_session: Any
+) -> None:
+    from collection.compliance.models import RightsKind
+    from collection.compliance.rights import RightsService
+    from collection.errors import ConsentRequired
+
+    campaign, version = ready
+    contributor, set_id, photo_ids = submitted_set(app, clock, make_user, campaign, version)
+    one = signed_in(app, make_user("operator", locale="en"))
+    claim(one, set_id)
+    rejection = {"decision": "reject", "reason": "different_person", "comment": "다른 사람으로 보입니다"}
+    one.post(
+        f"/operate/review/sets/{set_id}/decide", data=decide_data(one, set_id, photo_ids, **{photo_ids[0]: rejection})
+    )
+    own = signed_in(app, contributor)
+    api = f"/api/v1/campaigns/{campaign.slug}/set"
+
+    def offered() -> bool:
+        body = own.get(api).get_json()
+        photos = [p for b in body["brackets"] for p in b["photos"] if p["id"] == photo_ids[0]]
+        return bool(photos[0]["actions"]["appeal"])
+
+    assert offered()
+    officer = make_user("compliance")
+    with in_app(app) as s:
+        from webapp.db import get_session
+
+        rights = RightsService(get_session(), s.clock(), s.audit(), s.erasure())
+        request = rights.submit(contributor, RightsKind.SUSPENSION, campaign.id, "잠시 멈춰 주세요")
+        rights.start(officer, request)
+        rights.complete(officer, request, "정지함")
+    assert not offered()
+    with in_app(app) as s, pytest.raises(ConsentRequired):
+        from webapp.db import get_session
+
+        s.review().appeal(contributor, get_session().get(Photo, photo_ids[0]), "제 사진입니다")
+    assert count(db_session, Appeal) == 0

@@ -218,6 +218,59 @@ def test_the_officer_corrects_the_sealed_name_birth_date_and_a_photos_age(
                                                   "photos_corrected": 2}
 
 
+def test_a_birth_date_that_would_have_refused_the_person_is_not_taken_and_the_officer_is_told_what_to_do(
+    app: Any, client: Any, login: Any, make_user: Any, make_campaign: Any, campaign: Any, joined: Any,
+    db_session: Any,
+) -> None:
+    from collection.accounts import User
+
+    ask(client, "correction", campaign.id, "생년월일이 잘못 적혀 있습니다.")
+    request_id = latest_request(db_session).id
+    switch_to(client, login, make_user("compliance", locale="en"))
+    path = f"/comply/rights/{request_id}"
+    assert "The name and birth date are stored encrypted" in text(client.get(path, headers=EN))
+
+    # the campaign takes ages 14 to 60: born 2015 they were 11 when they joined (and 70 if born 1955)
+    for born in ("2015-06-01", "1955-01-01"):
+        form = correction_form(client, path, display_name=joined.display_name, birth_date=born)
+        resp = client.post(f"{path}/correct", headers=EN, data=form)
+        body = text(resp)
+        assert resp.status_code == 409 and "not within the ages 14 to 60 of a campaign they are enrolled in" in body
+        assert "Complete a deletion for that campaign first" in body and f'value="{born}"' in body
+
+    # a campaign that takes children: an adult's consent, under 14 by the new date, needs a legal representative
+    campaign.min_age = 0
+    db_session.commit()
+    form = correction_form(client, path, display_name=joined.display_name, birth_date="2015-06-01")
+    resp = client.post(f"{path}/correct", headers=EN, data=form)
+    body = text(resp)
+    assert resp.status_code == 409 and "under 14 when they joined" in body
+    assert "must first withdraw their consent" in body and 'value="2015-06-01"' in body
+    db_session.expire_all()
+    assert db_session.get(User, joined.id).birth_date.isoformat() == "1995-03-04"  # nothing changed
+
+
+def test_an_age_worked_out_again_outside_its_bracket_is_shown_to_the_officer(
+    app: Any, client: Any, login: Any, make_user: Any, campaign: Any, joined: Any, db_session: Any
+) -> None:
+    form = {"csrf_token": csrf(client, set_url(campaign)), "bracket": "20-29", "age_years": "",
+            "photos": [(io.BytesIO(face_photo(3)), "adult.jpg")]}
+    client.post(f"/me/campaigns/{campaign.slug}/set/photos", data=form, content_type="multipart/form-data")
+    dated = db_session.scalars(select(Photo).where(Photo.bracket == "20-29")).one()
+    dated.captured_at, dated.age_years, dated.age_source = dt.datetime(2021, 6, 1, tzinfo=dt.UTC), 26, "capture_date"
+    db_session.commit()
+    ask(client, "correction", campaign.id, "생년월일이 1990년 1월 1일입니다.")
+    request_id = latest_request(db_session).id
+    switch_to(client, login, make_user("compliance", locale="en"))
+    path = f"/comply/rights/{request_id}"
+    form = correction_form(client, path, display_name=joined.display_name, birth_date="1990-01-01")
+    resp = client.post(f"{path}/correct", headers=EN, data=form)
+    assert resp.status_code == 302
+    told = text(client.get(resp.headers["Location"], headers=EN))
+    assert f"Photo {dated.id[:8]} (ages 20-29): by the corrected birth date it was taken at age 31" in told
+    assert "Ask the contributor to replace it." in told
+
+
 def text_sql(sql: str) -> Any:
     from sqlalchemy import text as sql_text
 

@@ -146,6 +146,10 @@ def rights_correct(request_id: str) -> Response | tuple[str, int]:
     get_session().commit()
     flash(corrected_text(result.fields, len(result.photos)) if result.fields
           else _("Nothing changed: the values are the same as before."), "success" if result.fields else "warning")
+    for out in result.outside_bracket:
+        flash(_("Photo %(id)s (ages %(bracket)s): by the corrected birth date it was taken at age %(age)d, outside its "
+                "bracket. Ask the contributor to replace it.", id=out.photo_id[:8], bracket=out.bracket, age=out.age),
+              "warning")
     return redirect(url_for("comply.rights_request", request_id=req.id))
 
 

@@ -446,9 +446,9 @@ def review_appeal_decide(appeal_id: str) -> Response | tuple[str, int]:
         return appeals_page((appeal.id, form)), 400
     try:
         service.decide_appeal(current_user.user, appeal, form.outcome.data == "overturn", form.answer.data or "")
-    except InvalidTransition:
+    except (InvalidTransition, ConsentRequired) as exc:
         get_session().rollback()
-        flash(appeal_refusal(appeal), "error")
+        flash(appeal_refusal(appeal, exc), "error")
         return appeals_page(None), 409
     get_session().commit()
     overturned = form.outcome.data == "overturn"
@@ -456,7 +456,14 @@ def review_appeal_decide(appeal_id: str) -> Response | tuple[str, int]:
     return redirect(url_for("operate.review_appeals"))
 
 
-def appeal_refusal(appeal: Appeal) -> str:
+def appeal_refusal(appeal: Appeal, exc: Exception) -> str:
+    if isinstance(exc, ConsentRequired) and exc.detail.get("reason") == "suspended":
+        return _(
+            "Processing of this set is suspended at the contributor's request: the appeal cannot be decided "
+            "until the suspension is lifted."
+        )
+    if isinstance(exc, ConsentRequired):
+        return _("The contributor withdrew consent: this appeal can no longer be decided and the photo is not used.")
     decision = get_session().get(PhotoDecision, appeal.decision_id)
     if decision is not None and decision.reviewer_id == current_user.user.id:
         return _("You made the decision under appeal: an operator other than the first reviewer decides it.")
