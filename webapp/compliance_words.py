@@ -122,6 +122,14 @@ def correction_refusal(form: Any, exc: Any) -> None:
         ("birth_date", "future"): _("A birth date must be in the past."),
         ("birth_date", "too_old"): _("A birth date more than %(n)d years ago is not plausible.",
                                      n=int(data.get("oldest", 120))),
+        ("birth_date", "outside_campaign_ages"): _(
+            "By this birth date the person was not within the ages %(lo)d to %(hi)d of a campaign they are enrolled "
+            "in when they joined it. Nothing was changed. Complete a deletion for that campaign first, then correct "
+            "the birth date.", lo=int(data.get("min_age", 0)), hi=int(data.get("max_age", 0))),
+        ("birth_date", "needs_guardian"): _(
+            "By this birth date the person was under 14 when they joined, but their consent was given without a "
+            "legal representative (PIPA Art. 22-2). Nothing was changed. The person must first withdraw their "
+            "consent; then correct the birth date, and they can consent again with a legal representative."),
         ("photo_age", "not_found"): _("This photo is no longer in the set. Reload the page."),
         ("photo_age", "outside_bracket"): _("The photo is in the bracket for ages %(lo)d to %(hi)d: its age must be "
                                             "within it. A photo in the wrong bracket is replaced by the contributor.",
@@ -151,6 +159,8 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "campaign.closed": _l("campaign closed"),
     "campaign.enrolled": _l("joined a campaign"),
     "consent.bulk_verified": _l("consent signatures checked"),
+    "consent.approved": _l("consent approved in the review queue"),
+    "consent.flagged": _l("consent flagged for follow-up"),
     "consent.flag_resolved": _l("consent flag resolved"),
     "consent.withdrawn": _l("consent withdrawn"),
     "erasure.completed": _l("data erased"),

@@ -179,12 +179,15 @@ class ContributionService:
         return photo_set
 
     @staticmethod
-    def refuse_if_closed(campaign: Campaign, photo_set: PhotoSet) -> None:
+    def closed_to_new(campaign: Campaign, photo_set: PhotoSet) -> bool:
         """A closed campaign collects no new set: a set never sent for review stays as it is (nothing is uploaded to
         it or sent any more). Rework of a set a reviewer sent back before the close goes on, so that contributor
-        can still be accepted and paid. Deleting what was uploaded stays possible. Raises NotEligible (reason
-        "closed_set")."""
-        if campaign.status is CampaignStatus.CLOSED and photo_set.state is SetState.DRAFT:
+        can still be accepted and paid. Deleting what was uploaded stays possible."""
+        return campaign.status is CampaignStatus.CLOSED and photo_set.state is SetState.DRAFT
+
+    def refuse_if_closed(self, campaign: Campaign, photo_set: PhotoSet) -> None:
+        """Raises NotEligible (reason "closed_set") when `closed_to_new`."""
+        if self.closed_to_new(campaign, photo_set):
             raise NotEligible("the campaign is closed: it takes no new sets", reason="closed_set")
 
     def suspended(self, photo_set: PhotoSet) -> bool:

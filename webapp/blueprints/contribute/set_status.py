@@ -15,8 +15,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from collection.campaigns import Campaign, CampaignStatus
-from collection.contributions.models import Photo, PhotoSet, PhotoState, SetState, VoiceClip
+from collection.campaigns import Campaign
+from collection.contributions.models import Photo, PhotoSet, PhotoState, VoiceClip
 from collection.errors import ConsentRequired, ContributionError, NotFound
 from collection.review.models import APPEAL_WINDOW, Appeal, PhotoDecision
 from consent.notice import MatterKind
@@ -137,7 +137,8 @@ def photo_json(
             "delete": editable,
             "replace": editable and not (suspended or frozen),  # a new upload would be refused
             "request_review": editable and photo.state is PhotoState.FAILED,
-            "appeal": bool(facts and facts.may_appeal(photo, clock().now())),
+            # no appeal while processing is suspended: deciding it would process the photo (PIPA Art. 37)
+            "appeal": bool(facts and not suspended and facts.may_appeal(photo, clock().now())),
         },
     }
 
@@ -177,7 +178,7 @@ def set_status(campaign: Campaign, photo_set: PhotoSet) -> dict[str, Any]:
     """The whole set as the page and GET /api/v1/campaigns/<slug>/set show it."""
     service, lang, editable = contributions(), _lang(), photo_set.editable
     suspended = service.suspended(photo_set)
-    closed = campaign.status is CampaignStatus.CLOSED and photo_set.state is SetState.DRAFT  # refuse_if_closed
+    closed = service.closed_to_new(campaign, photo_set)
     frozen = suspended or closed
     facts = ReviewFacts(photo_set)
     prompts = prompt_texts(campaign, lang)
