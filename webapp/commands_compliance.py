@@ -29,11 +29,15 @@ def retention_group() -> None:
 @click.option("--dry-run", is_flag=True, help="List what is past retention without erasing anything.")
 @with_appcontext
 def retention_run(dry_run: bool) -> None:
-    """Erase every enrollment of every campaign whose retention ended (campaign close + retention days)."""
+    """Erase every enrollment of every campaign whose retention ended (campaign close + retention days), and the
+    sets of closed campaigns that were never sent for review."""
     service = retention()
     if dry_run:
         for item in service.due():
             click.echo(f"due: enrollment {item.enrollment_id} campaign {item.campaign_slug} ended {item.ended_at:%F}")
+        for item in service.closed_unsent():
+            click.echo(f"due (never sent before the close): enrollment {item.enrollment_id} campaign "
+                       f"{item.campaign_slug} closed {item.ended_at:%F}")
         return
     result = service.run(trigger="command")
     get_session().commit()

@@ -67,6 +67,8 @@ def test_a_set_never_sent_is_destroyed_at_the_first_daily_run_after_the_close(
     officer = make_user("compliance", locale="en")
     client.post("/logout", data={"csrf_token": csrf(client, "/")})
     login(officer)
+    listed = text(client.get("/comply/retention", headers={"Accept-Language": "en"}))
+    assert "Never sent before the close" in listed  # the officer sees what the next run destroys
     resp = client.post("/comply/retention/run", data={"csrf_token": csrf(client, "/comply/retention")})
     assert "Retention run: 1 enrollments erased." in text(client.get(resp.headers["Location"]))
     db_session.expire_all()

@@ -107,6 +107,7 @@ def retention_report() -> str:
     return render_template(
         "comply/retention.html",
         due=service.due(),
+        unsent=service.closed_unsent(),
         schedule=service.schedule(),
         destroyed=destroyed,
         campaigns=campaigns,

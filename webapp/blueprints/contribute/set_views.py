@@ -247,6 +247,8 @@ def appeal(photo_id: str) -> Response:
         return _back(campaign, f"photo-{photo.id}")
     try:
         review().appeal(current_user.user, photo, form.note.data)
+    except ConsentRequired as exc:  # suspended at their request, or consent withdrawn: say which
+        _flash_refusal(exc, campaign)
     except ContributionError:
         flash(_("This decision can no longer be appealed: appeals are possible once, within 7 days."), "error")
     else:
