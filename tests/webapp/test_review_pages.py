@@ -787,7 +787,7 @@ def test_a_suspended_contributor_is_offered_no_appeal(
 
         s.review().appeal(contributor, get_session().get(Photo, photo_ids[0]), "제 사진입니다")
     set_page = f"/me/campaigns/{campaign.slug}/set"
-    stale = own.post(f"/me/photos/{photo_ids[0]}/appeal",  # from a page loaded before the suspension
+    stale = own.post(f"/me/photos/{photo_ids[0]}/appeal",  # from a stale page: the real reason shows
                      data={"note": "제 사진입니다", "csrf_token": csrf_token(own, set_page)}, follow_redirects=True)
-    assert "정지되어 있어" in stale.text and "이의를 제기할 수 없습니다" not in stale.text  # the reason, not the deadline
+    assert "정지되어 있어" in stale.text and "이의를 제기할 수 없습니다" not in stale.text
     assert count(db_session, Appeal) == 0
