@@ -105,6 +105,18 @@ def test_compliance_sees_which_notice_each_event_was_signed_under_with_its_recei
     assert client.get("/comply/consents/receipts/nope/receipt.json").status_code == 404
 
 
+def child_consent(app: Any, client: Any, make_campaign: Any, make_user: Any, login: Any) -> tuple[Any, Any, str]:
+    """A child's consent with a guardian's signature (it waits for an operator's review): the campaign, the child,
+    the receipt id."""
+    campaign = make_campaign(min_age=10)
+    publish(app, campaign)
+    child = make_user("contributor", birth=CHILD)
+    login(child)
+    guardian = {"guardian_name": "김보호", "guardian_relationship": "parent", "guardian_signature": "김보호"}
+    data = sign_data(client, campaign.slug, collection="yes", sensitive="yes") | guardian | {"signature": "이아이"}
+    return campaign, child, receipt_id(client.post(f"/me/campaigns/{campaign.slug}/consent", data=data))
+
+
 # --- 2. a flagged consent reaches the compliance officer ----------------------------------------------------------
 
 
@@ -114,13 +126,7 @@ def test_a_flag_raised_by_an_operator_is_listed_for_compliance_and_resolved_with
     from collection.audit.models import AuditEvent
     from webapp.db import get_session
 
-    campaign = make_campaign(min_age=10)
-    publish(app, campaign)
-    child = make_user("contributor", birth=CHILD)
-    login(child)
-    guardian = {"guardian_name": "김보호", "guardian_relationship": "parent", "guardian_signature": "김보호"}
-    data = sign_data(client, campaign.slug, collection="yes", sensitive="yes") | guardian | {"signature": "이아이"}
-    rid = receipt_id(client.post(f"/me/campaigns/{campaign.slug}/consent", data=data))
+    campaign, child, rid = child_consent(app, client, make_campaign, make_user, login)
     login(make_user("operator", name="운영자 박"))
     token = csrf_token(client, "/operate/consent/review")
     client.post(f"/operate/consent/review/{rid}", data={"csrf_token": token, "flag": "1", "note": "관계 확인 필요"})
@@ -418,13 +424,7 @@ def test_approving_a_pending_consent_is_audited_by_ids(
     from collection.audit.models import AuditEvent
     from webapp.db import get_session
 
-    campaign = make_campaign(min_age=10)
-    publish(app, campaign)
-    child = make_user("contributor", birth=CHILD)
-    login(child)
-    guardian = {"guardian_name": "김보호", "guardian_relationship": "parent", "guardian_signature": "김보호"}
-    data = sign_data(client, campaign.slug, collection="yes", sensitive="yes") | guardian | {"signature": "이아이"}
-    rid = receipt_id(client.post(f"/me/campaigns/{campaign.slug}/consent", data=data))
+    campaign, child, rid = child_consent(app, client, make_campaign, make_user, login)
     operator = make_user("operator")
     login(operator)
     token = csrf_token(client, "/operate/consent/review")
