@@ -102,7 +102,9 @@ class ReviewService:
                 self._ledger(photo_set, campaign)
         else:
             self._transition(lambda: photo_set.request_changes(reviewer.id, now))
-        if any(p.state is PhotoState.ACCEPTED for p in unsure):
+        # an accepted set's evidence is what the reviewers decided on: it is re-measured only while the set can
+        # still change (sent back) or another reviewer will look (second review)
+        if photo_set.state is not SetState.ACCEPTED and any(p.state is PhotoState.ACCEPTED for p in unsure):
             self._recheck_identity(photo_set)
         self.audit.record(
             Actor(reviewer.id, reviewer.role.value),

@@ -102,11 +102,12 @@ class _Recorder:
         return "job"
 
 
-@pytest.mark.parametrize("covered", [True, False])
+@pytest.mark.parametrize(("covered", "second_review"), [(True, True), (False, True), (True, False)])
 def test_accepting_a_face_that_may_be_covered_reruns_the_identity_check(  # noqa: PLR0913
-        db_session, test_sessionmaker, clock, make_user, make_campaign, covered) -> None:  # noqa: ANN001
+        db_session, test_sessionmaker, clock, make_user, make_campaign, covered, second_review) -> None:  # noqa: ANN001
     """Once a person accepts a photo the occlusion gate could not decide, it becomes a reference for the others,
-    so the set's identity check runs again; accepting only photos the gates decided queues nothing."""
+    so the set's identity check runs again for the second reviewer; accepting only photos the gates decided queues
+    nothing, and a set accepted for good keeps the evidence its reviewer decided on."""
     from collection.contributions.models import SetState
     from collection.contributions.uploads import SET_IDENTITY_JOB
     from collection.review.service import PhotoVerdict, ReviewService
@@ -114,6 +115,7 @@ def test_accepting_a_face_that_may_be_covered_reruns_the_identity_check(  # noqa
 
     env = build_env(db_session, test_sessionmaker, clock)
     campaign = make_campaign()
+    campaign.second_review = second_review
     photo_set = consent_and_enroll(env, make_user("contributor"), campaign, publish_notice(env, campaign))
     occlusion = {"name": "occlusion", "passed": not covered, "verdict": "review" if covered else "pass"}
     rows = []
@@ -132,5 +134,6 @@ def test_accepting_a_face_that_may_be_covered_reruns_the_identity_check(  # noqa
     assert review.queue() == [photo_set]  # the job queue does not hide the review queue (it once did)
     review.claim(operator, photo_set)
     review.decide(operator, photo_set, [PhotoVerdict(r.id, True) for r in rows], campaign)
-    expected = [(SET_IDENTITY_JOB, {"set_id": photo_set.id}, f"identity:{photo_set.id}")] if covered else []
+    rerun = covered and second_review
+    expected = [(SET_IDENTITY_JOB, {"set_id": photo_set.id}, f"identity:{photo_set.id}")] if rerun else []
     assert queue.jobs == expected
