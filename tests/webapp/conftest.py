@@ -32,3 +32,11 @@ def joined(app: Any, client: Any, campaign: Any, contributor: Any) -> Any:
     )
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/me/campaigns/{campaign.slug}/set")
     return contributor
+
+
+@pytest.fixture(autouse=True)
+def fresh_health_probes() -> None:
+    """/healthz reuses its outside probes for a few seconds per process: each test starts without their answers."""
+    from webapp.blueprints.public import views
+
+    views._probes.clear()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user
@@ -76,28 +80,61 @@ def _background_health() -> dict[str, object]:
     stay 'checking' or fail, and packages cannot be handed out."""
     from sqlalchemy import func
 
-    from collection.errors import StorageError
     from collection.jobs import LOST_AFTER, Job
-    from webapp.services import background, clock, settings
+    from webapp.services import clock, settings
 
     now = clock().now()
     stuck = db.get_session().scalar(select(func.count(Job.id)).where(Job.lost(now, now - LOST_AFTER))) or 0
     out: dict[str, object] = {"jobs": {"backend": settings().job_backend, "stuck": int(stuck)}}
+    out["blobs"] = _probed("blobs", _blob_probe)
+    if settings().job_backend == "celery":
+        out["broker"] = _probed("broker", _broker_probe)
+    return out
+
+
+# The outside services' answers are reused for this long: /healthz is public and polled by load balancers, so each
+# request must neither send a HEAD to the bucket nor wait on a slow broker (a stalled probe would fail every
+# host's health check at once).
+PROBE_TTL_SECONDS = 15.0
+_probes: dict[str, tuple[float, str]] = {}
+_probe_lock = threading.Lock()
+
+
+def _probed(name: str, probe: Callable[[], bool]) -> str:
+    """"ok" or "unreachable" from `probe`, asked at most once per PROBE_TTL_SECONDS per process."""
+    now = time.monotonic()
+    with _probe_lock:
+        cached = _probes.get(name)
+        if cached is not None and now - cached[0] < PROBE_TTL_SECONDS:
+            return cached[1]
+    answer = "ok" if probe() else "unreachable"
+    with _probe_lock:
+        _probes[name] = (time.monotonic(), answer)
+    return answer
+
+
+def _blob_probe() -> bool:
+    from collection.errors import StorageError
+    from webapp.services import background
+
     try:
         background().blobs.check()  # a HEAD of the bucket, or the local folder's permissions
-        out["blobs"] = "ok"
+        return True
     except StorageError:
-        out["blobs"] = "unreachable"
-    if settings().job_backend == "celery":
-        from kombu import Connection
+        return False
 
-        try:
-            with Connection(settings().broker_url, connect_timeout=1) as conn:
-                conn.ensure_connection(max_retries=1)
-            out["broker"] = "ok"
-        except Exception:  # noqa: BLE001 - a health check reports, it does not raise
-            out["broker"] = "unreachable"
-    return out
+
+def _broker_probe() -> bool:
+    from kombu import Connection
+
+    from webapp.services import settings
+
+    try:
+        with Connection(settings().broker_url, connect_timeout=1) as conn:
+            conn.ensure_connection(max_retries=1)
+        return True
+    except Exception:  # noqa: BLE001 - a health check reports, it does not raise
+        return False
 
 
 @bp.get("/privacy")
