@@ -133,8 +133,17 @@ def build_error_text(error: Mapping[str, Any]) -> str:
         reasons = ", ".join(f"{excluded_label(k)}: {v}" for k, v in sorted(excluded.items()))
         return _("Nothing to release: no contributor qualifies (left out: %(reasons)s).", reasons=reasons)
     if error.get("kind") == "ReleaseBuildFailed":
-        return _("The package could not be written and nothing was left on disk (%(detail)s).",
-                 detail=str(error.get("message", "")).split(": ", 1)[-1])
+        code = error.get("code")
+        if code == "store_failed":
+            return _("The package could not be kept in the blob store, so nothing was recorded: try the build again "
+                     "later (the server log has the details).")
+        if code == "data_changed":
+            return _("Some contributors' data changed or was erased while the release was being built, so the "
+                     "package was not kept: build it again.")
+        if code == "target_exists":
+            return _("The path asked for the package already exists: nothing was written.")
+        return _("The package could not be written and nothing was left on disk: try the build again (the server "
+                 "log has the details).")
     word = STATE.get(str(error.get("code") or ""))
     return str(error.get("message", "")) if word is None else str(word)
 

@@ -56,12 +56,17 @@ class NothingToRelease(ReleaseError):
 
 
 class ReleaseBuildFailed(ReleaseError):
-    """Building `release_id` failed (`detail` says why); nothing was left on disk."""
+    """Building `release_id` failed; nothing was left on disk. `code` names the step for the people who read it
+    ("write_failed": writing or verifying the package, "store_failed": keeping it in the blob store,
+    "data_changed": someone's data changed or was erased meanwhile, "target_exists": the asked-for path is
+    taken); the message says it in words that are safe to show. `detail` (an underlying error, which may name
+    files and blob keys) is for the server log only."""
 
-    def __init__(self, release_id: str, detail: str) -> None:
-        super().__init__(f"release {release_id} could not be built: {detail}")
+    def __init__(self, release_id: str, public: str, code: str = "write_failed", detail: str = "") -> None:
+        super().__init__(f"release {release_id} could not be built: {public}")
         self.release_id = release_id
-        self.detail = detail
+        self.code = code
+        self.detail = detail or public
 
 
 class ApprovalRefused(ReleaseError):

@@ -27,6 +27,7 @@ local file is: against the statement hash recorded at the build.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,8 @@ __all__ = [
 
 MAX_LICENSEE = 200
 MAX_PURPOSE = 2000
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -134,12 +137,14 @@ class ReleaseService(ReleaseChecks):
             raise NothingToRelease(release.id, selection.excluded)
         target = Path(out_path) if out_path is not None else self.default_package_path(release)
         if out_path is not None and target.exists():
-            raise ReleaseBuildFailed(release.id, f"{target} already exists")
+            raise ReleaseBuildFailed(release.id, f"{target} already exists", code="target_exists")
         try:
             for contributor in selection.contributors:
                 self.vault.key_for(contributor.keyholder)  # unwrapped and cached now: step 2 reads no key row
         except CryptoError as exc:
-            raise ReleaseBuildFailed(release.id, f"{type(exc).__name__}: {exc}") from exc
+            logger.exception("release %s: a contributor's key could not be opened", release.id)
+            raise ReleaseBuildFailed(release.id, "a contributor's key could not be opened",
+                                     detail=f"{type(exc).__name__}: {exc}") from exc
         return BuildPlan(
             release_id=release.id,
             include_voice=release.include_voice,
@@ -163,7 +168,9 @@ class ReleaseService(ReleaseChecks):
             build = PackageBuild(self.vault, self.blobs, self.media, Pseudonymizer(key))
             outcome = build.run(plan.selection, plan.info, staged.path, plan.signer)
         except (AnonymizeError, CryptoError, StorageError, OSError) as exc:
-            raise ReleaseBuildFailed(plan.release_id, f"{type(exc).__name__}: {exc}") from exc
+            logger.exception("release %s: the package could not be written", plan.release_id)
+            raise ReleaseBuildFailed(plan.release_id, "the package could not be written",
+                                     detail=f"{type(exc).__name__}: {exc}") from exc
         stored: StoredPackage | None = None
         done = False
         try:
@@ -188,8 +195,9 @@ class ReleaseService(ReleaseChecks):
         try:
             return self.packages.upload(release_id, package)
         except (StorageError, OSError) as exc:
-            detail = f"the package could not be stored: {type(exc).__name__}: {exc}"
-            raise ReleaseBuildFailed(release_id, detail) from exc
+            logger.exception("release %s: the package could not be stored", release_id)
+            raise ReleaseBuildFailed(release_id, "the package could not be kept in the blob store", code="store_failed",
+                                     detail=f"{type(exc).__name__}: {exc}") from exc
 
     def discard(self, built: BuiltPackage) -> None:
         """Remove a package that will not be recorded: its staged file and its stored copy. A stored copy that
@@ -214,7 +222,9 @@ class ReleaseService(ReleaseChecks):
                 built.staged.place(replace_leftover=plan.own_path)
         except OSError as exc:
             self.discard(built)
-            raise ReleaseBuildFailed(release.id, f"{type(exc).__name__}: {exc}") from exc
+            logger.exception("release %s: the package could not be put in place", release.id)
+            raise ReleaseBuildFailed(release.id, "the package could not be put in place",
+                                     detail=f"{type(exc).__name__}: {exc}") from exc
         except BaseException:
             self.discard(built)
             raise
@@ -237,6 +247,7 @@ class ReleaseService(ReleaseChecks):
                 plan.release_id,
                 f"the data of {len(changed.gone)} contributor(s) changed or was erased while the release was being "
                 "built: build it again",
+                code="data_changed",
             )
         return changed.withdrew
 

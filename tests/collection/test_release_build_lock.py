@@ -222,7 +222,7 @@ def test_data_erased_while_building_is_never_placed_or_recorded(
     release = run_build(env, world, test_sessionmaker, tmp_path, Paused(at=2, during=erase))
     assert release.state is ReleaseState.DRAFT and not release.built and release.package_path is None
     error = release.build_summary[BUILD_ERROR]
-    assert error["kind"] == "ReleaseBuildFailed" and "erased" in error["message"]
+    assert error["kind"] == "ReleaseBuildFailed" and "erased" in error["message"] and error["code"] == "data_changed"
     assert packages(tmp_path) == []  # neither the package nor its staging file
     assert env.session.scalar(select(func.count()).select_from(ReleaseItem)) == 0
 

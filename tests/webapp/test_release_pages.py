@@ -319,3 +319,18 @@ def test_a_folder_package_is_not_offered_as_a_download_and_the_page_says_why(
     korean = signed_in(app, make_user("compliance"))
     said = html.unescape(post(korean, f"/comply/releases/{release.id}/download").get_data(as_text=True))
     assert "폴더" in said and "not a single file" not in said
+
+
+def test_a_failed_build_is_said_without_internals(app: Any) -> None:
+    """The stored error of a failed build is worded by its code: the underlying error (file names, blob keys) stays
+    in the server log."""
+    from webapp.release_words import build_error_text
+
+    leaky = {"kind": "ReleaseBuildFailed", "code": "store_failed",
+             "message": "release r1 could not be built: the package could not be kept in the blob store"}
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        worded = build_error_text(leaky)
+        assert "블롭 저장소" in worded or "저장소" in worded
+        assert "releases/" not in worded and "StorageBackendError" not in worded
+        assert "다시 빌드" in build_error_text(leaky | {"code": "data_changed"})
+
