@@ -123,17 +123,6 @@ def list_unreferenced(store: BlobStore, prefix: str, referenced: Callable[[str],
     return listed, candidates
 
 
-def delete_unreferenced(store: BlobStore, prefix: str, referenced: Callable[[str], bool],
-                        written_before: dt.datetime | None) -> int:
-    """Delete the blobs under `prefix` for which `referenced(key)` is false and that were written before
-    `written_before` (None: whatever their age); returns how many. The caller reads its references before calling,
-    so a blob whose row commits meanwhile is younger than the cut-off."""
-    _, candidates = list_unreferenced(store, prefix, referenced, written_before)
-    for key in candidates:
-        store.delete(key)
-    return len(candidates)
-
-
 # --- memory ---------------------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from collection.contributions.service import ContributionService
 from collection.crypto import KeyVault
 from collection.errors import ConsentRequired, DuplicatePhoto, InvalidTransition, NotFound, UploadRefused
 from collection.jobs import JobQueue
-from collection.storage import BlobStore, delete_unreferenced
+from collection.storage import BlobStore
 from consent.clock import Clock
 from consent.notice import MatterKind
 
@@ -347,11 +347,6 @@ class UploadService:
     def read_voice(self, clip: VoiceClip) -> bytes:
         return self.read_sealed(clip.photo_set, clip.blob_key, clip.version)
 
-    # -- consistency ----------------------------------------------------------------------------------------------
-    def sweep_orphans(self) -> int:
-        return sweep_orphan_blobs(self.session, self.b.blobs)
-
-
 UPLOAD_PREFIX = "e/"
 
 
@@ -380,19 +375,6 @@ def referenced_uploads(session: Session, keys: Collection[str]) -> set[str]:
         )
         found.update(k for k in session.scalars(select(query.subquery().c.key)) if k)
     return found
-
-
-def sweep_orphan_blobs(session: Session, blobs: BlobStore, written_before: dt.datetime | None = None) -> int:
-    """Delete contribution blobs that no row references (an upload that crashed before its commit); returns how
-    many. An upload writes its blob before its row commits, so while uploads may be in flight (several processes
-    at scale) only blobs written before `written_before` are candidates. None makes every blob a candidate. This
-    has no safety valve and holds the session's transaction: the jobs and the start-up use
-    `collection.orphans.sweep_orphans` instead. Raises StorageError."""
-    referenced = upload_references(session)
-    removed = delete_unreferenced(blobs, UPLOAD_PREFIX, referenced.__contains__, written_before)
-    if removed:
-        logger.info("orphan sweep removed %d blobs", removed)
-    return removed
 
 
 def _as_stored_time(moment: Any) -> Any:

@@ -11,13 +11,13 @@ and forgets the wrapped key, so a copy left in a bucket backup or an old object 
 
 Every build attempt uploads under a fresh prefix (`releases/<release id>/<token>/`): two workers racing to
 build one release never write the same keys, and the one that loses removes its own parts. Parts of an attempt
-that was never recorded (a crash, a rollback, a delete that failed) are removed by `sweep_orphan_packages`.
+that was never recorded (a crash, a rollback, a delete that failed) are removed by the daily orphan sweep
+(`collection.orphans`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import os
 import secrets
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from collection.crypto import AssociatedData, DataKey, MasterKey, open_sealed, seal
 from collection.errors import StorageError
 from collection.releases.models import Release
-from collection.storage import BlobStore, delete_prefix, delete_unreferenced, validate_key
+from collection.storage import BlobStore, delete_prefix, validate_key
 
 logger = logging.getLogger(__name__)
 
@@ -128,17 +128,6 @@ def referenced_packages(session: Session, prefixes: Collection[str]) -> set[str]
         found.update(p for p in session.scalars(select(Release.package_blob).where(Release.package_blob.in_(chunk)))
                      if p)
     return found
-
-
-def sweep_orphan_packages(session: Session, blobs: BlobStore, written_before: dt.datetime) -> int:
-    """Delete stored package parts that no release records, written before `written_before` (an upload is
-    recorded within minutes of its last part, so the daily sweep's day is safe); returns how many. No safety
-    valve: the daily job uses `collection.orphans.sweep_orphans`. Raises StorageError."""
-    recorded = package_references(session)
-    removed = delete_unreferenced(blobs, PREFIX, lambda key: upload_prefix(key) in recorded, written_before)
-    if removed:
-        logger.info("orphan sweep removed %d stored package parts", removed)
-    return removed
 
 
 def upload_prefix(key: str) -> str:

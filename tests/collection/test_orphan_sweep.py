@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import select, update
 
 from collection.audit.models import AuditEvent
 from collection.contributions.models import Photo, PhotoState
-from collection.contributions.uploads import blob_key, keyholder, sweep_orphan_blobs
+from collection.contributions.uploads import blob_key, keyholder
 from collection.orphans import SAFE_AGE, sweep_orphans
 from collection.releases import Release
 from collection.storage import MemoryBlobStore
@@ -58,20 +57,6 @@ def test_only_old_blobs_without_a_row_are_swept(
     clock.advance(seconds=SAFE_AGE.total_seconds())  # a day later the fresh orphans are old enough
     assert sweep_orphans(db_session, blobs, clock) == {"uploads": 1, "packages": 1}
     assert sorted(blobs.iter_keys()) == sorted([referenced, "releases/r1/aaaa/000000"])
-
-
-def test_without_a_cut_off_every_unreferenced_upload_goes(
-    db_session: Any, test_sessionmaker: Any, clock: Any, make_user: Any, make_campaign: Any
-) -> None:
-    """The embedded server's start-up sweep: one process, so no upload can be half-way."""
-    env = build_env(db_session, test_sessionmaker, clock)
-    blobs = MemoryBlobStore(now=clock.now)
-    referenced = photo_row(env, make_user("contributor"), make_campaign())
-    blobs.put(referenced, b"sealed")
-    blobs.put("e/gone/photo/1.v1", b"sealed")
-    assert sweep_orphan_blobs(db_session, blobs) == 1
-    assert sweep_orphan_blobs(db_session, blobs, written_before=clock.now() - dt.timedelta(days=1)) == 0
-    assert list(blobs.iter_keys()) == [referenced]
 
 
 class _WatchedStore(MemoryBlobStore):
