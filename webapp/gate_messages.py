@@ -474,8 +474,7 @@ def error_advice(err: ContributionError, prompts: Mapping[str, str] | None = Non
         return Advice(
             _("Processing of your data in this campaign is suspended at your request, so nothing can be uploaded "
               "or sent for review now."),
-            _("When the suspension is lifted you can continue; to ask for that, contact our privacy officer (see "
-              "the privacy policy)."),
+            _("When the suspension ends you can continue: you can end it yourself on the My rights page."),
         )
     if err.code == "consent_required":
         return Advice(

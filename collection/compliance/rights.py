@@ -202,13 +202,31 @@ class RightsService:
         """End every active suspension of the enrollment; returns how many ended. The photos and recordings
         whose checks were skipped while it lasted are queued again (with the set's identity check), so none
         stays "being checked" for ever; the jobs run after the caller commits."""
+        return self._lift(enrollment_id, officer.id, _staff(officer))
+
+    def own_suspensions(self, user: User) -> list[Enrollment]:
+        """The contributor's enrollments whose processing is suspended now."""
+        q = select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.id.in_(
+            select(ProcessingSuspension.enrollment_id).where(ProcessingSuspension.lifted_at.is_(None))))
+        return list(self.session.scalars(q))
+
+    def resume_own(self, user: User, enrollment_id: str) -> int:
+        """The contributor ends a suspension they asked for: it was theirs to ask, so it is theirs to end, at once
+        and without waiting for an officer (PIPA Art. 37). Returns how many suspensions ended. Raises NotFound for
+        an enrollment that is not theirs."""
+        enrollment = self.session.get(Enrollment, enrollment_id)
+        if enrollment is None or enrollment.user_id != user.id:
+            raise NotFound("enrollment", enrollment_id)
+        return self._lift(enrollment_id, user.id, Actor(user.subject_id, "contributor"))
+
+    def _lift(self, enrollment_id: str, by: str, actor: Actor) -> int:
         rows = self._active_suspensions(enrollment_id)
         for row in rows:
-            row.lifted_at, row.lifted_by = self.clock.now(), officer.id
+            row.lifted_at, row.lifted_by = self.clock.now(), by
         self.session.flush()
         if rows:
             requeued = requeue_checks(self.session, self.queue, enrollment_id) if self.queue is not None else 0
-            self.audit.record(_staff(officer), "processing.resumed", "enrollment", enrollment_id, requeued=requeued)
+            self.audit.record(actor, "processing.resumed", "enrollment", enrollment_id, requeued=requeued)
         return len(rows)
 
     # -- the effects ------------------------------------------------------------------------------------------

@@ -119,6 +119,7 @@ EXPECTED: dict[str, set[str]] = {
     },
     "contribute.rights_page": {"contributor"},
     "contribute.rights_submit": {"contributor"},
+    "contribute.rights_resume": {"contributor"},
     # payout account (issue 4): where the contributor is paid
     "contribute.payout_page": {"contributor"},
     "contribute.payout_save": {"contributor"},

@@ -9,10 +9,12 @@ import datetime as dt
 import io
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from collection.compliance import RightsRequest, RightsState
 from collection.contributions.models import Enrollment, Photo, PhotoState
+from collection.errors import NotFound
 from collection.jobs import Job, JobState
 from tests.webapp.contribute_support import (
     ADULT,
@@ -111,6 +113,39 @@ def test_a_suspension_pauses_the_set_and_lifting_it_checks_what_waited(
     assert "정지되어 있습니다" not in page and "처리 정지 중" not in page
     assert f"/me/campaigns/{campaign.slug}/set/photos" in page
     assert latest_request(db_session).state is RightsState.COMPLETED
+
+
+def test_the_contributor_ends_their_own_suspension_and_the_waiting_photo_is_checked(
+    app: Any, client: Any, make_user: Any, campaign: Any, joined: Any, db_session: Any
+) -> None:
+    """A suspension the contributor asked for is theirs to end: from /me/rights, at once, no officer needed."""
+    from webapp.compliance_services import rights
+    from webapp.services import uploads
+
+    ask(client, "suspension", campaign.id, "잠시 멈춰 주세요")
+    request_id = latest_request(db_session).id
+    officer = make_user("compliance")
+
+    def upload_then_suspend() -> Photo:
+        photo = uploads().add_photo(joined, campaign, "0-9", face_photo(1), 7)
+        service = rights()
+        service.complete(officer, service.get(request_id), "처리를 정지했습니다.")
+        return photo
+
+    photo_id = in_app(app, upload_then_suspend).id
+    page = text(client.get("/me/rights"))
+    assert "회원님의 요청으로 정지된 처리" in page and campaign.title_ko in page
+    assert "내 권리 페이지에서 정지를 끝내십시오" in text(client.get(set_url(campaign)))
+    enrollment = db_session.scalars(select(Enrollment).where(Enrollment.user_id == joined.id)).one()
+    other = make_user("contributor", birth=ADULT)
+    token = csrf(client, "/me/rights")
+    resumed = client.post(f"/me/rights/suspensions/{enrollment.id}/resume", data={"csrf_token": token})
+    assert "처리가 재개되었습니다" in text(client.get(resumed.headers["Location"]))
+    db_session.expire_all()
+    assert db_session.get(Photo, photo_id).state is PhotoState.PASSED  # the check that waited ran
+    assert "회원님의 요청으로 정지된 처리" not in text(client.get("/me/rights"))
+    with pytest.raises(NotFound):  # nobody ends someone else's suspension
+        in_app(app, lambda: rights().resume_own(other, enrollment.id))
 
 
 def test_a_recording_that_waited_for_a_suspension_is_checked_once_it_is_lifted(

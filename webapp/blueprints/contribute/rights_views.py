@@ -15,6 +15,7 @@ from collection.campaigns import Campaign
 from collection.compliance import RIGHTS_SLA, RightsKind, RightsRequestError
 from collection.contributions.models import Enrollment
 from webapp.access import allow
+from webapp.blueprints.comply.compliance_forms import ButtonForm
 from webapp.blueprints.comply.rights_views import refusal_message
 from webapp.blueprints.contribute.rights_forms import ACCOUNT_WIDE, KIND_LABELS, RightsRequestForm
 from webapp.blueprints.contribute.views import bp
@@ -39,6 +40,8 @@ def _page(form: RightsRequestForm, status: int = 200) -> tuple[str, int]:
         form=form,
         requests=rights().for_user(current_user.user),
         campaigns=campaigns,
+        suspended=rights().own_suspensions(current_user.user),
+        resume_form=ButtonForm(),
         kinds=KIND_LABELS,
         sla_days=RIGHTS_SLA.days,
     )
@@ -65,4 +68,14 @@ def rights_submit() -> Response | tuple[str, int]:
         return _page(form, 409)
     get_session().commit()
     flash(_("Your request was sent. We answer within %(days)d days.", days=RIGHTS_SLA.days), "success")
+    return redirect(url_for("contribute.rights_page"))
+
+
+@bp.post("/rights/suspensions/<enrollment_id>/resume")
+@allow(Role.CONTRIBUTOR)
+def rights_resume(enrollment_id: str) -> Response:
+    """End a processing suspension the contributor asked for: the checks that waited run now."""
+    if ButtonForm().validate_on_submit() and rights().resume_own(current_user.user, enrollment_id):
+        get_session().commit()
+        flash(_("Processing of your data has resumed. Photos and recordings that waited are checked now."), "success")
     return redirect(url_for("contribute.rights_page"))
