@@ -342,6 +342,29 @@ class ConsentService:
     def record(self, receipt_id: str) -> ConsentRecord | None:
         return self.session.get(ConsentRecord, receipt_id)
 
+    def holders_under_other_versions(self, campaign_id: str, version_id: str) -> int:
+        """How many people hold both required matters in force while their latest consent event is under a version
+        other than `version_id`: the people publishing that version asks to consent again. Two queries, whatever
+        the number of people (a page shows this count)."""
+        from sqlalchemy import func
+
+        required = [MatterKind.COLLECTION_AND_USE.value, MatterKind.SENSITIVE_INFORMATION.value]
+        holders = select(MatterConsent.subject_id).where(
+            MatterConsent.campaign_id == campaign_id, MatterConsent.active.is_(True),
+            MatterConsent.matter_kind.in_(required),
+        ).group_by(MatterConsent.subject_id).having(func.count(func.distinct(MatterConsent.matter_kind)) == 2)
+        held = set(self.session.scalars(holders))
+        if not held:
+            return 0
+        latest = select(ConsentRecord.subject_id, func.max(ConsentRecord.sequence).label("seq")).where(
+            ConsentRecord.campaign_id == campaign_id).group_by(ConsentRecord.subject_id).subquery()
+        rows = self.session.execute(
+            select(ConsentRecord.subject_id, ConsentRecord.notice_version_id).join(
+                latest, (ConsentRecord.subject_id == latest.c.subject_id) & (ConsentRecord.sequence == latest.c.seq))
+            .where(ConsentRecord.campaign_id == campaign_id)
+        )
+        return sum(1 for subject, version in rows if subject in held and version != version_id)
+
     def subjects_with_consent(self, campaign_id: str) -> list[str]:
         q = select(ConsentRecord.subject_id).where(ConsentRecord.campaign_id == campaign_id).distinct()
         return list(self.session.scalars(q))

@@ -260,3 +260,27 @@ def service_text(version: Any) -> str:
     from consent.notice import render_text
 
     return render_text(version.notice, "ko")
+
+
+def test_the_reconsent_count_is_the_people_holding_consent_under_another_version(
+    service: ConsentService, published: Any
+) -> None:
+    """Counted in two queries, and the same as asking each person: who holds both required matters while their
+    latest event is under another version (a withdrawn person and one on the version itself are not counted)."""
+    campaign_id = published.campaign_id
+    for subject in ("sub_stays000001", "sub_renews00001", "sub_leaves00001"):
+        service.give(subject, published, _sign())
+    service.withdraw("sub_leaves00001", campaign_id)
+    notice = dataclasses.replace(published.notice, purpose=LocalizedText(ko="변경된 목적", en="Changed purpose"))
+    v2 = service.publish(service.draft(campaign_id, notice), by=None)
+    service.give("sub_renews00001", v2, _sign())
+
+    def one_by_one(version_id: str) -> int:
+        return sum(1 for s in service.subjects_with_consent(campaign_id)
+                   if (latest := service.latest_record(s, campaign_id)) is not None
+                   and latest.notice_version_id != version_id and service.holds_required(s, campaign_id))
+
+    for version in (published, v2):
+        assert service.holders_under_other_versions(campaign_id, version.id) == one_by_one(version.id)
+    assert service.holders_under_other_versions(campaign_id, v2.id) == 1  # only sub_stays000001
+    assert service.holders_under_other_versions(campaign_id, published.id) == 1  # only sub_renews00001

@@ -150,16 +150,7 @@ def _base_notice(service: ConsentService, campaign: Campaign) -> Notice:
 def _asked_to_reconsent(service: ConsentService, campaign_id: str, version_id: str) -> int:
     """How many contributors hold the required consents under a version other than `version_id`: publishing
     that version (or having published it) asks each of them to re-consent before any further upload."""
-    count = 0
-    for subject in service.subjects_with_consent(campaign_id):
-        latest = service.latest_record(subject, campaign_id)
-        if (
-            latest is not None
-            and latest.notice_version_id != version_id
-            and service.holds_required(subject, campaign_id)
-        ):
-            count += 1
-    return count
+    return service.holders_under_other_versions(campaign_id, version_id)
 
 
 # --- the consent document ----------------------------------------------------------------------------------
