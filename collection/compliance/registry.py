@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from collection.audit.log import Actor, AuditLog
 from collection.campaigns.models import Campaign
-from consent.models import ConsentRecord
-from consent.notice import MatterKind
+from consent.models import ConsentRecord, NoticeVersion
+from consent.notice import MatterKind, notice_sha256
 from consent.receipts import Verification
 from consent.service import ConsentService
 
@@ -26,6 +26,7 @@ class CheckedRecord:
     record: ConsentRecord
     valid: bool
     problem: str | None
+    signed_sha256: str | None = None  # the notice text's hash inside the signed receipt (what the person signed)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,12 @@ class ConsentRegistry:
         facts = result.facts
         if facts is None or facts.receipt_id != record.id or facts.principal_id != record.subject_id:
             return CheckedRecord(record, False, "row_mismatch: the stored row no longer matches its signed receipt")
-        return CheckedRecord(record, True, None)
+        version = self.session.get(NoticeVersion, record.notice_version_id)
+        if (version is None or facts.notice_version != version.number
+                or notice_sha256(version.notice, facts.language) != facts.notice_sha256):
+            return CheckedRecord(record, False, "notice_mismatch: the stored notice text is not the one signed",
+                                 facts.notice_sha256)
+        return CheckedRecord(record, True, None, facts.notice_sha256)
 
     def verify_all(self, actor: Actor, campaign_id: str | None = None) -> BulkVerification:
         """Verify every stored receipt (of one campaign, or all); leaves an audit event with the counts."""

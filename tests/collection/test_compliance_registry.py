@@ -59,6 +59,18 @@ def test_search_history_and_bulk_verification(world: World, make_user: Any, make
     problems = {c.record.id: c.problem for c in result.failures}
     assert problems[withdrawal.id].startswith("row_mismatch") and forged.id in problems
 
+    # the stored notice text edited after people signed it (a database edit): their receipts no longer match it
+    from consent.models import NoticeVersion
+
+    stored = world.session.get(NoticeVersion, version.id)
+    content = dict(stored.content)
+    content["title"] = {"ko": "바뀐 제목", "en": "Another title"}
+    stored.content = content
+    world.session.flush()
+    [history] = world.registry.history(user.subject_id)
+    assert all(not c.valid and (c.problem or "").startswith("notice_mismatch") for c in history.events)
+    assert all(c.signed_sha256 == version.sha256("ko") for c in history.events)  # what was signed, shown as signed
+
 
 def test_the_erasure_ledger_proves_each_erasure(world: World, make_user: Any, make_campaign: Any) -> None:
     campaign, version = campaign_with_notice(world, make_campaign)

@@ -90,6 +90,7 @@ def test_compliance_sees_which_notice_each_event_was_signed_under_with_its_recei
     assert page.status_code == 200
     assert f"<h2>{campaign.title_ko}</h2>" in body and f"<h2>{campaign.slug}</h2>" not in body
     assert "버전 1" in body and "한국어" in body and version.sha256_ko[:12] in body
+    assert "(서명된 값)" in body  # the hash shown is the one inside the signed receipt
     assert f"/operate/campaigns/{campaign.slug}/consent/v1?lang=ko#text-ko" in body
     order = [body.index(name) for name in ("개인정보 수집·이용: 예", "민감정보(생체 특징정보) 처리: 예",
                                              "개인정보 제3자 제공(데이터셋 배포): 아니요", "추후 연락: 예")]
