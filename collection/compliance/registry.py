@@ -78,7 +78,9 @@ class ConsentRegistry:
             by_campaign.setdefault(record.campaign_id, []).append(record)
         return [self._campaign_history(subject_id, cid, records) for cid, records in by_campaign.items()]
 
-    def check(self, record: ConsentRecord) -> CheckedRecord:
+    def check(self, record: ConsentRecord, text_hashes: dict[tuple[str, str], str] | None = None) -> CheckedRecord:
+        """Verify the receipt and that the row and the stored notice text still say what it signed. `text_hashes`
+        carries the stored texts' hashes across the records of one pass (each version is rendered once)."""
         result: Verification = self.consent.verify(record.receipt_bytes)
         if not result.valid:
             return CheckedRecord(record, False, f"{result.failure}: {result.reason}")
@@ -87,7 +89,8 @@ class ConsentRegistry:
             return CheckedRecord(record, False, "row_mismatch: the stored row no longer matches its signed receipt")
         version = self.session.get(NoticeVersion, record.notice_version_id)
         if (version is None or facts.notice_version != version.number
-                or notice_sha256(version.notice, facts.language) != facts.notice_sha256):
+                or _stored_text_sha256(version, facts.language, {} if text_hashes is None else text_hashes)
+                != facts.notice_sha256):
             return CheckedRecord(record, False, "notice_mismatch: the stored notice text is not the one signed",
                                  facts.notice_sha256)
         return CheckedRecord(record, True, None, facts.notice_sha256)
@@ -97,7 +100,8 @@ class ConsentRegistry:
         q = select(ConsentRecord)
         if campaign_id is not None:
             q = q.where(ConsentRecord.campaign_id == campaign_id)
-        checked = [self.check(r) for r in self.session.scalars(q.order_by(ConsentRecord.created_at))]
+        hashes: dict[tuple[str, str], str] = {}
+        checked = [self.check(r, hashes) for r in self.session.scalars(q.order_by(ConsentRecord.created_at))]
         failures = tuple(c for c in checked if not c.valid)
         result = BulkVerification(len(checked), len(checked) - len(failures), failures)
         self.audit.record(
@@ -114,10 +118,20 @@ class ConsentRegistry:
     def _campaign_history(self, subject_id: str, campaign_id: str, records: list[ConsentRecord]) -> CampaignHistory:
         campaign = self.session.get(Campaign, campaign_id)
         kinds = self.consent.active_kinds(subject_id, campaign_id)
+        hashes: dict[tuple[str, str], str] = {}
         return CampaignHistory(
             campaign_id,
             campaign.slug if campaign else campaign_id,
-            tuple(self.check(r) for r in records),
+            tuple(self.check(r, hashes) for r in records),
             tuple(sorted(k.value for k in kinds)),
             {MatterKind.COLLECTION_AND_USE, MatterKind.SENSITIVE_INFORMATION} <= kinds,
         )
+
+
+def _stored_text_sha256(version: NoticeVersion, lang: str, seen: dict[tuple[str, str], str]) -> str:
+    """The hash of the stored notice's text in `lang`, rendered once per version and language within a pass (a
+    bulk check covers every receipt of a campaign, most of them signed on the same few versions)."""
+    key = (version.id, lang)
+    if key not in seen:
+        seen[key] = notice_sha256(version.notice, lang)
+    return seen[key]

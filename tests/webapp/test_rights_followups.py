@@ -56,27 +56,35 @@ def upload(client: Any, campaign: Any, data: bytes, age: str = "7") -> Any:
     return client.post(f"/me/campaigns/{campaign.slug}/set/photos", data=form, content_type="multipart/form-data")
 
 
+def upload_then_suspend(app: Any, client: Any, db_session: Any, user: Any, campaign: Any, officer: Any
+                        ) -> tuple[str, str]:
+    """The contributor asks for a suspension, uploads a photo, and the officer completes the suspension before the
+    photo's check runs (it is skipped). Returns the photo's and the request's ids."""
+    from webapp.compliance_services import rights
+    from webapp.services import uploads
+
+    ask(client, "suspension", campaign.id, "잠시 멈춰 주세요")
+    request_id = latest_request(db_session).id
+
+    def upload_and_complete() -> Photo:
+        photo = uploads().add_photo(user, campaign, "0-9", face_photo(1), 7)
+        service = rights()
+        service.complete(officer, service.get(request_id), "처리를 정지했습니다.")
+        return photo
+
+    return in_app(app, upload_and_complete).id, request_id
+
+
 # --- 1. suspension of processing -------------------------------------------------------------------------------
 
 
 def test_a_suspension_pauses_the_set_and_lifting_it_checks_what_waited(
     app: Any, client: Any, login: Any, make_user: Any, campaign: Any, joined: Any, db_session: Any
 ) -> None:
-    from webapp.compliance_services import rights
-    from webapp.services import uploads
 
-    ask(client, "suspension", campaign.id, "잠시 멈춰 주세요")
-    request_id = latest_request(db_session).id
     officer = make_user("compliance", locale="en")
-
     # The photo's check is still queued when the officer completes the suspension: the check is skipped.
-    def upload_then_suspend() -> Photo:
-        photo = uploads().add_photo(joined, campaign, "0-9", face_photo(1), 7)
-        service = rights()
-        service.complete(officer, service.get(request_id), "처리를 정지했습니다.")
-        return photo
-
-    photo_id = in_app(app, upload_then_suspend).id
+    photo_id, request_id = upload_then_suspend(app, client, db_session, joined, campaign, officer)
     db_session.expire_all()
     assert db_session.get(Photo, photo_id).state is PhotoState.CHECKING
     job = db_session.scalars(select(Job).where(Job.kind == "photo.gates")).one()
@@ -120,19 +128,8 @@ def test_the_contributor_ends_their_own_suspension_and_the_waiting_photo_is_chec
 ) -> None:
     """A suspension the contributor asked for is theirs to end: from /me/rights, at once, no officer needed."""
     from webapp.compliance_services import rights
-    from webapp.services import uploads
 
-    ask(client, "suspension", campaign.id, "잠시 멈춰 주세요")
-    request_id = latest_request(db_session).id
-    officer = make_user("compliance")
-
-    def upload_then_suspend() -> Photo:
-        photo = uploads().add_photo(joined, campaign, "0-9", face_photo(1), 7)
-        service = rights()
-        service.complete(officer, service.get(request_id), "처리를 정지했습니다.")
-        return photo
-
-    photo_id = in_app(app, upload_then_suspend).id
+    photo_id, _ = upload_then_suspend(app, client, db_session, joined, campaign, make_user("compliance"))
     page = text(client.get("/me/rights"))
     assert "회원님의 요청으로 정지된 처리" in page and campaign.title_ko in page
     assert "내 권리 페이지에서 정지를 끝내십시오" in text(client.get(set_url(campaign)))
